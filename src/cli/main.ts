@@ -1,0 +1,26 @@
+/** `nrdot-plus-ctl`: the control CLI. One file per command group; this file only assembles them. */
+import { Command } from 'commander';
+import { VERSION } from '../version.js';
+import { configure, runProgram } from './program.js';
+import { snapshotCommand } from './snapshot.js';
+
+export function buildProgram(): Command {
+  const program = configure(new Command('nrdot-plus-ctl'))
+    .description('Control and inspect NRDOT-Plus: per-process host metrics at a fraction of the cost.')
+    .version(VERSION, '-V, --version', 'print the version');
+  program.addCommand(snapshotCommand());
+  program.addCommand(
+    configure(new Command('version'))
+      .description('print the version')
+      .option('--json', 'print as JSON')
+      .action((opts: { json?: boolean }) => {
+        if (opts.json) process.stdout.write(JSON.stringify({ version: VERSION, node: process.version }) + '\n');
+        else process.stdout.write(`nrdot-plus-ctl ${VERSION} (node ${process.version})\n`);
+      }),
+  );
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  process.exitCode = await runProgram(buildProgram(), argv);
+}

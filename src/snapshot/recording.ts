@@ -1,0 +1,127 @@
+/**
+ * Reading and writing recordings: NDJSON, one `nrdot.snapshot/v1` snapshot per line, gzip when the
+ * file name ends in `.gz` (writing) or the file starts with the gzip magic bytes (reading).
+ */
+import { createReadStream, createWriteStream, openSync, readSync, closeSync } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import { SNAPSHOT_SCHEMA, type Snapshot } from './types.js';
+
+/** A recording that cannot be read: names the file and, where it applies, the line. */
+export class RecordingError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    detail: string,
+  ) {
+    super(`${file}${line === null ? '' : `:${line}`}: ${detail}`);
+    this.name = 'RecordingError';
+  }
+}
+
+/** Writes snapshots as NDJSON to a file (gzip for `.gz`) or, for `-`, to stdout. */
+export class RecordingWriter {
+  private constructor(
+    private readonly out: Writable,
+    private readonly sink: Writable,
+    private readonly ownsSink: boolean,
+  ) {}
+
+  static open(path: string): RecordingWriter {
+    if (path === '-') return new RecordingWriter(process.stdout, process.stdout, false);
+    const file = createWriteStream(path);
+    if (!path.endsWith('.gz')) return new RecordingWriter(file, file, true);
+    const gzip = createGzip();
+    gzip.pipe(file);
+    return new RecordingWriter(gzip, file, true);
+  }
+
+  /** Calls back on a write error of the file or stream (no such directory, disk full, EPIPE). */
+  onError(callback: (err: Error) => void): void {
+    this.out.on('error', callback);
+    if (this.sink !== this.out) this.sink.on('error', callback);
+  }
+
+  /** Resolves once the line is accepted by the stream (waits when the stream asks for it). */
+  async write(snapshot: Snapshot): Promise<void> {
+    if (!this.out.write(JSON.stringify(snapshot) + '\n')) await once(this.out, 'drain');
+  }
+
+  /** Flushes everything (gzip trailer included) and closes the file. */
+  async close(): Promise<void> {
+    if (!this.ownsSink) return;
+    const finished = once(this.sink, 'close');
+    this.out.end();
+    await finished;
+  }
+}
+
+function isGzip(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') return 'no such file';
+  if (e.code === 'EACCES') return 'permission denied';
+  if (e.code === 'EISDIR') return 'is a directory, not a recording';
+  return e.message ?? String(err);
+}
+
+/** Checks the shape that every consumer relies on; field-level validation lives with the schema. */
+function checkSnapshot(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const s = value as Record<string, unknown>;
+  if (s.schema !== SNAPSHOT_SCHEMA) return `field "schema" must be "${SNAPSHOT_SCHEMA}", got ${JSON.stringify(s.schema)}`;
+  if (typeof s.host !== 'object' || s.host === null) return 'field "host" must be an object';
+  if (typeof s.timestamp !== 'number' || !Number.isFinite(s.timestamp)) return 'field "timestamp" must be a number';
+  if (!Array.isArray(s.processes)) return 'field "processes" must be an array';
+  return null;
+}
+
+/**
+ * Streams the snapshots of a recording, one at a time, so memory stays bounded by one snapshot.
+ * Throws RecordingError naming the file and line on anything that is not a snapshot.
+ */
+export async function* readRecording(path: string): AsyncGenerator<Snapshot> {
+  let input: Readable;
+  try {
+    const gzip = isGzip(path); // also the check that the file exists and is readable
+    const raw = createReadStream(path);
+    input = gzip ? raw.pipe(createGunzip()) : raw;
+    raw.on('error', (err) => input.destroy(err));
+  } catch (err) {
+    throw new RecordingError(path, null, describe(err));
+  }
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  try {
+    for await (const line of lines) {
+      lineNo++;
+      if (line.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (err) {
+        throw new RecordingError(path, lineNo, `invalid JSON (${(err as Error).message})`);
+      }
+      const problem = checkSnapshot(value);
+      if (problem) throw new RecordingError(path, lineNo, problem);
+      yield value as Snapshot;
+    }
+  } catch (err) {
+    if (err instanceof RecordingError) throw err;
+    throw new RecordingError(path, lineNo + 1, describe(err));
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}

@@ -1,0 +1,146 @@
+/** The two executables as a user runs them: flags, exit codes, recordings, the agent's log. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { readRecording } from '../src/snapshot/recording.js';
+import type { Snapshot } from '../src/snapshot/types.js';
+import { VERSION } from '../src/version.js';
+import { AGENT, CTL, logLines, run } from './run.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nrdot-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('nrdot-plus-ctl', () => {
+  it('prints its version and help', async () => {
+    const v = await run(CTL, ['--version']);
+    assert.equal(v.code, 0);
+    assert.equal(v.stdout.trim(), VERSION);
+    const j = await run(CTL, ['version', '--json']);
+    assert.equal(JSON.parse(j.stdout).version, VERSION);
+    const h = await run(CTL, ['snapshot', '--help']);
+    assert.equal(h.code, 0);
+    for (const flag of ['--procfs', '--count', '--interval', '--output']) assert.ok(h.stdout.includes(flag), flag);
+  });
+
+  it('rejects unknown flags, commands and bad values with exit code 2, naming them', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['snapshot', '--frobnicate'], /unknown option '--frobnicate'/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['snapshot', '--interval', '-1'], /--interval.*must be a number of seconds, 0 or more/],
+      [['snapshot', '--count', '0'], /--count.*1 or more/],
+      [[], /Usage: nrdot-plus-ctl/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(CTL, args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message);
+    }
+  });
+
+  it('names the procfs root or output file it cannot use, exit 1', async () => {
+    const r = await run(CTL, ['snapshot', '--procfs', join(dir, 'missing')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--procfs .*missing: no such directory/);
+    const env = await run(CTL, ['snapshot'], { env: { ...process.env, NRDOT_PROCFS: dir } });
+    assert.equal(env.code, 1);
+    assert.match(env.stderr, /not readable as a procfs/);
+    const out = await run(CTL, ['snapshot', '--interval', '0', '-o', join(dir, 'no/such/dir.ndjson')]);
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /--output .*dir\.ndjson/);
+    assert.doesNotMatch(out.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('writes N snapshots of this host to stdout', async () => {
+    const r = await run(CTL, ['snapshot', '--count', '3', '--interval', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    const snaps = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Snapshot);
+    assert.equal(snaps.length, 3);
+    for (const s of snaps) {
+      assert.equal(s.schema, 'nrdot.snapshot/v1');
+      assert.ok(s.processes.some((p) => p.name === 'node' && p.cmdline.includes('nrdot-plus-ctl snapshot')), 'sees itself');
+    }
+    assert.ok(snaps[0]!.timestamp <= snaps[1]!.timestamp && snaps[1]!.timestamp <= snaps[2]!.timestamp);
+  });
+
+  it('writes a gzip recording that reads back', async () => {
+    const file = join(dir, 'rec.ndjson.gz');
+    const r = await run(CTL, ['snapshot', '--count', '2', '--interval', '0', '--output', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([...readFileSync(file).subarray(0, 2)], [0x1f, 0x8b]);
+    const snaps: Snapshot[] = [];
+    for await (const s of readRecording(file)) snaps.push(s);
+    assert.equal(snaps.length, 2);
+    assert.ok(snaps[1]!.processes.length > 0);
+  });
+
+  it('keeps what it wrote when interrupted', async () => {
+    const file = join(dir, 'interrupted.ndjson');
+    const child = spawn(process.execPath, [CTL, 'snapshot', '--count', '1000', '--interval', '5', '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const watcher = watch(dir);
+    // The first snapshot is written at once; the second is 5 s away.
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        try {
+          if (readFileSync(file, 'utf8').endsWith('\n')) return resolve();
+        } catch {
+          // not created yet
+        }
+        watcher.once('change', check);
+      };
+      check();
+    });
+    watcher.close();
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 130);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 1);
+    assert.equal((JSON.parse(lines[0]!) as Snapshot).schema, 'nrdot.snapshot/v1');
+  });
+});
+
+describe('nrdot-plus (agent)', () => {
+  it('collects once and logs processes read, permission errors muted and read time', async () => {
+    const r = await run(AGENT, ['--once']);
+    assert.equal(r.code, 0, r.stderr);
+    const line = logLines(r.stderr).find((l) => typeof l.processes === 'number')!;
+    assert.ok(Number(line.processes) > 0);
+    assert.equal(typeof line.read_ms, 'number');
+    assert.equal(typeof line.permission_errors, 'number');
+    assert.match(String(line.msg), /^collected \d+ processes in [\d.]+ ms, \d+ permission errors muted$/);
+  });
+
+  it('rejects a bad NRDOT_COLLECTION_INTERVAL or flag with exit code 2', async () => {
+    const r = await run(AGENT, [], { env: { ...process.env, NRDOT_COLLECTION_INTERVAL: '0' } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /NRDOT_COLLECTION_INTERVAL: must be a number of seconds, 1 or more \(got "0"\)/);
+    const f = await run(AGENT, ['--bogus']);
+    assert.equal(f.code, 2);
+    assert.match(f.stderr, /unknown option '--bogus'/);
+  });
+
+  it('collects every interval until SIGTERM, then exits cleanly', async () => {
+    const child = spawn(process.execPath, [AGENT], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NRDOT_COLLECTION_INTERVAL: '1' },
+    });
+    const lines = createInterface({ input: child.stderr! });
+    let collected = 0;
+    const stderr: string[] = [];
+    for await (const line of lines) {
+      stderr.push(line);
+      if (line.includes('"processes"')) collected++;
+      if (collected === 2) break;
+    }
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    assert.equal(collected, 2);
+    assert.match(stderr[0]!, /started: reading \/proc every 1 s/);
+  });
+});

@@ -1,0 +1,130 @@
+/** The receiver against this machine's real /proc. */
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ProcfsReader } from '../src/procfs/index.js';
+import type { ProcessSample } from '../src/snapshot/types.js';
+
+const children: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'nrdot-real-'));
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(command: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: 'ignore' });
+  children.push(child);
+  await once(child, 'spawn'); // exec has happened: argv and comm are the new program's
+  return child;
+}
+
+function finite(p: ProcessSample): boolean {
+  return Object.values(p).every((v) => typeof v !== 'number' || Number.isFinite(v));
+}
+
+describe('ProcfsReader on the real /proc', () => {
+  it('finds a child process with its ppid, command line, user, exe and memory', async () => {
+    const child = await start('sleep', ['300']);
+    const reader = new ProcfsReader({ intervalSeconds: 10 });
+    try {
+      const { snapshot, stats } = reader.read();
+      const p = snapshot.processes.find((q) => q.pid === child.pid);
+      assert.ok(p, 'the child is in the snapshot');
+      assert.equal(p.ppid, process.pid);
+      assert.equal(p.name, 'sleep');
+      assert.equal(p.cmdline, 'sleep 300');
+      assert.equal(p.user, userInfo().username);
+      assert.match(p.exe, /\/sleep$/);
+      assert.ok(p.rss_bytes > 0, 'positive RSS');
+      assert.ok(p.vms_bytes >= p.rss_bytes);
+      assert.ok(Math.abs(p.start_time - Date.now() / 1000) < 60, `start_time ${p.start_time} is about now`);
+      assert.ok(p.fds !== null && p.fds >= 0);
+      assert.ok(p.threads >= 1);
+      assert.equal(snapshot.processes.find((q) => q.pid === process.pid)?.name, 'node');
+      assert.equal(snapshot.host.cpus > 0 && snapshot.host.memory_bytes > 0, true);
+      assert.ok(snapshot.processes.every(finite));
+      assert.equal(stats.otherErrors, 0);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('reads a name with spaces and parentheses as the kernel holds it', async () => {
+    const link = join(dir, 'a) b (c');
+    symlinkSync(execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim(), link);
+    const child = await start(link, ['301']);
+    const reader = new ProcfsReader();
+    try {
+      const p = reader.read().snapshot.processes.find((q) => q.pid === child.pid);
+      assert.equal(p?.name, 'a) b (c');
+      assert.equal(p?.cmdline, `${link} 301`);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('drops a process that exits, and keeps start_time stable for one that stays', async () => {
+    const stays = await start('sleep', ['302']);
+    const goes = await start('sleep', ['303']);
+    const reader = new ProcfsReader();
+    try {
+      const first = reader.read().snapshot.processes;
+      assert.ok(first.some((p) => p.pid === goes.pid));
+      goes.kill('SIGKILL');
+      await once(goes, 'exit');
+      const second = reader.read().snapshot.processes;
+      assert.ok(!second.some((p) => p.pid === goes.pid), 'the exited process is gone');
+      const a = first.find((p) => p.pid === stays.pid)!;
+      const b = second.find((p) => p.pid === stays.pid)!;
+      assert.equal(b.start_time, a.start_time);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('scrapes cleanly while 500 short-lived processes start and exit around it', async () => {
+    const reader = new ProcfsReader({ intervalSeconds: 1 });
+    const total = 500;
+    const concurrency = 40;
+    let started = 0;
+    let running = 0;
+    let scrapes = 0;
+    let sightings = 0;
+    const pids = new Set<number>();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const pump = (): void => {
+          while (running < concurrency && started < total) {
+            const c = spawn('sleep', ['0.02'], { stdio: 'ignore' });
+            started++;
+            running++;
+            if (c.pid) pids.add(c.pid);
+            c.on('error', reject);
+            c.on('exit', () => {
+              running--;
+              if (started === total && running === 0) resolve();
+              else pump();
+            });
+          }
+          const { snapshot, stats } = reader.read();
+          scrapes++;
+          assert.equal(stats.otherErrors, 0);
+          for (const p of snapshot.processes) {
+            assert.ok(finite(p), `pid ${p.pid} has a non-finite field`);
+            if (pids.has(p.pid)) sightings++;
+          }
+        };
+        pump();
+      });
+    } finally {
+      reader.close();
+    }
+    assert.ok(scrapes >= 10, `${scrapes} scrapes ran during the storm`);
+    assert.ok(sightings > 0, 'the scrapes saw short-lived processes');
+  });
+});
