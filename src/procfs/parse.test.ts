@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { statLine } from '../../test/fakeproc.js';
-import { IO_READ_BYTES, IO_WRITE_BYTES, STATUS_VOLUNTARY, joinCmdline, lineValue, newStatFields, oneLineCgroup, parseStat } from './parse.js';
+import { IO_READ_BYTES, IO_WRITE_BYTES, STATUS_NONVOLUNTARY, STATUS_VOLUNTARY, joinCmdline, lineValue, lineValueNearEnd, newStatFields, oneLineCgroup, parseStat } from './parse.js';
 
 function parse(line: Buffer) {
   const out = newStatFields();
@@ -88,6 +88,27 @@ describe('lineValue', () => {
   it('does not read a stale match past the length of the current content', () => {
     const buf = Buffer.from('rchar: 5\nXXXXXXXXXXXXX\nread_bytes: 1\n');
     assert.equal(lineValue(buf, 9, IO_READ_BYTES), -1);
+  });
+});
+
+describe('lineValueNearEnd', () => {
+  const status = Buffer.from('Name:\tsshd\nUid:\t0\t0\t0\t0\nThreads:\t1\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n');
+  it('reads the last lines of status without searching the whole file', () => {
+    assert.equal(lineValueNearEnd(status, status.length, STATUS_VOLUNTARY, 4), 1234);
+    assert.equal(lineValueNearEnd(status, status.length, STATUS_NONVOLUNTARY, 4), 56);
+  });
+
+  it('falls back to a search when a newer kernel adds lines after them', () => {
+    const longer = Buffer.concat([status, Buffer.from('A:\t1\nB:\t2\nC:\t3\nD:\t4\nE:\t5\n')]);
+    assert.equal(lineValueNearEnd(longer, longer.length, STATUS_VOLUNTARY, 4), 1234);
+    assert.equal(lineValueNearEnd(longer, longer.length, IO_READ_BYTES, 4), -1);
+  });
+
+  it('agrees with lineValue on every key of an io file', () => {
+    const io = Buffer.from('rchar: 5\nwchar: 6\nsyscr: 1\nsyscw: 2\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 1\n');
+    for (const key of [IO_READ_BYTES, IO_WRITE_BYTES]) {
+      assert.equal(lineValueNearEnd(io, io.length, key, 4), lineValue(io, io.length, key));
+    }
   });
 });
 

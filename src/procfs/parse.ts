@@ -50,6 +50,9 @@ const NEWLINE = 0x0a;
 /** One-letter states are ASCII; cache their strings so the loop allocates none. */
 const STATE_STRINGS: string[] = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
 
+/** The stat fields parseStat converts (proc(5) numbering); the others are skipped over. */
+const WANTED: boolean[] = Array.from({ length: 25 }, (_, f) => [4, 10, 12, 14, 15, 20, 22, 23, 24].includes(f));
+
 /**
  * Parses `/proc/PID/stat` from buf[0, len) into out. The name may contain anything, spaces and
  * parentheses included, so it runs from the first '(' to the last ')'; the fields follow the last ')'.
@@ -79,6 +82,15 @@ export function parseStat(buf: Uint8Array, len: number, out: StatFields): boolea
   let field = 4;
   let i = close + 4; // first byte of field 4
   while (field <= 24 && i < len) {
+    if (!WANTED[field]) {
+      // A field we do not keep: step over it without converting it.
+      const from = i;
+      while (i < len && buf[i] !== SPACE && buf[i] !== NEWLINE) i++;
+      if (i === from) return false;
+      field++;
+      i++;
+      continue;
+    }
     let negative = false;
     if (buf[i] === MINUS) {
       negative = true;
@@ -134,6 +146,29 @@ export function lineValue(buf: Buffer, len: number, key: Buffer): number {
   const at = buf.indexOf(key);
   if (at < 0 || at + key.length > len) return -1;
   return numberAt(buf, at + key.length, len);
+}
+
+/**
+ * Like lineValue, but walks back from the end over at most `maxLines` lines first: the keys we read
+ * every scrape sit at the end of their files (status ends with the context switches, io with the
+ * byte counters), so this touches a few dozen bytes and makes no native call. Falls back to a search.
+ */
+export function lineValueNearEnd(buf: Buffer, len: number, key: Buffer, maxLines: number): number {
+  let end = len;
+  if (end > 0 && buf[end - 1] === NEWLINE) end--;
+  for (let line = 0; line < maxLines && end > 0; line++) {
+    let start = end;
+    while (start > 0 && buf[start - 1] !== NEWLINE) start--;
+    // key is "\n" + name: compare the name with the start of this line.
+    const keyLen = key.length - 1;
+    if (end - start >= keyLen) {
+      let k = 0;
+      while (k < keyLen && buf[start + k] === key[k + 1]) k++;
+      if (k === keyLen) return numberAt(buf, start + keyLen, len);
+    }
+    end = start - 1;
+  }
+  return lineValue(buf, len, key);
 }
 
 export const STATUS_UID = Buffer.from('\nUid:');

@@ -34,6 +34,7 @@ import {
   STATUS_VOLUNTARY,
   joinCmdline,
   lineValue,
+  lineValueNearEnd,
   newStatFields,
   oneLineCgroup,
   parseStat,
@@ -133,6 +134,9 @@ interface Tracked {
   cmdline: string;
   user: string;
   cgroup: string | null;
+  /** comm as last read, and its bytes (to skip decoding an unchanged name). */
+  name: string;
+  nameBytes: Uint8Array;
   staticsRead: boolean;
   staticsFrozen: boolean;
   /** Per-identity permission facts: a denied file stays denied, so it is not retried every scrape. */
@@ -284,7 +288,7 @@ export class ProcfsReader {
       t.startTicks = st.startTicks;
     }
     t.seenInScrape = scrape;
-    const name = this.buf.toString('utf8', st.nameStart, st.nameEnd);
+    const name = this.nameOf(t, st.nameStart, st.nameEnd);
     const { clockTicks, pageSize } = this.constants;
     const startTime = this.bootTime + st.startTicks / clockTicks;
 
@@ -306,8 +310,8 @@ export class ProcfsReader {
       this.drop(pidName, t);
       return null;
     }
-    const ctxVoluntary = lineValue(this.buf, n, STATUS_VOLUNTARY);
-    const ctxInvoluntary = lineValue(this.buf, n, STATUS_NONVOLUNTARY);
+    const ctxVoluntary = lineValueNearEnd(this.buf, n, STATUS_VOLUNTARY, 4);
+    const ctxInvoluntary = lineValueNearEnd(this.buf, n, STATUS_NONVOLUNTARY, 4);
     if (readStatics) {
       const uid = lineValue(this.buf, n, STATUS_UID);
       t.user = uid >= 0 ? this.users.name(uid) : '';
@@ -328,8 +332,8 @@ export class ProcfsReader {
         // A procfs tree without this process's io file (fixtures, copies): the field stays null.
       }
       else {
-        const r = lineValue(this.buf, n, IO_READ_BYTES);
-        const w = lineValue(this.buf, n, IO_WRITE_BYTES);
+        const r = lineValueNearEnd(this.buf, n, IO_READ_BYTES, 4);
+        const w = lineValueNearEnd(this.buf, n, IO_WRITE_BYTES, 4);
         if (r >= 0 && w >= 0) {
           ioRead = r;
           ioWrite = w;
@@ -382,6 +386,19 @@ export class ProcfsReader {
     };
   }
 
+  /** The process name, decoded only when its bytes changed (comm rarely does). */
+  private nameOf(t: Tracked, start: number, end: number): string {
+    const buf = this.buf;
+    const cached = t.nameBytes;
+    let same = cached.length === end - start;
+    for (let i = 0; same && i < cached.length; i++) same = cached[i] === buf[start + i];
+    if (!same) {
+      t.nameBytes = Uint8Array.prototype.slice.call(buf, start, end);
+      t.name = buf.toString('utf8', start, end);
+    }
+    return t.name;
+  }
+
   private denied(stats: ReadStats, kind: PermissionKind, pid: number, name: string): void {
     stats.permissionErrors[kind]++;
     if (stats.permissionErrorDetails.length < this.errorDetails) stats.permissionErrorDetails.push({ pid, name, kind });
@@ -400,6 +417,8 @@ export class ProcfsReader {
       cmdline: '',
       user: '',
       cgroup: null,
+      name: '',
+      nameBytes: new Uint8Array(0),
       staticsRead: false,
       staticsFrozen: false,
       exeDenied: false,
