@@ -2,12 +2,16 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { configure, runProgram } from './program.js';
+import { configCommand } from './config.js';
+import { profileCommand } from './profile.js';
 import { snapshotCommand } from './snapshot.js';
 
 export function buildProgram(): Command {
   const program = configure(new Command('nrdot-plus-ctl'))
     .description('Control and inspect NRDOT-Plus: per-process host metrics at a fraction of the cost.')
     .version(VERSION, '-V, --version', 'print the version');
+  program.addCommand(configCommand());
+  program.addCommand(profileCommand());
   program.addCommand(snapshotCommand());
   program.addCommand(
     configure(new Command('version'))

@@ -3,6 +3,7 @@
  * --help, and turns a UserError into one line on stderr and its exit code (never a stack trace).
  */
 import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/load.js';
 import { RecordingError } from '../snapshot/recording.js';
 import { EXIT, UserError } from './errors.js';
 
@@ -22,7 +23,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       return EXIT.usage;
     }
-    if (err instanceof UserError || err instanceof RecordingError) {
+    if (err instanceof UserError || err instanceof RecordingError || err instanceof ConfigError) {
       process.stderr.write(`${program.name()}: ${err.message}\n`);
       return err instanceof UserError ? err.exitCode : EXIT.error;
     }

@@ -1,0 +1,175 @@
+/**
+ * The shipped defaults (SPEC, "Classification", "Profiles", "Files and defaults"). A user's
+ * optimization.yaml is merged over these; `nrdot-plus-ctl config show` prints the result.
+ */
+import type { ConfigFile } from './schema.js';
+
+/** Client backends retitle themselves `postgres: [cluster: ]user db host(port) state` or `[local]`. */
+const PG_CLIENT_SESSION = '^postgres: .*(\\(\\d+\\)|\\[local\\])';
+/** sshd's listener, not the per-connection processes (`sshd: alice [priv]`, `sshd: alice@pts/0`). */
+const SSHD_LISTENER = '^(?!sshd: [^/\\[@ ]+(@| \\[)).*';
+
+export const DEFAULT_CONFIG: ConfigFile = {
+  version: '2.0.0',
+  schema_version: 1,
+  state: { active_profile: 'balanced', experiment_ring: 0 },
+  cost_model: {
+    currency: 'USD',
+    billing_model: 'bytes',
+    per_gb: 0.3,
+    per_million_datapoints: 0.25,
+    collection_interval_seconds: 60,
+  },
+  critical_importance: 0.9,
+  // Evaluated in this order, first match wins; the more specific tiers come first.
+  process_classification: {
+    noise: {
+      score: 0.0,
+      patterns: { linux: ['^(ps|ls|cat|grep|egrep|awk|gawk|mawk|sed|sleep|head|tail|wc|cut|sort|uniq|tr|true|false)$'] },
+      rules: [{ kernel_thread: true }],
+    },
+    critical_system: {
+      score: 1.0,
+      patterns: { linux: ['^(init|systemd|systemd-.*|NetworkManager|chronyd|rsyslogd|journald|dbus-daemon|dbus-broker)$'] },
+      rules: [{ name: '^sshd$', cmdline: SSHD_LISTENER }],
+    },
+    db_session: {
+      score: 0.5,
+      rules: [{ name: '^(postgres|postmaster)$', cmdline: PG_CLIENT_SESSION }],
+    },
+    database: {
+      score: 0.9,
+      patterns: { common: ['^(postgres|postmaster|mysqld|mariadbd|mongod|mongos|redis-server|valkey-server|influxd|cockroach|clickhouse-serv)$'] },
+      rules: [{ name: '^java$', cmdline: '(org\\.apache\\.cassandra|org\\.elasticsearch|org\\.opensearch)' }],
+    },
+    web_server: {
+      score: 0.8,
+      patterns: { common: ['^(nginx|apache2|httpd|haproxy|envoy|traefik|caddy|varnishd|lighttpd)$'] },
+    },
+    message_queue: {
+      score: 0.8,
+      patterns: { common: ['^(nats-server|mosquitto|rabbitmq-server)$'] },
+      rules: [
+        { name: '^beam\\.smp$', cmdline: 'rabbit' },
+        { name: '^java$', cmdline: '(kafka\\.Kafka|org\\.apache\\.pulsar|activemq)' },
+      ],
+    },
+    container: {
+      score: 0.7,
+      patterns: { linux: ['^(dockerd|containerd|containerd-shim.*|kubelet|kube-proxy|crio|conmon|podman)$'] },
+    },
+    ci_cd: {
+      score: 0.4,
+      patterns: { common: ['^(gitlab-runner|buildkite-agent|Runner\\.Listener|Runner\\.Worker)$'] },
+      rules: [{ name: '^java$', cmdline: 'jenkins' }],
+    },
+    monitoring: {
+      score: 0.3,
+      patterns: { common: ['^(newrelic.*|nr-.*|datadog.*|agent|telegraf|prometheus|grafana.*|collectd|filebeat|metricbeat|otelcol.*|nrdot.*|node_exporter|process-exporte)$'] },
+    },
+    application: {
+      score: 0.6,
+      patterns: { common: ['^(java|python.*|ruby|node|dotnet|php-fpm.*|php|perl|beam\\.smp|gunicorn|uwsgi|puma)$'] },
+    },
+    utility: {
+      score: 0.1,
+      patterns: { linux: ['^(cron|crond|atd|anacron)$'] },
+    },
+  },
+  custom_classification: {},
+  force_collect: [],
+  profiles: {
+    conservative: {
+      description: 'most visibility: every busy process and wide top-K',
+      thresholds: { min_importance_score: 0.2, cpu_threshold_percent: 5, memory_threshold_mb: 50, io_threshold_kb_per_sec: 500 },
+      limits: {
+        max_series_per_host: 10000,
+        top_k_per_class: { web: 20, app: 20, db_session: 10, container: 10, other: 5 },
+        rollup_by: 'tier_executable',
+        rollup_groups_per_tier: 6,
+      },
+      anomaly: { retention_minutes: 30 },
+      metrics: {
+        critical: ['process.cpu.time', 'process.memory.usage', 'process.memory.virtual', 'process.disk.io'],
+        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage', 'process.disk.io'],
+      },
+      command_lines: true,
+      sampling: { reservoir_size: 0 },
+    },
+    balanced: {
+      description: 'recommended default',
+      thresholds: { min_importance_score: 0.5, cpu_threshold_percent: 10, memory_threshold_mb: 100, io_threshold_kb_per_sec: 1000 },
+      limits: {
+        max_series_per_host: 5000,
+        top_k_per_class: { web: 5, app: 5, db_session: 5, container: 3, other: 2 },
+        rollup_by: 'tier_executable',
+        rollup_groups_per_tier: 3,
+      },
+      anomaly: { retention_minutes: 15 },
+      metrics: {
+        critical: ['process.cpu.time', 'process.memory.usage', 'process.memory.virtual', 'process.disk.io'],
+        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+      },
+      command_lines: true,
+      sampling: { reservoir_size: 0 },
+    },
+    aggressive: {
+      description: 'cost first: only busy, anomalous and critical processes',
+      thresholds: { min_importance_score: 0.7, cpu_threshold_percent: 20, memory_threshold_mb: 200, io_threshold_kb_per_sec: 5000 },
+      limits: {
+        max_series_per_host: 2000,
+        top_k_per_class: { web: 3, app: 3, container: 2, other: 1 },
+        rollup_by: 'tier',
+        rollup_groups_per_tier: 1,
+      },
+      anomaly: { retention_minutes: 5 },
+      metrics: {
+        critical: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage', 'process.disk.io'],
+        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+      },
+      command_lines: true,
+      sampling: { reservoir_size: 0 },
+    },
+    minimal: {
+      description: 'critical processes and heavy hitters only',
+      thresholds: { min_importance_score: 0.9, cpu_threshold_percent: 50, memory_threshold_mb: 500, io_threshold_kb_per_sec: 10000 },
+      limits: { max_series_per_host: 500, top_k_per_class: {}, rollup_by: 'tier', rollup_groups_per_tier: 1 },
+      anomaly: { retention_minutes: 5 },
+      metrics: {
+        critical: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage', 'process.disk.io'],
+        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+      },
+      command_lines: true,
+      sampling: { reservoir_size: 0 },
+    },
+    emergency: {
+      description: 'budget breach: the least that keeps critical processes visible',
+      thresholds: { min_importance_score: 0.9, cpu_threshold_percent: 50, memory_threshold_mb: 500, io_threshold_kb_per_sec: 10000 },
+      limits: { max_series_per_host: 300, top_k_per_class: {}, rollup_by: 'tier', rollup_groups_per_tier: 1 },
+      anomaly: { retention_minutes: 0 },
+      metrics: {
+        critical: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+      },
+      command_lines: false,
+      sampling: { reservoir_size: 0 },
+    },
+  },
+  custom_profiles: {},
+  control_loop: { check_interval: 30, target_reduction: 0.85, max_series: 2000, target_series: 1000, min_visibility: 0.75 },
+  advanced: {
+    ewma: { enabled: true, alpha: 0.2 },
+    variance_detection: { enabled: true, threshold_multiplier: 2.0, warmup_intervals: 5, min_cpu_percent_change: 5, min_memory_mb_change: 50 },
+    redaction: {
+      secret_names: ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api-key', 'api_key', 'key', 'credential', 'auth'],
+    },
+    time_based_rules: [],
+  },
+  exporters: {
+    otlp: { endpoint: '', newrelic: 'us', compression: 'gzip', timeout: '10s', temporality: 'delta', queue_max_mb: 256 },
+    file: { path: '', max_mb: 100 },
+  },
+  server: { listen: '127.0.0.1:8887' },
+  webhooks: {},
+  experiments: { enabled: false },
+};

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, defaultConfig, loadConfigAt, parseConfig } from './load.js';
+import { configLocation } from './paths.js';
+import { redactConfig } from './redact.js';
+
+// Compiled tests run from dist/; the YAML files stay in the source tree.
+const TESTDATA = fileURLToPath(new URL('../../../src/config/testdata/', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'nrdot-config-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function load(name: string) {
+  const file = join(TESTDATA, name);
+  return { file, parse: () => parseConfig(readFileSync(file, 'utf8'), file) };
+}
+
+describe('shipped defaults', () => {
+  it('hold the SPEC tiers in evaluation order and the five profiles', () => {
+    const c = defaultConfig();
+    assert.deepEqual(Object.keys(c.profiles), ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency']);
+    const tiers = Object.keys(c.process_classification);
+    assert.ok(tiers.indexOf('noise') < tiers.indexOf('critical_system'));
+    assert.ok(tiers.indexOf('db_session') < tiers.indexOf('database'), 'db_session is more specific than database');
+    assert.ok(tiers.indexOf('message_queue') < tiers.indexOf('application'), 'beam.smp with rabbit before beam.smp');
+    assert.equal(c.process_classification.critical_system!.score, 1);
+    assert.equal(c.cost_model.billing_model, 'bytes');
+    assert.equal(c.cost_model.per_gb, 0.3);
+    assert.equal(c.profiles.balanced!.limits.max_series_per_host, 5000);
+    assert.equal(c.profiles.emergency!.anomaly.retention_minutes, 0);
+    assert.equal(c.profiles.emergency!.command_lines, false);
+  });
+});
+
+describe('valid files', () => {
+  for (const name of readdirSync(join(TESTDATA, 'valid'))) {
+    it(`loads ${name}`, () => {
+      const config = load(join('valid', name)).parse();
+      assert.ok(config.profiles[config.state.active_profile]);
+    });
+  }
+
+  it('merges a user file over the defaults and resolves custom profiles', () => {
+    const c = load('valid/custom-tiers-and-profiles.yaml').parse();
+    assert.equal(c.cost_model.billing_model, 'datapoints');
+    assert.equal(c.cost_model.per_million_datapoints, 0.25, 'untouched defaults stay');
+    assert.deepEqual(Object.keys(c.custom_classification), ['business_critical', 'compliance_required', 'development']);
+    const weekend = c.profiles.weekend!;
+    assert.equal(weekend.limits.max_series_per_host, 800);
+    assert.equal(weekend.thresholds.cpu_threshold_percent, 20, 'inherited from aggressive');
+    assert.equal(c.profiles.peak_hours!.thresholds.cpu_threshold_percent, 5);
+    assert.equal(c.profiles.peak_hours!.thresholds.memory_threshold_mb, 100, 'extends balanced by default');
+    assert.equal(c.state.active_profile, 'weekend');
+  });
+});
+
+describe('invalid files', () => {
+  for (const name of readdirSync(join(TESTDATA, 'invalid'))) {
+    it(`rejects ${name} naming the file, field and line`, () => {
+      const { file, parse } = load(join('invalid', name));
+      const expected = /^# expect: (.*)$/m.exec(readFileSync(file, 'utf8'))![1]!;
+      assert.throws(parse, (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.ok(err.message.startsWith(file + expected.slice(0, expected.indexOf(':') + 1)), err.message);
+        assert.ok(err.message.includes(expected.slice(expected.indexOf(':') + 1).trim()), `${err.message}\n  should include: ${expected}`);
+        return true;
+      });
+    });
+  }
+});
+
+describe('locations', () => {
+  it('takes --config over NRDOT_CONFIG over the default location', () => {
+    assert.deepEqual(configLocation('/a.yaml', { NRDOT_CONFIG: '/b.yaml' }), { path: '/a.yaml', explicit: true, source: '--config' });
+    assert.equal(configLocation(undefined, { NRDOT_CONFIG: '/b.yaml' }).path, '/b.yaml');
+    assert.equal(configLocation(undefined, { NRDOT_DATA_DIR: '/data' }).path, '/data/optimization.yaml');
+  });
+
+  it('names a missing file that was asked for, and falls back to defaults otherwise', () => {
+    const missing = join(scratch, 'missing.yaml');
+    assert.throws(() => loadConfigAt({ path: missing, explicit: true, source: 'NRDOT_CONFIG' }), new RegExp(`${missing}: no such file \\(from NRDOT_CONFIG\\)`));
+    const fallback = loadConfigAt({ path: missing, explicit: false, source: 'default location' });
+    assert.equal(fallback.file, null);
+    assert.equal(fallback.config.state.active_profile, 'balanced');
+  });
+});
+
+describe('redaction', () => {
+  it('hides webhook secrets and credential headers', () => {
+    const file = join(scratch, 'secrets.yaml');
+    writeFileSync(file, 'webhooks: { profile_change: { url: "http://127.0.0.1:1/h", secret: "s3cr3t" } }\nexporters: { otlp: { headers: { api-key: "NRAK-123", x-team: ops } } }\n');
+    const shown = JSON.stringify(redactConfig(loadConfigAt({ path: file, explicit: true, source: '--config' }).config));
+    assert.ok(!shown.includes('s3cr3t') && !shown.includes('NRAK-123'));
+    assert.ok(shown.includes('"x-team":"ops"'));
+  });
+});

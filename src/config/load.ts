@@ -1,0 +1,123 @@
+/**
+ * Loading optimization.yaml: YAML parsed with line positions, merged over the shipped defaults,
+ * validated once with the schema. Every failure is one ConfigError naming the file, the field path
+ * and, where the file has it, the line.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { DEFAULT_CONFIG } from './defaults.js';
+import { deepMerge, isPlainObject, type Plain } from './merge.js';
+import { configLocation, type ConfigLocation } from './paths.js';
+import { configSchema, profileSchema, type Config, type ProfileConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null when the embedded defaults are in force. */
+  file: string | null;
+}
+
+/** Loads the configuration the way every command does: --config, NRDOT_CONFIG, default location. */
+export function loadConfig(flag?: string, env = process.env): LoadedConfig {
+  return loadConfigAt(configLocation(flag, env));
+}
+
+export function loadConfigAt(location: ConfigLocation): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(location.path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !location.explicit) return { config: defaultConfig(), file: null };
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(err);
+    throw new ConfigError(`${location.path}: ${why}${location.explicit ? ` (from ${location.source})` : ''}`);
+  }
+  return { config: parseConfig(text, location.path), file: location.path };
+}
+
+/** The shipped defaults alone. */
+export function defaultConfig(): Config {
+  return finish(configSchema.parse(DEFAULT_CONFIG), '(embedded defaults)', null, null);
+}
+
+/** Parses and validates the text of a config file (named `file` in messages) over the defaults. */
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line;
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`${file}${line ? `:${line}` : ''}: YAML syntax error: ${what}`);
+  }
+  const user: unknown = doc.toJS() ?? {};
+  if (!isPlainObject(user)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
+  const merged = deepMerge(DEFAULT_CONFIG, user);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) throw new ConfigError(describeIssues(file, result.error.issues, doc, lines, []));
+  return finish(result.data, file, doc, lines);
+}
+
+/** Cross-field rules and custom profiles, which the per-field schema cannot see. */
+function finish(config: Config, file: string, doc: Document | null, lines: LineCounter | null): Config {
+  const where = (path: PathKey[]): string => lineSuffix(doc, lines, path);
+  for (const [name, custom] of Object.entries(config.custom_profiles)) {
+    const { extends: base = 'balanced', ...rest } = custom as Plain & { extends?: string };
+    if (name in config.profiles) {
+      throw new ConfigError(`${file}${where(['custom_profiles', name])}: custom_profiles.${name}: a built-in profile has this name; change it under profiles.${name} instead`);
+    }
+    const parent = config.profiles[base];
+    if (!parent) {
+      throw new ConfigError(`${file}${where(['custom_profiles', name, 'extends'])}: custom_profiles.${name}.extends: no profile named "${base}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+    }
+    const parsed = profileSchema.safeParse(deepMerge(parent, rest));
+    if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues, doc, lines, ['custom_profiles', name]));
+    config.profiles[name] = parsed.data as ProfileConfig;
+  }
+  const profileNames = Object.keys(config.profiles);
+  const known = (p: string): boolean => p in config.profiles;
+  if (!known(config.state.active_profile)) {
+    throw new ConfigError(`${file}${where(['state', 'active_profile'])}: state.active_profile: no profile named "${config.state.active_profile}" (profiles: ${profileNames.join(', ')})`);
+  }
+  config.advanced.time_based_rules.forEach((rule, i) => {
+    if (!known(rule.profile)) {
+      throw new ConfigError(`${file}${where(['advanced', 'time_based_rules', i, 'profile'])}: advanced.time_based_rules.${i}.profile: no profile named "${rule.profile}"`);
+    }
+  });
+  return config;
+}
+
+type PathKey = string | number;
+
+function lineSuffix(doc: Document | null, lines: LineCounter | null, path: PathKey[]): string {
+  if (!doc || !lines) return '';
+  // The deepest part of the path that the user's file has (the rest may come from the defaults).
+  for (let n = path.length; n > 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return `:${lines.linePos(node.range[0]).line}`;
+  }
+  return '';
+}
+
+function describeIssues(file: string, issues: z.core.$ZodIssue[], doc: Document | null, lines: LineCounter | null, prefix: PathKey[]): string {
+  const described = issues.slice(0, 10).map((issue) => {
+    const path = [...prefix, ...(issue.path as PathKey[])];
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0]!;
+      path.push(key);
+      message = `unknown setting${issue.keys.length > 1 ? `s ${issue.keys.join(', ')}` : ''}`;
+    }
+    const at = path.length > 0 ? path.join('.') : '(top level)';
+    return `${file}${lineSuffix(doc, lines, path)}: ${at}: ${message}`;
+  });
+  if (issues.length > 10) described.push(`... and ${issues.length - 10} more`);
+  return described.join('\n');
+}

@@ -1,0 +1,157 @@
+/**
+ * The optimization.yaml schema (SPEC, "Files and defaults"), validated once at the boundary.
+ * Objects are strict: an unknown key is named as an error, not silently ignored (a typo in a
+ * threshold would otherwise leave the default in force without a word).
+ */
+import { z } from 'zod';
+
+const regex = z.string().superRefine((value, ctx) => {
+  try {
+    new RegExp(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+  }
+});
+
+const fraction = z.number().min(0).max(1);
+const nonNegative = z.number().min(0);
+const count = z.number().int().min(0);
+
+/** Metric selectors: a metric name (all its points) or `name:attribute-value` (one state/direction). */
+export const METRIC_SELECTORS = [
+  'process.cpu.time',
+  'process.cpu.time:user',
+  'process.cpu.time:system',
+  'process.cpu.time:wait',
+  'process.memory.usage',
+  'process.memory.virtual',
+  'process.disk.io',
+  'process.disk.io:read',
+  'process.disk.io:write',
+  'process.cpu.utilization',
+  'process.threads',
+  'process.open_file_descriptors',
+  'process.context_switches',
+  'process.paging.faults',
+] as const;
+export type MetricSelector = (typeof METRIC_SELECTORS)[number];
+
+const rule = z
+  .strictObject({
+    name: regex.optional(),
+    exe: regex.optional(),
+    cmdline: regex.optional(),
+    user: regex.optional(),
+    /** Matches kernel threads by structure: child of kthreadd (or kthreadd), no exe, empty cmdline. */
+    kernel_thread: z.boolean().optional(),
+  })
+  .refine((r) => Object.keys(r).length > 0, { message: 'a rule needs at least one of name, exe, cmdline, user, kernel_thread' });
+
+const tier = z.strictObject({
+  score: fraction,
+  description: z.string().optional(),
+  /** Process-name regexes per platform (`linux`, `common`); any match classifies. */
+  patterns: z.record(z.string(), z.array(regex)).default({}),
+  /** Rules on several fields; all fields given in one rule must match. */
+  rules: z.array(rule).default([]),
+});
+
+const profile = z.strictObject({
+  description: z.string().default(''),
+  thresholds: z.strictObject({
+    min_importance_score: fraction,
+    cpu_threshold_percent: nonNegative,
+    memory_threshold_mb: nonNegative,
+    io_threshold_kb_per_sec: nonNegative,
+  }),
+  limits: z.strictObject({
+    max_series_per_host: count,
+    /** Top-K places per class: web, app, db_session, container, other, or any tier name. */
+    top_k_per_class: z.record(z.string(), count),
+    rollup_by: z.enum(['tier_executable', 'tier']),
+    rollup_groups_per_tier: z.number().int().min(1),
+  }),
+  anomaly: z.strictObject({ retention_minutes: nonNegative }),
+  metrics: z.strictObject({
+    critical: z.array(z.enum(METRIC_SELECTORS)).min(1),
+    other: z.array(z.enum(METRIC_SELECTORS)).min(1),
+  }),
+  /** false: no command lines on any series (emergency). */
+  command_lines: z.boolean(),
+  sampling: z.strictObject({ reservoir_size: count }),
+});
+
+/** A user profile: any part left out is taken from the profile it extends (default balanced). */
+const customProfile = z.looseObject({ extends: z.string().optional() });
+
+const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration such as 10s, 500ms, 5m')]);
+
+export const configSchema = z.strictObject({
+  version: z.union([z.string(), z.number()]).transform(String),
+  schema_version: z.literal(1),
+  state: z.strictObject({ active_profile: z.string(), experiment_ring: count }),
+  cost_model: z.strictObject({
+    currency: z.string(),
+    billing_model: z.enum(['bytes', 'datapoints']),
+    per_gb: nonNegative,
+    per_million_datapoints: nonNegative,
+    collection_interval_seconds: z.number().min(1),
+  }),
+  critical_importance: fraction,
+  process_classification: z.record(z.string(), tier),
+  custom_classification: z.record(z.string(), tier),
+  force_collect: z.array(rule),
+  profiles: z.record(z.string(), profile),
+  custom_profiles: z.record(z.string(), customProfile),
+  control_loop: z.strictObject({
+    check_interval: z.number().positive(),
+    target_reduction: fraction,
+    max_cost_per_hour: nonNegative.optional(),
+    max_series: count,
+    target_series: count,
+    min_visibility: fraction,
+  }),
+  advanced: z.strictObject({
+    ewma: z.strictObject({ enabled: z.boolean(), alpha: z.number().gt(0).max(1) }),
+    variance_detection: z.strictObject({
+      enabled: z.boolean(),
+      threshold_multiplier: z.number().positive(),
+      warmup_intervals: count,
+      min_cpu_percent_change: nonNegative,
+      min_memory_mb_change: nonNegative,
+    }),
+    redaction: z.strictObject({
+      /** Argument and variable names whose values are replaced by *** (case-insensitive substrings). */
+      secret_names: z.array(z.string().min(1)),
+      /** Extra regexes; every match in a command line is replaced by ***. */
+      patterns: z.array(regex).default([]),
+    }),
+    time_based_rules: z.array(
+      z.strictObject({ name: z.string(), schedule: z.string(), profile: z.string(), timezone: z.string().optional() }),
+    ),
+  }),
+  exporters: z.strictObject({
+    otlp: z.strictObject({
+      endpoint: z.string(),
+      newrelic: z.enum(['us', 'eu']),
+      compression: z.enum(['gzip', 'none']),
+      timeout: duration,
+      temporality: z.enum(['delta', 'cumulative']),
+      headers: z.record(z.string(), z.string()).optional(),
+      queue_max_mb: z.number().positive(),
+    }),
+    file: z.strictObject({ path: z.string(), max_mb: z.number().positive() }),
+  }),
+  server: z.strictObject({ listen: z.string() }),
+  webhooks: z.record(z.string(), z.strictObject({ url: z.string(), secret: z.string().optional() })),
+  experiments: z.looseObject({ enabled: z.boolean() }),
+});
+
+/** The configuration as written (defaults and user file alike). */
+export type ConfigFile = z.input<typeof configSchema>;
+/** The validated configuration, defaults merged. */
+export type Config = z.output<typeof configSchema>;
+export type TierConfig = z.output<typeof tier>;
+export type RuleConfig = z.output<typeof rule>;
+export type ProfileConfig = z.output<typeof profile>;
+export const profileSchema = profile;
