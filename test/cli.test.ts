@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { readRecording } from '../src/snapshot/recording.js';
 import type { Snapshot } from '../src/snapshot/types.js';
 import { VERSION } from '../src/version.js';
+import { buildProcfs } from './fakeproc.js';
 import { AGENT, CTL, logLines, run } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nrdot-cli-'));
@@ -78,29 +79,66 @@ describe('nrdot-plus-ctl', () => {
     assert.ok(snaps[1]!.processes.length > 0);
   });
 
-  it('keeps what it wrote when interrupted', async () => {
-    const file = join(dir, 'interrupted.ndjson');
-    const child = spawn(process.execPath, [CTL, 'snapshot', '--count', '1000', '--interval', '5', '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const watcher = watch(dir);
-    // The first snapshot is written at once; the second is 5 s away.
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        try {
-          if (readFileSync(file, 'utf8').endsWith('\n')) return resolve();
-        } catch {
-          // not created yet
-        }
-        watcher.once('change', check);
-      };
-      check();
+  /** Starts a long recording, waits for its first complete line, then sends Ctrl-C. */
+  async function interruptAfterFirstLine(file: string, interval: string): Promise<{ code: number; lines: string[] }> {
+    const child = spawn(process.execPath, [CTL, 'snapshot', '--count', '1000000', '--interval', interval, '-o', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    watcher.close();
-    child.kill('SIGINT');
-    const [code] = await once(child, 'exit');
+    const watcher = watch(dir);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`snapshot exited early with ${code}`)));
+        const check = (): void => {
+          try {
+            if (readFileSync(file, 'utf8').includes('\n')) return resolve();
+          } catch {
+            // not created yet
+          }
+          watcher.once('change', check);
+        };
+        check();
+      });
+      const exited = once(child, 'exit');
+      child.kill('SIGINT');
+      const [code] = (await exited) as [number];
+      return { code, lines: readFileSync(file, 'utf8').split('\n') };
+    } finally {
+      watcher.close();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }
+
+  it('keeps what it wrote when interrupted between snapshots, and stops at once', async () => {
+    const { code, lines } = await interruptAfterFirstLine(join(dir, 'interrupted.ndjson'), '3600');
     assert.equal(code, 130);
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    assert.equal(lines.length, 1);
+    assert.deepEqual(lines.slice(1), [''], 'one complete snapshot and a final newline');
     assert.equal((JSON.parse(lines[0]!) as Snapshot).schema, 'nrdot.snapshot/v1');
+  });
+
+  it('stops on Ctrl-C while reading back to back', async () => {
+    const { code, lines } = await interruptAfterFirstLine(join(dir, 'back-to-back.ndjson'), '0');
+    assert.equal(code, 130);
+    assert.equal(lines.at(-1), '', 'the file ends with a complete line');
+    for (const line of lines.slice(0, -1)) assert.equal((JSON.parse(line) as Snapshot).schema, 'nrdot.snapshot/v1');
+  });
+
+  it('ends quietly when the reader of its output goes away', async () => {
+    const child = spawn(process.execPath, [CTL, 'snapshot', '--count', '1000', '--interval', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await once(child.stdout!, 'data');
+    child.stdout!.destroy(); // like `| head -c 10`
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '');
+  });
+
+  it('exits 0 for help, as for --help', async () => {
+    for (const args of [['help'], ['help', 'snapshot'], ['snapshot', '--help']]) {
+      const r = await run(CTL, args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout + r.stderr, /Usage: nrdot-plus-ctl/);
+    }
   });
 });
 
@@ -122,6 +160,25 @@ describe('nrdot-plus (agent)', () => {
     const f = await run(AGENT, ['--bogus']);
     assert.equal(f.code, 2);
     assert.match(f.stderr, /unknown option '--bogus'/);
+  });
+
+  it('names a bad NRDOT_LOG_LEVEL, exit 2', async () => {
+    const r = await run(AGENT, ['--once'], { env: { ...process.env, NRDOT_LOG_LEVEL: 'loud' } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /NRDOT_LOG_LEVEL: must be one of .*info.* \(got "loud"\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('exits 1 from --once when the read fails, saying why', async () => {
+    const tree = buildProcfs({ processes: [{ pid: 1, name: 'init' }] });
+    try {
+      rmSync(join(tree, 'meminfo'));
+      const r = await run(AGENT, ['--once', '--procfs', tree]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot read .*: ENOENT.*meminfo/);
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it('collects every interval until SIGTERM, then exits cleanly', async () => {

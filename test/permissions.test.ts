@@ -26,11 +26,14 @@ const tree = buildProcfs({
   processes: [
     { pid: 1, name: 'init', uid: 0 },
     { pid: 50, name: 'secretive', uid: 0 },
+    { pid: 60, name: 'hidden', uid: 0 },
   ],
 });
 // As the kernel does for another user's process: io is 0400, fd/ is 0500, both owned by root.
 chmodSync(join(tree, '50', 'io'), 0o400);
 chmodSync(join(tree, '50', 'fd'), 0o500);
+// As with hidepid=1: another user's process is listed but cannot be read at all.
+chmodSync(join(tree, '60', 'stat'), 0o400);
 after(() => rmSync(tree, { recursive: true, force: true }));
 
 function collectedLine(stderr: string): Record<string, unknown> {
@@ -45,8 +48,9 @@ describe('permission denied', { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     const line = collectedLine(r.stderr);
     assert.equal(line.processes, 2);
-    assert.deepEqual(line.permission_errors_by_kind, { io: 1, fd: 1 });
-    assert.match(String(line.msg), /2 permission errors muted/);
+    assert.deepEqual(line.permission_errors_by_kind, { io: 1, fd: 1, hidden: 1 });
+    assert.equal(line.vanished, 0, 'a hidden process is not reported as exited');
+    assert.match(String(line.msg), /3 permission errors muted/);
     assert.ok(!logLines(r.stderr).some((l) => l.level === 40), 'no per-error lines while muted');
 
     const s = await run(CTL, ['snapshot', '--procfs', tree, '--interval', '0'], asNobody);
@@ -63,7 +67,7 @@ describe('permission denied', { skip }, () => {
     const r = await run(AGENT, ['--once', '--procfs', tree], { ...asNobody, env: { ...process.env, NRDOT_MUTE_PERMISSION_ERRORS: 'false' } });
     assert.equal(r.code, 0, r.stderr);
     const warnings = logLines(r.stderr).filter((l) => l.level === 40);
-    assert.deepEqual(warnings.map((w) => [w.process_pid, w.kind]).sort(), [[50, 'fd'], [50, 'io']]);
+    assert.deepEqual(warnings.map((w) => [w.process_pid, w.kind]).sort(), [[50, 'fd'], [50, 'io'], [60, 'hidden']]);
   });
 
   it('reads the real /proc unprivileged without errors', async () => {

@@ -28,6 +28,22 @@ function finite(p: ProcessSample): boolean {
 }
 
 describe('ProcfsReader on the real /proc', () => {
+  it('reads the same values whether it holds files open or reads by path', async () => {
+    const child = await start('sleep', ['304']);
+    const held = new ProcfsReader();
+    const few = new ProcfsReader({ heldFileBudget: 8 }); // two processes held, the rest by path
+    try {
+      for (const r of [held, few]) r.read();
+      const a = held.read().snapshot.processes.find((p) => p.pid === child.pid)!;
+      const b = few.read().snapshot.processes.find((p) => p.pid === child.pid)!;
+      assert.ok(a && b);
+      assert.deepEqual({ ...b, ctx_voluntary: 0, ctx_involuntary: 0 }, { ...a, ctx_voluntary: 0, ctx_involuntary: 0 });
+    } finally {
+      held.close();
+      few.close();
+    }
+  });
+
   it('finds a child process with its ppid, command line, user, exe and memory', async () => {
     const child = await start('sleep', ['300']);
     const reader = new ProcfsReader({ intervalSeconds: 10 });
@@ -111,12 +127,16 @@ describe('ProcfsReader on the real /proc', () => {
               else pump();
             });
           }
-          const { snapshot, stats } = reader.read();
-          scrapes++;
-          assert.equal(stats.otherErrors, 0);
-          for (const p of snapshot.processes) {
-            assert.ok(finite(p), `pid ${p.pid} has a non-finite field`);
-            if (pids.has(p.pid)) sightings++;
+          try {
+            const { snapshot, stats } = reader.read();
+            scrapes++;
+            assert.equal(stats.otherErrors, 0);
+            for (const p of snapshot.processes) {
+              assert.ok(finite(p), `pid ${p.pid} has a non-finite field`);
+              if (pids.has(p.pid)) sightings++;
+            }
+          } catch (err) {
+            reject(err); // an assertion inside an exit listener would otherwise be uncaught
           }
         };
         pump();

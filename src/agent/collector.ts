@@ -25,7 +25,7 @@ export class Collector {
 
   /** Reads now, then every interval until stop(). */
   start(): void {
-    this.started = Date.now();
+    this.started = performance.now(); // monotonic: a clock step neither stalls nor rushes collection
     this.tick();
   }
 
@@ -35,15 +35,15 @@ export class Collector {
     this.options.reader.close();
   }
 
-  /** Reads one snapshot and logs it; a failing read is logged and the loop goes on. */
-  collectOnce(): void {
+  /** Reads one snapshot and logs it; a failing read is logged (false) and the loop goes on. */
+  collectOnce(): boolean {
     const { reader, log } = this.options;
     let result;
     try {
       result = reader.read();
     } catch (err) {
       log.error({ err, procfs: reader.root }, `cannot read ${reader.root}: ${(err as Error).message}`);
-      return;
+      return false;
     }
     const { stats, snapshot } = result;
     const denied = Object.fromEntries(Object.entries(stats.permissionErrors).filter(([, n]) => n > 0));
@@ -61,10 +61,12 @@ export class Collector {
     );
     if (this.options.logPermissionErrors) {
       for (const d of stats.permissionErrorDetails) {
-        log.warn({ process_pid: d.pid, process_name: d.name, kind: d.kind }, `permission denied reading ${d.kind} of pid ${d.pid} (${d.name})`);
+        const what = d.kind === 'hidden' ? `pid ${d.pid} is hidden from this user (hidepid)` : `permission denied reading ${d.kind} of pid ${d.pid} (${d.name})`;
+        log.warn({ process_pid: d.pid, process_name: d.name, kind: d.kind }, what);
       }
     }
     this.options.onSnapshot?.(snapshot, stats);
+    return true;
   }
 
   private tick(): void {
@@ -73,7 +75,7 @@ export class Collector {
     const intervalMs = this.options.intervalSeconds * 1000;
     // Next due time on the fixed grid; skip grid points already past (an overrun is not piled up).
     let due = this.started + this.ticks * intervalMs;
-    const now = Date.now();
+    const now = performance.now();
     if (due < now) {
       const missed = Math.ceil((now - due) / intervalMs);
       this.ticks += missed;

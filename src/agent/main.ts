@@ -3,6 +3,7 @@
  * what it read; the optimizer and the exporters come behind it.
  */
 import { Command, Option } from 'commander';
+import { EXIT } from '../cli/errors.js';
 import { collectionInterval, envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
 import { openReader } from '../cli/snapshot.js';
@@ -49,8 +50,9 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   const reader = openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0);
   const collector = new Collector({ reader, intervalSeconds, log, logPermissionErrors });
   if (opts.once) {
-    collector.collectOnce();
+    const ok = collector.collectOnce();
     reader.close();
+    if (!ok) process.exitCode = EXIT.error;
     return;
   }
   log.info({ version: VERSION, procfs: root, interval_s: intervalSeconds }, `nrdot-plus ${VERSION} started: reading ${root} every ${intervalSeconds} s`);

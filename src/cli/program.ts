@@ -20,8 +20,8 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed the message (or the help, or the version).
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-      return EXIT.usage;
+      // --help, --version and `help [command]` exit 0; everything else commander reports is usage.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof UserError || err instanceof RecordingError || err instanceof ConfigError) {
       process.stderr.write(`${program.name()}: ${err.message}\n`);

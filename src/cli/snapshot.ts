@@ -35,45 +35,64 @@ export function snapshotCommand(): Command {
 async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
   const root = procfsRoot(opts.procfs);
   const interval = collectionInterval(opts.interval);
-  const reader = openReader(root, interval);
+  // Back-to-back reads still give a young process a second look at its static attributes once it
+  // has lived a second (a process caught between fork and exec would otherwise keep its parent's).
+  const reader = openReader(root, Math.max(interval, 1));
   const writer = RecordingWriter.open(opts.output);
   const progress = opts.output !== '-' && process.stderr.isTTY ? new Progress(opts.count) : null;
   // Ctrl-C finishes the recording cleanly: what was read stays a valid (gzip) file.
   let interrupted = false;
-  let wake: (() => void) | null = null;
+  let pause: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
   const onSignal = (): void => {
     interrupted = true;
-    wake?.();
+    if (pause) {
+      clearTimeout(pause.timer);
+      pause.resolve();
+    }
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const start = Date.now();
+  let outputFailure: Error | null = null;
+  const outputError = new Promise<void>((resolve) =>
+    writer.onError((err) => {
+      outputFailure = err;
+      resolve();
+    }),
+  );
+  const start = performance.now(); // monotonic: a clock step does not stall or rush the recording
   let written = 0;
-  const outputError = new Promise<never>((_, reject) => writer.onError((err) => reject(err)));
   try {
-    for (let i = 0; i < opts.count && !interrupted; i++) {
-      if (i > 0 && interval > 0) {
-        const due = start + i * interval * 1000;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, Math.max(0, due - Date.now()));
-        });
-        wake = null;
-        if (interrupted) break;
+    for (let i = 0; i < opts.count && !interrupted && !outputFailure; i++) {
+      const due = start + i * interval * 1000;
+      // Always let the event loop turn, so that Ctrl-C is seen even with --interval 0.
+      await new Promise<void>((resolve) => {
+        pause = { timer: setTimeout(resolve, Math.max(0, due - performance.now())), resolve };
+      });
+      pause = null;
+      if (interrupted) break;
+      let snapshot;
+      try {
+        snapshot = reader.read().snapshot;
+      } catch (err) {
+        throw new UserError(`procfs root ${root}: ${(err as Error).message}`);
       }
-      const { snapshot } = reader.read();
       await Promise.race([writer.write(snapshot), outputError]);
+      if (outputFailure) break;
       written++;
       progress?.update(written, snapshot.processes.length);
     }
-    await Promise.race([writer.close(), outputError]);
-  } catch (err) {
-    throw new UserError(`--output ${opts.output}: ${(err as Error).message}`);
+    if (!outputFailure) await Promise.race([writer.close(), outputError]);
   } finally {
     reader.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress?.done();
+  }
+  const failure = outputFailure as NodeJS.ErrnoException | null;
+  if (failure) {
+    // The reader of a pipe went away (`| head`): that ends the recording, it is not an error.
+    if (opts.output === '-' && failure.code === 'EPIPE') return;
+    throw new UserError(`${opts.output === '-' ? 'stdout' : `--output ${opts.output}`}: ${failure.message}`);
   }
   if (interrupted) {
     process.stderr.write(`snapshot: interrupted, ${written} snapshot(s) written\n`);

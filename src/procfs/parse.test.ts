@@ -67,12 +67,17 @@ describe('parseStat', () => {
   });
 
   it('ignores bytes left in a reused buffer past the length read', () => {
-    const buf = Buffer.alloc(4096, 0x41);
-    const line = statLine({ pid: 9, name: 'short', rssPages: 77 });
+    // A longer line from an earlier read is still in the buffer, with a later ")" and other values.
+    const stale = statLine({ pid: 8, name: 'a much longer name', rssPages: 999, ppid: 5 });
+    const line = statLine({ pid: 9, name: 'short', rssPages: 77, ppid: 1 });
+    const buf = Buffer.alloc(4096);
+    stale.copy(buf);
     line.copy(buf);
     const out = newStatFields();
     assert.ok(parseStat(buf, line.length, out));
+    assert.equal(buf.toString('utf8', out.nameStart, out.nameEnd), 'short');
     assert.equal(out.rssPages, 77);
+    assert.equal(out.ppid, 1);
   });
 });
 

@@ -50,7 +50,8 @@ import {
 import { UserResolver } from './users.js';
 
 /** Fields that can be unreadable for lack of permission; counted per kind in every scrape. */
-export const PERMISSION_KINDS = ['exe', 'cmdline', 'io', 'fd', 'cgroup'] as const;
+/** `hidden`: the whole process is hidden from us (procfs mounted with hidepid=1); it is skipped. */
+export const PERMISSION_KINDS = ['exe', 'cmdline', 'io', 'fd', 'cgroup', 'hidden'] as const;
 export type PermissionKind = (typeof PERMISSION_KINDS)[number];
 
 export interface ProcfsReaderOptions {
@@ -69,6 +70,8 @@ export interface ProcfsReaderOptions {
   holdFiles?: boolean;
   /** Unix seconds, fractional; default the system clock. */
   clock?: () => number;
+  /** Most descriptors to hold open (default: half the open-file limit, less a reserve). */
+  heldFileBudget?: number;
   /** Keep up to this many permission-error details per scrape (for unmuted logging); default 0. */
   errorDetails?: number;
   systemConstants?: SystemConstants;
@@ -197,7 +200,8 @@ export class ProcfsReader {
     this.fdCountFromSize = isProcfs && fdDirReportsCount(this.root);
     // Leave most descriptors to the rest of the agent (exporters, store, HTTP).
     const limit = openFileLimit();
-    this.heldBudget = holdFiles ? Math.max(0, Math.floor((Math.min(limit, 1 << 20) - 256) / 2)) : 0;
+    const budget = options.heldFileBudget ?? Math.max(0, Math.floor((Math.min(limit, 1 << 20) - 256) / 2));
+    this.heldBudget = holdFiles ? budget : 0;
   }
 
   /** Reads one snapshot. Never throws for anything a process does; throws if the root is unreadable. */
@@ -209,7 +213,7 @@ export class ProcfsReader {
     const stats: ReadStats = {
       processes: 0,
       vanished: 0,
-      permissionErrors: { exe: 0, cmdline: 0, io: 0, fd: 0, cgroup: 0 },
+      permissionErrors: { exe: 0, cmdline: 0, io: 0, fd: 0, cgroup: 0, hidden: 0 },
       permissionErrorsTotal: 0,
       otherErrors: 0,
       durationMs: 0,
@@ -272,8 +276,9 @@ export class ProcfsReader {
       n = this.readPath(dir + '/stat');
     }
     if (n < 0 || !parseStat(this.buf, n, this.stat)) {
-      // Exited, or hidden from us (hidepid) between the listing and the read: both are normal.
-      if (n === GONE || n === DENIED) stats.vanished++;
+      // Exited between the listing and the read, or hidden from us (hidepid): both are normal.
+      if (n === GONE) stats.vanished++;
+      else if (n === DENIED) this.denied(stats, 'hidden', Number(pidName), '');
       else stats.otherErrors++;
       this.drop(pidName, t);
       return null;

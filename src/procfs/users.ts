@@ -16,7 +16,7 @@ export class UserResolver {
   private readonly names = new Map<number, string>();
   private loaded = false;
   private readonly passwdPath: string;
-  private readonly useGetent: boolean;
+  private useGetent: boolean;
 
   constructor(options: UserResolverOptions = {}) {
     this.passwdPath = options.passwdPath ?? '/etc/passwd';
@@ -33,9 +33,10 @@ export class UserResolver {
       const fromFile = this.names.get(uid);
       if (fromFile !== undefined) return fromFile;
     }
-    const name = this.lookup(uid) ?? String(uid);
-    this.names.set(uid, name);
-    return name;
+    const found = this.lookup(uid);
+    // A definite "no such user" is cached; a failed or slow lookup is asked again next time.
+    if (found !== null) this.names.set(uid, found ?? String(uid));
+    return found ?? String(uid);
   }
 
   private loadPasswd(): void {
@@ -54,18 +55,25 @@ export class UserResolver {
     }
   }
 
-  private lookup(uid: number): string | undefined {
+  /** The name from NSS; undefined when NSS has no such user; null when the lookup itself failed. */
+  private lookup(uid: number): string | undefined | null {
     if (!this.useGetent) return undefined;
     try {
       const out = execFileSync('getent', ['passwd', String(uid)], {
         encoding: 'utf8',
-        timeout: 2000,
+        timeout: 1000,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
       const name = out.split(':')[0];
       return name ? name : undefined;
-    } catch {
-      return undefined; // exit 2: no such uid; or no getent at all
+    } catch (err) {
+      const e = err as { status?: number | null; code?: string };
+      if (e.code === 'ENOENT') {
+        this.useGetent = false; // no getent on this system: /etc/passwd is all there is
+        return undefined;
+      }
+      // getent exits 2 for "not found"; a timeout or a signal is not an answer.
+      return e.status === 2 ? undefined : null;
     }
   }
 }
