@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { configure, runProgram } from './program.js';
 import { configCommand } from './config.js';
+import { explainCommand } from './explain.js';
+import { simulateCommand } from './simulate.js';
 import { profileCommand } from './profile.js';
 import { snapshotCommand } from './snapshot.js';
 
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
   program.addCommand(configCommand());
   program.addCommand(profileCommand());
   program.addCommand(snapshotCommand());
+  program.addCommand(simulateCommand());
+  program.addCommand(explainCommand());
   program.addCommand(
     configure(new Command('version'))
       .description('print the version')

@@ -1,0 +1,65 @@
+/** `nrdot-plus-ctl explain PID|NAME --input FILE`: why a process was kept or rolled up, with the numbers. */
+import { Command } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { emptyState, Pipeline, type Decision } from '../pipeline/index.js';
+import { readRecording } from '../snapshot/recording.js';
+import { CONFIG_OPTION } from './config.js';
+import { UsageError, UserError } from './errors.js';
+import { configure } from './program.js';
+import { countArg } from './options.js';
+import { chooseProfiles } from './simulate.js';
+
+interface ExplainOptions {
+  input?: string;
+  at?: number;
+  profile?: string;
+  config?: string;
+  json?: boolean;
+}
+
+export function explainCommand(): Command {
+  return configure(new Command('explain'))
+    .description('explain the decision for a process (by pid or name) in an interval of a recording')
+    .argument('<pid|name>', 'process id, or process name (all processes of that name)')
+    .option('-i, --input <file>', 'recording to replay (required until the daemon can answer)')
+    .option('--at <index>', 'interval to explain, 1 = first snapshot (default: the last)', (v) => countArg(v))
+    .option('--profile <name>', 'profile (default: the configured active profile)')
+    .option(...CONFIG_OPTION)
+    .option('--json', 'print as JSON')
+    .action(async (target: string, opts: ExplainOptions) => {
+      if (opts.input === undefined) throw new UsageError('--input FILE is required: asking the running daemon comes with the daemon');
+      const { config } = loadConfig(opts.config);
+      const [profile] = chooseProfiles(config, opts.profile ?? config.state.active_profile);
+      const pipeline = new Pipeline(config, profile!);
+      let state = emptyState();
+      let decisions: Decision[] = [];
+      let index = 0;
+      let timestamp = 0;
+      for await (const snapshot of readRecording(opts.input)) {
+        const r = pipeline.run(snapshot, state);
+        state = r.state;
+        decisions = r.decisions;
+        timestamp = snapshot.timestamp;
+        if (++index === opts.at) break;
+      }
+      if (opts.at !== undefined && index < opts.at) throw new UsageError(`--at ${opts.at}: the recording has ${index} snapshots`);
+      const pid = /^\d+$/.test(target) ? Number(target) : null;
+      const found = decisions.filter((d) => (pid !== null ? d.pid === pid : d.name === target));
+      if (found.length === 0) throw new UserError(`no process ${pid !== null ? `with pid ${pid}` : `named "${target}"`} in snapshot ${index} of ${opts.input}`);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ profile, snapshot: index, timestamp, decisions: found }, null, 2) + '\n');
+        return;
+      }
+      const lines = found.map((d) =>
+        [
+          `pid ${d.pid} (${d.name}), started ${new Date(d.startTime * 1000).toISOString()}`,
+          `  decision:   ${d.action} (${d.reason})${d.action === 'keep' ? `, ${d.series} series` : ''}`,
+          `  tier:       ${d.tier}, importance ${d.importance}`,
+          `  usage:      CPU ${d.cpuPercent.toFixed(1)}% of a core, RSS ${(d.rssBytes / 1048576).toFixed(1)} MB, IO ${(d.ioBytesPerSec / 1024).toFixed(1)} KB/s${d.seenBefore ? '' : ' (since start: first sighting)'}`,
+          `  composite:  ${(d.composite * 100).toFixed(2)}% of the host's usage`,
+          d.anomalyUntil !== null ? `  anomaly:    retained until ${new Date(d.anomalyUntil * 1000).toISOString()}` : '',
+        ].filter(Boolean).join('\n'),
+      );
+      process.stdout.write(`profile ${profile}, snapshot ${index} (${new Date(timestamp * 1000).toISOString()})\n\n${lines.join('\n\n')}\n`);
+    });
+}

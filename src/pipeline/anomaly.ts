@@ -1,0 +1,60 @@
+/**
+ * Anomaly detection (SPEC, "Profiles"): per identity, an exponentially weighted mean and variance of
+ * CPU and RSS. After the warm-up, a value beyond mean + k standard deviations that also moved by at
+ * least the minimum change marks an anomaly.
+ */
+import type { Config } from '../config/index.js';
+import type { ProcessMemory } from './types.js';
+
+export interface AnomalySettings {
+  enabled: boolean;
+  alpha: number;
+  k: number;
+  warmup: number;
+  minCpuPercent: number;
+  minRssBytes: number;
+}
+
+export function anomalySettings(config: Config): AnomalySettings {
+  const v = config.advanced.variance_detection;
+  return {
+    enabled: config.advanced.ewma.enabled && v.enabled,
+    alpha: config.advanced.ewma.alpha,
+    k: v.threshold_multiplier,
+    warmup: v.warmup_intervals,
+    minCpuPercent: v.min_cpu_percent_change,
+    minRssBytes: v.min_memory_mb_change * 1024 * 1024,
+  };
+}
+
+function beyond(x: number, mean: number, variance: number, k: number, minChange: number): boolean {
+  return x - mean >= minChange && x > mean + k * Math.sqrt(variance);
+}
+
+/**
+ * Checks the new values against the statistics so far, then folds them in. Returns whether this
+ * interval is anomalous. `m` is updated in place (it is this interval's new memory).
+ */
+export function observe(m: ProcessMemory, cpuPercent: number, rssBytes: number, s: AnomalySettings): boolean {
+  let anomalous = false;
+  if (m.samples === 0) {
+    m.cpuMean = cpuPercent;
+    m.rssMean = rssBytes;
+    m.cpuVar = 0;
+    m.rssVar = 0;
+  } else {
+    if (s.enabled && m.samples >= s.warmup) {
+      anomalous =
+        beyond(cpuPercent, m.cpuMean, m.cpuVar, s.k, s.minCpuPercent) || beyond(rssBytes, m.rssMean, m.rssVar, s.k, s.minRssBytes);
+    }
+    // Incremental EWMA of mean and variance (West, 1979).
+    const dc = cpuPercent - m.cpuMean;
+    m.cpuMean += s.alpha * dc;
+    m.cpuVar = (1 - s.alpha) * (m.cpuVar + s.alpha * dc * dc);
+    const dr = rssBytes - m.rssMean;
+    m.rssMean += s.alpha * dr;
+    m.rssVar = (1 - s.alpha) * (m.rssVar + s.alpha * dr * dr);
+  }
+  m.samples++;
+  return anomalous;
+}

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { defaultConfig } from '../config/index.js';
+import type { ProcessSample, Snapshot } from '../snapshot/types.js';
+import { Classifier } from './classify.js';
+import { emptyState, Pipeline, type PipelineState, type ResourceSeries } from './index.js';
+import { chooseTopK } from './select.js';
+
+const config = defaultConfig();
+const PROFILES = Object.keys(config.profiles);
+const HOST = { id: 'h1', name: 'h1', cpus: 8, memory_bytes: 32 * 2 ** 30, boot_time: 1_700_000_000 };
+
+function proc(pid: number, over: Partial<ProcessSample> = {}): ProcessSample {
+  return {
+    pid, ppid: 1, name: 'worker', exe: '/usr/bin/worker', cmdline: 'worker --serve', user: 'app', state: 'S',
+    start_time: HOST.boot_time + 10, cpu_user_seconds: 1, cpu_system_seconds: 0.5, rss_bytes: 10 * 2 ** 20, vms_bytes: 200 * 2 ** 20,
+    threads: 2, fds: 10, io_read_bytes: 1000, io_write_bytes: 2000, minor_faults: 5, major_faults: 0, ctx_voluntary: 10, ctx_involuntary: 1,
+    ...over,
+  };
+}
+
+function snap(t: number, processes: ProcessSample[]): Snapshot {
+  return { schema: 'nrdot.snapshot/v1', host: HOST, timestamp: t, processes };
+}
+
+const CRITICAL_TEMPLATES: Array<Partial<ProcessSample>> = [
+  { name: 'systemd', exe: '/usr/lib/systemd/systemd', cmdline: '/sbin/init', user: 'root' },
+  { name: 'sshd', exe: '/usr/sbin/sshd', cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups', user: 'root' },
+  { name: 'postgres', exe: '/usr/lib/postgresql/15/bin/postgres', cmdline: 'postgres: 15/main: checkpointer', user: 'postgres' },
+];
+const OTHER_TEMPLATES: Array<Partial<ProcessSample>> = [
+  { name: 'postgres', exe: '/usr/lib/postgresql/15/bin/postgres', cmdline: 'postgres: 15/main: app shop 10.0.1.2(5123) idle', user: 'postgres' },
+  { name: 'php-fpm8.2', exe: '/usr/sbin/php-fpm8.2', cmdline: 'php-fpm: pool www', user: 'www-data' },
+  { name: 'nginx', exe: '/usr/sbin/nginx', cmdline: 'nginx: worker process', user: 'www-data' },
+  { name: 'java', exe: '/usr/bin/java', cmdline: 'java -jar app.jar --db-password=s3cret', user: 'app' },
+  { name: 'kworker/0:1-events', exe: '', cmdline: '', user: 'root', ppid: 2 },
+  { name: 'cc1', exe: '/usr/lib/gcc/x86_64-linux-gnu/12/cc1', cmdline: 'cc1 -quiet main.c', user: 'ci' },
+  { name: 'cron', exe: '/usr/sbin/cron', cmdline: '/usr/sbin/cron -f', user: 'root' },
+];
+
+/** A host over several intervals: processes with growing counters, some leaving and arriving. */
+const hostArb = fc
+  .record({
+    critical: fc.array(fc.nat(CRITICAL_TEMPLATES.length - 1), { minLength: 0, maxLength: 4 }),
+    others: fc.array(
+      fc.record({
+        template: fc.nat(OTHER_TEMPLATES.length - 1),
+        cpu: fc.double({ min: 0, max: 1.5, noNaN: true }),
+        rss: fc.nat(2000),
+        io: fc.option(fc.nat(5_000_000), { freq: 4 }),
+        lifetime: fc.tuple(fc.nat(5), fc.nat(5)),
+      }),
+      { minLength: 1, maxLength: 60 },
+    ),
+    intervals: fc.integer({ min: 2, max: 6 }),
+  })
+  .map(({ critical, others, intervals }) => {
+    const step = 60;
+    const t0 = HOST.boot_time + 3600;
+    const snapshots: Snapshot[] = [];
+    for (let i = 0; i < intervals; i++) {
+      const t = t0 + i * step;
+      const list: ProcessSample[] = [];
+      critical.forEach((c, j) => list.push(proc(100 + j, { ...CRITICAL_TEMPLATES[c]!, cpu_user_seconds: 5 + i * 0.3, io_read_bytes: 100 * i, io_write_bytes: 50 * i })));
+      others.forEach((o, j) => {
+        const [from, len] = o.lifetime;
+        if (i < from || i > from + len) return;
+        const start = from === 0 ? HOST.boot_time + 100 : t0 + (from - 1) * step + 7;
+        const age = t - start;
+        list.push(proc(1000 + j, {
+          ...OTHER_TEMPLATES[o.template]!,
+          start_time: start,
+          cpu_user_seconds: Math.round(age * o.cpu * 0.8 * 100) / 100,
+          cpu_system_seconds: Math.round(age * o.cpu * 0.2 * 100) / 100,
+          rss_bytes: o.rss * 2 ** 20,
+          io_read_bytes: o.io === null ? null : o.io * (i + 1),
+          io_write_bytes: o.io === null ? null : Math.floor(o.io / 2) * (i + 1),
+          fds: o.io === null ? null : 12,
+        }));
+      });
+      snapshots.push(snap(t, list));
+    }
+    return { snapshots, criticalPids: critical.map((_, j) => 100 + j) };
+  });
+
+function points(resources: ResourceSeries[], metric: string, kinds: Array<ResourceSeries['kind']>): number {
+  let total = 0;
+  for (const r of resources) if (kinds.includes(r.kind)) for (const m of r.metrics) if (m.name === metric) for (const p of m.points) total += p.value;
+  return total;
+}
+
+/** Per-process deltas computed from the input alone (SPEC, "Rollups"). */
+function inputDeltas(prev: Snapshot | null, cur: Snapshot): { cpu: number; io: number } {
+  const before = new Map((prev?.processes ?? []).map((p) => [`${p.pid}:${p.start_time}`, p]));
+  let cpu = 0;
+  let io = 0;
+  for (const p of cur.processes) {
+    const q = before.get(`${p.pid}:${p.start_time}`);
+    if (q) {
+      cpu += p.cpu_user_seconds - q.cpu_user_seconds + (p.cpu_system_seconds - q.cpu_system_seconds);
+      if (p.io_read_bytes !== null && q.io_read_bytes !== null) io += p.io_read_bytes - q.io_read_bytes + (p.io_write_bytes! - q.io_write_bytes!);
+    } else if (prev && p.start_time >= prev.timestamp) {
+      cpu += p.cpu_user_seconds + p.cpu_system_seconds;
+      io += (p.io_read_bytes ?? 0) + (p.io_write_bytes ?? 0);
+    }
+  }
+  return { cpu, io };
+}
+
+const close = (a: number, b: number): boolean => Math.abs(a - b) <= Math.max(1e-6, 0.001 * Math.abs(b));
+
+describe('pipeline invariants (property)', () => {
+  it('every profile: totals preserved, every process in exactly one place, critical always kept, rollup counters monotonic', () => {
+    fc.assert(
+      fc.property(hostArb, ({ snapshots, criticalPids }) => {
+        for (const profile of PROFILES) {
+          const pipeline = new Pipeline(config, profile);
+          let state: PipelineState = emptyState();
+          let prev: Snapshot | null = null;
+          const cumulative = new Map<string, number>();
+          for (const s of snapshots) {
+            const { batch, kpis, state: next } = pipeline.run(s, state);
+            state = next;
+            const res = batch.resources;
+            const rss = s.processes.reduce((a, p) => a + p.rss_bytes, 0);
+            assert.equal(points(res, 'process.memory.usage', ['process', 'rollup']), rss, `${profile}: memory total`);
+            const d = inputDeltas(prev, s);
+            assert.ok(close(points(res, 'process.cpu.time', ['process', 'rollup']), d.cpu), `${profile}: cpu deltas`);
+            if (profile !== 'emergency') assert.ok(close(points(res, 'process.disk.io', ['process', 'rollup']), d.io), `${profile}: io deltas`);
+            const individual = res.filter((r) => r.kind === 'process').map((r) => r.attributes['process.pid']);
+            assert.equal(new Set(individual).size, individual.length, 'one resource per kept process');
+            assert.equal(individual.length + points(res, 'process.count', ['rollup']), s.processes.length, `${profile}: each process in one place`);
+            for (const pid of criticalPids) assert.ok(individual.includes(pid), `${profile}: critical pid ${pid} kept`);
+            if (criticalPids.length > 0) assert.equal(kpis.coverage_critical, 1);
+            for (const r of res.filter((x) => x.kind === 'rollup')) {
+              const cpu = r.metrics.find((m) => m.name === 'process.cpu.time')!;
+              for (const p of cpu.points) {
+                const key = `${r.attributes['nrdot.tier']}/${r.attributes['process.executable.name']}/${p.attributes!.state}`;
+                assert.ok(p.cumulative! >= (cumulative.get(key) ?? 0), `${profile}: ${key} never goes backwards`);
+                cumulative.set(key, p.cumulative!);
+              }
+            }
+            for (const r of res) for (const v of Object.values(r.attributes)) if (typeof v === 'string') assert.ok(!v.includes('s3cret'), 'redacted');
+            prev = s;
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('is deterministic: the same input gives byte-identical output', () => {
+    fc.assert(
+      fc.property(hostArb, ({ snapshots }) => {
+        const runOnce = (): string => {
+          const p = new Pipeline(config, 'balanced');
+          let state = emptyState();
+          const out: string[] = [];
+          for (const s of snapshots) {
+            const r = p.run(s, state);
+            state = r.state;
+            out.push(JSON.stringify([r.batch, r.decisions, r.kpis]));
+          }
+          return out.join('\n');
+        };
+        assert.equal(runOnce(), runOnce());
+      }),
+      { numRuns: 20 },
+    );
+  });
+});
+
+describe('classification', () => {
+  const c = new Classifier(config);
+  const tier = (over: Partial<ProcessSample>): string => c.classify(proc(10, over)).tier;
+  it('tells a PostgreSQL server from its client sessions', () => {
+    assert.equal(tier({ name: 'postgres', cmdline: '/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main' }), 'database');
+    assert.equal(tier({ name: 'postgres', cmdline: 'postgres: 15/main: walwriter' }), 'database');
+    assert.equal(tier({ name: 'postgres', cmdline: 'postgres: 15/main: app shop 10.1.2.3(5432) idle' }), 'db_session');
+    assert.equal(tier({ name: 'postgres', cmdline: 'postgres: app shop [local] idle in transaction' }), 'db_session');
+  });
+  it('recognises kernel threads by structure, not name', () => {
+    assert.equal(tier({ name: 'kworker/0:1', ppid: 2, exe: '', cmdline: '' }), 'noise');
+    assert.equal(tier({ name: 'kworker/0:1', ppid: 1, exe: '/opt/kworker', cmdline: '/opt/kworker' }), 'default');
+  });
+  it('keeps the sshd listener critical but not every session', () => {
+    assert.equal(tier({ name: 'sshd', cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups' }), 'critical_system');
+    assert.equal(tier({ name: 'sshd', cmdline: 'sshd: alice [priv]' }), 'default');
+    assert.equal(tier({ name: 'sshd', cmdline: 'sshd: alice@pts/0' }), 'default');
+  });
+  it('places beam.smp with rabbit and java with kafka before the generic application rule', () => {
+    assert.equal(tier({ name: 'beam.smp', cmdline: '/usr/lib/erlang/erts/bin/beam.smp -- -root /usr/lib/erlang -s rabbit boot' }), 'message_queue');
+    assert.equal(tier({ name: 'java', cmdline: 'java -cp /opt/kafka/libs/* kafka.Kafka server.properties' }), 'message_queue');
+    assert.equal(tier({ name: 'java', cmdline: 'java -jar orders.jar' }), 'application');
+  });
+  it('gives unmatched processes the default tier', () => {
+    const r = c.classify(proc(10, { name: 'mystery', exe: '/opt/mystery', cmdline: 'mystery' }));
+    assert.deepEqual([r.tier, r.importance, r.critical], ['default', 0.3, false]);
+  });
+});
+
+describe('selection', () => {
+  it('top-K: an incumbent keeps its place unless beaten by 25%', () => {
+    const inc = { composite: 0.1, incumbent: true, id: 'inc' };
+    assert.deepEqual(chooseTopK([inc, { composite: 0.12, incumbent: false, id: 'a' }], 1).map((c) => c.id), ['inc']);
+    assert.deepEqual(chooseTopK([inc, { composite: 0.13, incumbent: false, id: 'b' }], 1).map((c) => c.id), ['b']);
+    assert.equal(chooseTopK([inc, { composite: 0.5, incumbent: false, id: 'c' }, { composite: 0.4, incumbent: false, id: 'd' }], 2).length, 2);
+  });
+
+  it('keeps a process younger than one interval only if critical or anomalous', () => {
+    const t = HOST.boot_time + 3600;
+    const p = new Pipeline(config, 'balanced');
+    const first = p.run(snap(t, [proc(1, CRITICAL_TEMPLATES[0])]), emptyState());
+    const busy = proc(50, { name: 'python3', exe: '/usr/bin/python3', cmdline: 'python3 batch.py', start_time: t + 30, cpu_user_seconds: 29, cpu_system_seconds: 0 });
+    const second = p.run(snap(t + 60, [proc(1, CRITICAL_TEMPLATES[0]), busy]), first.state);
+    const d = second.decisions.find((x) => x.pid === 50)!;
+    assert.equal(d.action, 'rollup');
+    assert.ok(d.cpuPercent > 90, 'its rate comes from its own start time');
+    const third = p.run(snap(t + 120, [proc(1, CRITICAL_TEMPLATES[0]), { ...busy, cpu_user_seconds: 89 }]), second.state);
+    assert.equal(third.decisions.find((x) => x.pid === 50)!.reason, 'threshold:cpu');
+  });
+
+  it('never cuts critical processes to honour the series cap, and says when they exceed it', () => {
+    const tight = structuredClone(config);
+    tight.profiles.balanced!.limits.max_series_per_host = 10;
+    const p = new Pipeline(tight, 'balanced');
+    const list = Array.from({ length: 5 }, (_, i) => proc(10 + i, { ...CRITICAL_TEMPLATES[0]!, name: 'systemd' }));
+    const r = p.run(snap(HOST.boot_time + 3600, list), emptyState());
+    assert.equal(r.batch.resources.filter((x) => x.kind === 'process').length, 5);
+    assert.equal(r.kpis.critical_over_cap, true);
+  });
+
+  it('detects an anomaly after the warm-up and keeps the process for the retention window', () => {
+    const p = new Pipeline(config, 'balanced');
+    let state = emptyState();
+    let cpu = 0;
+    const t0 = HOST.boot_time + 3600;
+    let decision = '';
+    for (let i = 0; i < 12; i++) {
+      cpu += i >= 8 ? 0.5 * 60 * 0.08 * 2 : 0.6; // 1% of a core, then about 8% (below the 10% threshold)
+      const r = p.run(snap(t0 + i * 60, [proc(7, { name: 'memcached', exe: '/usr/bin/memcached', cmdline: 'memcached -m 64', cpu_user_seconds: cpu, cpu_system_seconds: 0 })]), state);
+      state = r.state;
+      if (i === 8) decision = r.decisions[0]!.reason;
+      if (i === 11) assert.equal(r.decisions[0]!.reason, 'anomaly', 'still inside the 15 min retention');
+    }
+    assert.equal(decision, 'anomaly');
+  });
+});

@@ -1,0 +1,438 @@
+/**
+ * The optimizer: a pure, deterministic function of (snapshot, previous state, config, profile) that
+ * returns the series to export, a decision per process, the interval's KPIs and the next state
+ * (SPEC, "Data flow"). No clock, no I/O: time comes in with the snapshot.
+ */
+import type { Config, ProfileConfig } from '../config/index.js';
+import { billedBytes, datapointCount, requestSize } from '../otlp/size.js';
+import type { ProcessSample, Snapshot } from '../snapshot/types.js';
+import { anomalySettings, observe, type AnomalySettings } from './anomaly.js';
+import { Baseline, type BaselineFigures } from './baseline.js';
+import { Classifier, type Classification } from './classify.js';
+import { resolveMetricSet, seriesCount, unionMetricSets, type MetricSet } from './metricset.js';
+import { Redactor } from './redact.js';
+import { buildRollups, type RollupMember } from './rollup.js';
+import { chooseTopK, topKFor } from './select.js';
+import { buildMetrics, hostAttributes, processAttributes, selfMetricCount, selfResource } from './series.js';
+import { usage, type Usage } from './rates.js';
+import type { Attributes, Batch, Decision, Kpis, PipelineResult, PipelineState, ProcessMemory, ResourceSeries } from './types.js';
+
+const DAY = 86400;
+const MB = 1024 * 1024;
+
+/** Classification and redacted command line, memoized per identity while its static attributes hold. */
+interface Known extends Classification {
+  name: string;
+  exe: string;
+  cmdline: string;
+  user: string;
+  redacted: string;
+}
+
+/** One process in this interval, as the stages see it. */
+interface View extends RollupMember {
+  p: ProcessSample;
+  key: string;
+  known: Known;
+  mem: ProcessMemory;
+  u: Usage;
+  seenBefore: boolean;
+  anomaly: boolean;
+  composite: number;
+  incumbent: boolean;
+  reason: string;
+  kept: boolean;
+  series: number;
+}
+
+export function identityKey(p: ProcessSample): string {
+  return `${p.pid}:${p.start_time}`;
+}
+
+function freshMemory(): ProcessMemory {
+  return {
+    t: 0, cpuUser: 0, cpuSystem: 0, ioRead: null, ioWrite: null, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0,
+    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, anomalyUntil: 0, inTopK: false,
+  };
+}
+
+export class Pipeline {
+  readonly profileName: string;
+  private readonly profile: ProfileConfig;
+  private readonly config: Config;
+  private readonly classifier: Classifier;
+  private readonly redactor: Redactor;
+  private readonly anomaly: AnomalySettings;
+  private readonly criticalSet: MetricSet;
+  private readonly otherSet: MetricSet;
+  private readonly rollupSet: MetricSet;
+  private readonly known = new Map<string, Known>();
+
+  constructor(config: Config, profileName: string) {
+    const profile = config.profiles[profileName];
+    if (!profile) throw new Error(`no profile named "${profileName}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+    this.config = config;
+    this.profile = profile;
+    this.profileName = profileName;
+    this.classifier = new Classifier(config);
+    this.redactor = new Redactor(config.advanced.redaction.secret_names, config.advanced.redaction.patterns);
+    this.anomaly = anomalySettings(config);
+    this.criticalSet = resolveMetricSet(profile.metrics.critical);
+    this.otherSet = resolveMetricSet(profile.metrics.other);
+    // A rollup carries its members' metrics and the additive totals of anything kept without them.
+    this.rollupSet = unionMetricSets(this.otherSet, { ...this.criticalSet, memoryVirtual: false, cpuUtilization: false, threads: false, openFds: false, contextSwitches: false, pagingFaults: false });
+  }
+
+  run(snapshot: Snapshot, state: PipelineState): PipelineResult {
+    const t = snapshot.timestamp;
+    const intervalStart = state.timestamp !== null && state.timestamp < t ? state.timestamp : null;
+    const profile = this.profile;
+    const retention = profile.anomaly.retention_minutes * 60;
+    const host = hostAttributes(snapshot.host);
+    const processes = new Map<string, ProcessMemory>();
+    const views: View[] = [];
+    const baseline: BaselineFigures = { datapoints: 0, bytes: 0, billedBytes: 0 };
+    const baselineCalc = new Baseline(host);
+    let sumCpu = 0;
+    let sumRss = 0;
+    let sumIo = 0;
+
+    // Stage 1: classify, rates, anomalies.
+    for (const p of snapshot.processes) {
+      const key = identityKey(p);
+      const prev = state.processes.get(key);
+      const known = this.classify(key, p);
+      const u = usage(p, prev, t, intervalStart);
+      const mem: ProcessMemory = prev ? { ...prev } : freshMemory();
+      const anomalous = observe(mem, u.cpuPercent, p.rss_bytes, this.anomaly);
+      if (anomalous && retention > 0) mem.anomalyUntil = t + retention;
+      mem.t = t;
+      mem.cpuUser = p.cpu_user_seconds;
+      mem.cpuSystem = p.cpu_system_seconds;
+      mem.ioRead = p.io_read_bytes;
+      mem.ioWrite = p.io_write_bytes;
+      const prevCtx = prev ? [prev.ctxVoluntary, prev.ctxInvoluntary, prev.minorFaults, prev.majorFaults] : null;
+      const view: View = {
+        p, key, known, mem, u,
+        seenBefore: prev !== undefined,
+        anomaly: retention > 0 && mem.anomalyUntil >= t,
+        incumbent: prev?.inTopK ?? false,
+        reason: '',
+        kept: false,
+        series: 0,
+        tier: known.tier,
+        importance: known.importance,
+        composite: 0,
+        ...rollupFields(p, u, prevCtx),
+      };
+      mem.ctxVoluntary = p.ctx_voluntary;
+      mem.ctxInvoluntary = p.ctx_involuntary;
+      mem.minorFaults = p.minor_faults;
+      mem.majorFaults = p.major_faults;
+      mem.inTopK = false;
+      processes.set(key, mem);
+      views.push(view);
+      sumCpu += u.cpuPercent;
+      sumRss += p.rss_bytes;
+      sumIo += u.ioBytesPerSec;
+      baselineCalc.add(p, baseline);
+    }
+    for (const v of views) {
+      v.composite =
+        ((sumCpu > 0 ? v.u.cpuPercent / sumCpu : 0) + (sumRss > 0 ? v.p.rss_bytes / sumRss : 0) + (sumIo > 0 ? v.u.ioBytesPerSec / sumIo : 0)) / 3;
+    }
+
+    // Stage 2: selection, in the SPEC's priority order, under the series cap.
+    const th = profile.thresholds;
+    const byPriority: View[][] = [[], [], []]; // anomaly, threshold, top-k
+    const topKPool = new Map<string, View[]>();
+    let criticalCount = 0;
+    let fixedSeries = 0;
+    for (const v of views) {
+      if (v.known.critical || v.known.forced) {
+        v.kept = true;
+        v.reason = v.known.critical ? 'critical' : 'force_collect';
+        v.series = this.seriesOf(v, this.criticalSet);
+        fixedSeries += v.series;
+        if (v.known.critical) criticalCount++;
+        continue;
+      }
+      if (v.anomaly) {
+        v.reason = 'anomaly';
+        byPriority[0]!.push(v);
+        continue;
+      }
+      if (!v.seenBefore) continue;
+      const over =
+        v.u.cpuPercent >= th.cpu_threshold_percent ? 'cpu'
+        : v.p.rss_bytes >= th.memory_threshold_mb * MB ? 'memory'
+        : v.u.ioBytesPerSec >= th.io_threshold_kb_per_sec * 1024 ? 'io'
+        : null;
+      if (over) {
+        v.reason = `threshold:${over}`;
+        byPriority[1]!.push(v);
+        continue;
+      }
+      if (v.importance >= th.min_importance_score && v.tier !== 'noise') {
+        let pool = topKPool.get(v.tier);
+        if (!pool) topKPool.set(v.tier, (pool = []));
+        pool.push(v);
+      }
+    }
+    for (const [tier, pool] of topKPool) {
+      for (const v of chooseTopK(pool, topKFor(tier, profile.limits.top_k_per_class))) {
+        v.reason = 'top-k';
+        v.mem.inTopK = true;
+        byPriority[2]!.push(v);
+      }
+    }
+    const tiersPresent = new Set(views.map((v) => v.tier)).size;
+    const rollupReserve = tiersPresent * profile.limits.rollup_groups_per_tier * (seriesCount(this.rollupSet, true, true) + 1);
+    let budget = profile.limits.max_series_per_host - fixedSeries - selfMetricCount(criticalCount > 0) - rollupReserve;
+    for (const group of byPriority) {
+      group.sort((a, b) => b.composite - a.composite || a.p.pid - b.p.pid);
+      for (const v of group) {
+        const s = this.seriesOf(v, this.otherSet);
+        if (s <= budget) {
+          v.kept = true;
+          v.series = s;
+          budget -= s;
+        } else {
+          v.reason = `${v.reason} over the series cap`;
+          v.mem.inTopK = false;
+        }
+      }
+    }
+
+    // Stage 3: series for kept processes; rollups for the rest.
+    const resources: ResourceSeries[] = [];
+    const rolled: View[] = [];
+    const uncarried: View[] = [];
+    let keptCpu = 0;
+    let keptRss = 0;
+    let keptCritical = 0;
+    for (const v of views) {
+      if (!v.kept) {
+        rolled.push(v);
+        continue;
+      }
+      const set = v.known.critical || v.known.forced ? this.criticalSet : this.otherSet;
+      if (v.known.critical) keptCritical++;
+      keptCpu += v.dCpuUser + v.dCpuSystem;
+      keptRss += v.p.rss_bytes;
+      const commandLine = profile.command_lines ? v.known.redacted : null;
+      resources.push({
+        kind: 'process',
+        attributes: processAttributes(v.p, host, v.tier, v.importance, commandLine),
+        metrics: buildMetrics(set, this.seriesValues(v, snapshot.host.cpus)),
+      });
+      if (set.cpuStates.length < 2 || !set.memoryUsage || (set.ioDirections.length < 2 && this.rollupSet.ioDirections.length > 0)) {
+        uncarried.push(v);
+      }
+    }
+    const rollup = buildRollups({
+      members: rolled,
+      uncarried: uncarried.map((v) => ({ member: v, set: v.known.critical || v.known.forced ? this.criticalSet : this.otherSet })),
+      by: profile.limits.rollup_by,
+      groupsPerTier: profile.limits.rollup_groups_per_tier,
+      score: (tier) => this.classifier.score(tier),
+      set: this.rollupSet,
+      host,
+      carry: state.rollups,
+      t,
+    });
+    resources.push(...rollup.resources);
+    for (const v of rolled) v.reason = v.reason && !v.reason.endsWith('series cap') ? v.reason : `rollup:${rollup.groupOf.get(v)}${v.reason ? ` (${v.reason})` : ''}`;
+
+    // Stage 4: KPIs, with the self-metrics counted in (they are billed too).
+    const interval = intervalStart !== null ? t - intervalStart : this.config.cost_model.collection_interval_seconds;
+    const perHour = 3600 / interval;
+    const cost = (datapoints: number, billed: number): number =>
+      this.config.cost_model.billing_model === 'bytes'
+        ? (billed * perHour * this.config.cost_model.per_gb) / 1e9
+        : (datapoints * perHour * this.config.cost_model.per_million_datapoints) / 1e6;
+    const coverage = criticalCount > 0 ? keptCritical / criticalCount : null;
+    const provisional = selfResource(host, {
+      profile: this.profileName, seriesBaseline: 0, seriesKept: 0, coverageCritical: coverage, costPerHourBaseline: 0, costPerHourOptimized: 0, reduction: 0, processes: 0,
+    });
+    let datapoints = datapointCount(provisional);
+    let billed = billedBytes(provisional);
+    for (const r of resources) {
+      datapoints += datapointCount(r);
+      billed += billedBytes(r);
+    }
+    const bytes = requestSize(resources) + requestSize([provisional]);
+    const costBaseline = cost(baseline.datapoints, baseline.billedBytes);
+    const costOptimized = cost(datapoints, billed);
+    const reductionBytes = baseline.billedBytes > 0 ? 1 - billed / baseline.billedBytes : 0;
+    const self = selfResource(host, {
+      profile: this.profileName,
+      seriesBaseline: baseline.datapoints,
+      seriesKept: datapoints,
+      coverageCritical: coverage,
+      costPerHourBaseline: costBaseline,
+      costPerHourOptimized: costOptimized,
+      reduction: this.config.cost_model.billing_model === 'bytes' ? reductionBytes : baseline.datapoints > 0 ? 1 - datapoints / baseline.datapoints : 0,
+      processes: views.length,
+    });
+    resources.push(self);
+
+    const seriesSeen = trackSeries(state.seriesSeen, resources, t);
+    const totalCpu = views.reduce((s, v) => s + v.dCpuUser + v.dCpuSystem, 0);
+    const visibilityCpu = totalCpu > 0 ? keptCpu / totalCpu : 1;
+    const visibilityMemory = sumRss > 0 ? keptRss / sumRss : 1;
+    const kpis: Kpis = {
+      timestamp: t,
+      profile: this.profileName,
+      processes: views.length,
+      series_baseline: baseline.datapoints,
+      series_exported: datapoints,
+      series_unique_24h: seriesSeen.size,
+      datapoints_baseline: baseline.datapoints,
+      datapoints_exported: datapoints,
+      bytes_baseline: baseline.bytes,
+      bytes_exported: bytes,
+      billed_bytes_baseline: baseline.billedBytes,
+      billed_bytes_exported: billed,
+      reduction_datapoints: baseline.datapoints > 0 ? 1 - datapoints / baseline.datapoints : 0,
+      reduction_bytes: reductionBytes,
+      coverage_critical: coverage,
+      critical_processes: criticalCount,
+      visibility_cpu: visibilityCpu,
+      visibility_memory: visibilityMemory,
+      visibility: Math.min(visibilityCpu, visibilityMemory),
+      totals_error: totalsError(views, resources),
+      cost_per_hour_baseline: costBaseline,
+      cost_per_hour_optimized: costOptimized,
+      kept: views.length - rolled.length,
+      rolled_up: rolled.length,
+      anomalies: views.filter((v) => v.anomaly).length,
+      critical_over_cap: fixedSeries > profile.limits.max_series_per_host,
+    };
+
+    const decisions: Decision[] = views.map((v) => ({
+      pid: v.p.pid,
+      name: v.p.name,
+      startTime: v.p.start_time,
+      tier: v.tier,
+      importance: v.importance,
+      action: v.kept ? 'keep' : 'rollup',
+      reason: v.reason,
+      cpuPercent: v.u.cpuPercent,
+      rssBytes: v.p.rss_bytes,
+      ioBytesPerSec: v.u.ioBytesPerSec,
+      composite: v.composite,
+      seenBefore: v.seenBefore,
+      anomalyUntil: v.anomaly ? v.mem.anomalyUntil : null,
+      series: v.kept ? v.series : 0,
+    }));
+    for (const key of this.known.keys()) if (!processes.has(key)) this.known.delete(key);
+    const batch: Batch = { timestamp: t, intervalStart, resources };
+    return { batch, decisions, kpis, state: { timestamp: t, processes, rollups: rollup.carry, seriesSeen } };
+  }
+
+  private classify(key: string, p: ProcessSample): Known {
+    const k = this.known.get(key);
+    if (k && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user) return k;
+    const fresh: Known = { ...this.classifier.classify(p), name: p.name, exe: p.exe, cmdline: p.cmdline, user: p.user, redacted: this.redactor.redact(p.cmdline) };
+    this.known.set(key, fresh);
+    return fresh;
+  }
+
+  private seriesOf(v: View, set: MetricSet): number {
+    return seriesCount(set, v.p.io_read_bytes !== null, v.p.fds !== null);
+  }
+
+  private seriesValues(v: View, cpus: number) {
+    const p = v.p;
+    return {
+      dCpuUser: v.dCpuUser,
+      dCpuSystem: v.dCpuSystem,
+      cpuUser: p.cpu_user_seconds,
+      cpuSystem: p.cpu_system_seconds,
+      rssBytes: p.rss_bytes,
+      vmsBytes: p.vms_bytes,
+      dIoRead: v.dIoRead,
+      dIoWrite: v.dIoWrite,
+      ioRead: p.io_read_bytes,
+      ioWrite: p.io_write_bytes,
+      cpuUtilization: v.u.cpuPercent / 100 / Math.max(cpus, 1),
+      threads: p.threads,
+      fds: p.fds,
+      dCtxVoluntary: v.dCtxVoluntary,
+      dCtxInvoluntary: v.dCtxInvoluntary,
+      ctxVoluntary: p.ctx_voluntary,
+      ctxInvoluntary: p.ctx_involuntary,
+      dMajorFaults: v.dMajorFaults,
+      dMinorFaults: v.dMinorFaults,
+      majorFaults: p.major_faults,
+      minorFaults: p.minor_faults,
+      start: p.start_time,
+    };
+  }
+}
+
+function rollupFields(p: ProcessSample, u: Usage, prev: number[] | null): Omit<RollupMember, 'tier' | 'importance' | 'p' | 'composite'> {
+  const d = (now: number, i: number): number => (prev ? Math.max(0, now - prev[i]!) : 0);
+  return {
+    dCpuUser: u.dCpuUser,
+    dCpuSystem: u.dCpuSystem,
+    dIoRead: u.dIoRead,
+    dIoWrite: u.dIoWrite,
+    dCtxVoluntary: d(p.ctx_voluntary, 0),
+    dCtxInvoluntary: d(p.ctx_involuntary, 1),
+    dMinorFaults: d(p.minor_faults, 2),
+    dMajorFaults: d(p.major_faults, 3),
+  };
+}
+
+/** Distinct series over the last 24 h, by resource identity, metric and point attributes. */
+function trackSeries(previous: Map<string, number>, resources: ResourceSeries[], t: number): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (const [k, last] of previous) if (last > t - DAY) seen.set(k, last);
+  for (const r of resources) {
+    const a = r.attributes;
+    const id = r.kind === 'process' ? `p${a['process.pid']}/${a['process.executable.name']}` : r.kind === 'rollup' ? `r${a['nrdot.tier']}/${a['process.executable.name']}` : 's';
+    for (const m of r.metrics) {
+      for (const p of m.points) seen.set(`${id}|${m.name}|${p.attributes ? attributesKey(p.attributes) : ''}`, t);
+    }
+  }
+  return seen;
+}
+
+function attributesKey(a: Attributes): string {
+  let s = '';
+  for (const k in a) s += `${k}=${a[k]};`;
+  return s;
+}
+
+/** Worst relative difference between the exported totals and the input's (memory, CPU and IO deltas). */
+function totalsError(views: View[], resources: ResourceSeries[]): number {
+  let inRss = 0;
+  let inCpu = 0;
+  let inIo = 0;
+  for (const v of views) {
+    inRss += v.p.rss_bytes;
+    inCpu += v.dCpuUser + v.dCpuSystem;
+    inIo += (v.dIoRead ?? 0) + (v.dIoWrite ?? 0);
+  }
+  let outRss = 0;
+  let outCpu = 0;
+  let outIo = 0;
+  let ioExported = false;
+  for (const r of resources) {
+    if (r.kind === 'self') continue;
+    for (const m of r.metrics) {
+      for (const p of m.points) {
+        if (m.name === 'process.memory.usage') outRss += p.value;
+        else if (m.name === 'process.cpu.time') outCpu += p.value;
+        else if (m.name === 'process.disk.io') {
+          outIo += p.value;
+          ioExported = true;
+        }
+      }
+    }
+  }
+  const rel = (out: number, input: number): number => (input === 0 ? (out === 0 ? 0 : 1) : Math.abs(out - input) / input);
+  return Math.max(rel(outRss, inRss), rel(outCpu, inCpu), ioExported ? rel(outIo, inIo) : 0);
+}

@@ -1,0 +1,173 @@
+/**
+ * Rollups (SPEC, "Rollups: nothing disappears"): every process not exported individually lands in
+ * exactly one group of its tier. Gauges are sums over current members, so exported totals equal the
+ * snapshot's; sums carry the members' deltas, and their cumulative values only ever grow, because
+ * a group keeps what departed members contributed.
+ */
+import type { ProcessSample } from '../snapshot/types.js';
+import type { MetricSet } from './metricset.js';
+import { buildMetrics, rollupAttributes, type SeriesValues } from './series.js';
+import type { Attributes, Metric, ResourceSeries, RollupCarry } from './types.js';
+
+const DAY = 86400;
+export const OTHER_GROUP = '_other';
+
+export interface RollupMember {
+  p: ProcessSample;
+  tier: string;
+  importance: number;
+  composite: number;
+  dCpuUser: number;
+  dCpuSystem: number;
+  dIoRead: number | null;
+  dIoWrite: number | null;
+  dCtxVoluntary: number;
+  dCtxInvoluntary: number;
+  dMinorFaults: number;
+  dMajorFaults: number;
+}
+
+export interface RollupInput<M extends RollupMember> {
+  members: M[];
+  /** Kept processes whose own series lack some of the totals (their `set`): those parts go to `_other`. */
+  uncarried: Array<{ member: M; set: MetricSet }>;
+  by: 'tier_executable' | 'tier';
+  groupsPerTier: number;
+  score: (tier: string) => number;
+  set: MetricSet;
+  host: Attributes;
+  carry: Map<string, RollupCarry>;
+  t: number;
+}
+
+export interface RollupOutput<M> {
+  resources: ResourceSeries[];
+  /** Each member's group, as `tier/group`. */
+  groupOf: Map<M, string>;
+  carry: Map<string, RollupCarry>;
+}
+
+/** The group of a process: its executable's basename, else its name with digits folded (`kworker/*`). */
+export function groupName(p: ProcessSample): string {
+  if (p.exe !== '') {
+    const path = p.exe.endsWith(' (deleted)') ? p.exe.slice(0, -10) : p.exe;
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    if (base !== '') return base;
+  }
+  const slash = p.name.indexOf('/');
+  if (slash > 0) return `${p.name.slice(0, slash)}/*`;
+  return p.name.replace(/\d+/g, '*');
+}
+
+interface Group<M> {
+  tier: string;
+  name: string;
+  members: M[];
+  weight: number;
+  extra: Array<{ member: M; set: MetricSet }>;
+}
+
+function zeroCarry(t: number): RollupCarry {
+  return { cpuUser: 0, cpuSystem: 0, ioRead: 0, ioWrite: 0, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0, start: t, last: t };
+}
+
+export function buildRollups<M extends RollupMember>(input: RollupInput<M>): RollupOutput<M> {
+  const { t, set } = input;
+  // Group by tier, then by executable (or the whole tier).
+  const tiers = new Map<string, Map<string, Group<M>>>();
+  const groupFor = (tier: string, name: string): Group<M> => {
+    let groups = tiers.get(tier);
+    if (!groups) tiers.set(tier, (groups = new Map()));
+    let g = groups.get(name);
+    if (!g) groups.set(name, (g = { tier, name, members: [], weight: 0, extra: [] }));
+    return g;
+  };
+  for (const m of input.members) {
+    const g = groupFor(m.tier, input.by === 'tier' ? OTHER_GROUP : groupName(m.p));
+    g.members.push(m);
+    g.weight += m.composite;
+  }
+  // Cap the groups per tier: the smallest fold into the tier's _other.
+  for (const [tier, groups] of tiers) {
+    if (groups.size <= input.groupsPerTier) continue;
+    const ranked = [...groups.values()].filter((g) => g.name !== OTHER_GROUP).sort((a, b) => b.weight - a.weight || (a.name < b.name ? -1 : 1));
+    const other = groupFor(tier, OTHER_GROUP);
+    for (const g of ranked.slice(input.groupsPerTier - 1)) {
+      other.members.push(...g.members);
+      other.weight += g.weight;
+      groups.delete(g.name);
+    }
+  }
+  for (const u of input.uncarried) groupFor(u.member.tier, OTHER_GROUP).extra.push(u);
+
+  const carry = new Map<string, RollupCarry>();
+  for (const [k, c] of input.carry) if (c.last > t - DAY) carry.set(k, c);
+  const resources: ResourceSeries[] = [];
+  const groupOf = new Map<M, string>();
+  const sortedTiers = [...tiers.keys()].sort();
+  for (const tier of sortedTiers) {
+    const groups = [...tiers.get(tier)!.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const g of groups) {
+      const key = `${tier}/${g.name}`;
+      for (const m of g.members) groupOf.set(m, key);
+      const prev = input.carry.get(key);
+      const c: RollupCarry = prev ? { ...prev, last: t } : zeroCarry(t);
+      const v = sumMembers(g, c);
+      carry.set(key, c);
+      const metrics: Metric[] = buildMetrics(set, v);
+      metrics.push({
+        name: 'process.count', unit: '{process}', description: 'Processes in this rollup group.', kind: 'gauge', monotonic: false, integer: true,
+        points: [{ attributes: null, value: g.members.length }],
+      });
+      resources.push({ kind: 'rollup', attributes: rollupAttributes(input.host, tier, input.score(tier), g.name), metrics });
+    }
+  }
+  return { resources, groupOf, carry };
+}
+
+/** Sums a group's members (and the uncarried parts of kept processes) and advances its carry. */
+function sumMembers<M extends RollupMember>(g: Group<M>, c: RollupCarry): SeriesValues {
+  const v: SeriesValues = {
+    dCpuUser: 0, dCpuSystem: 0, cpuUser: 0, cpuSystem: 0, rssBytes: 0, vmsBytes: 0, dIoRead: 0, dIoWrite: 0, ioRead: 0, ioWrite: 0,
+    cpuUtilization: 0, threads: 0, fds: 0, dCtxVoluntary: 0, dCtxInvoluntary: 0, ctxVoluntary: 0, ctxInvoluntary: 0,
+    dMajorFaults: 0, dMinorFaults: 0, majorFaults: 0, minorFaults: 0, start: c.start,
+  };
+  for (const m of g.members) {
+    v.dCpuUser += m.dCpuUser;
+    v.dCpuSystem += m.dCpuSystem;
+    v.rssBytes += m.p.rss_bytes;
+    v.vmsBytes += m.p.vms_bytes;
+    v.dIoRead! += m.dIoRead ?? 0;
+    v.dIoWrite! += m.dIoWrite ?? 0;
+    v.threads += m.p.threads;
+    v.fds! += m.p.fds ?? 0;
+    v.dCtxVoluntary += m.dCtxVoluntary;
+    v.dCtxInvoluntary += m.dCtxInvoluntary;
+    v.dMinorFaults += m.dMinorFaults;
+    v.dMajorFaults += m.dMajorFaults;
+  }
+  for (const { member: m, set: own } of g.extra) {
+    if (!own.cpuStates.includes('user')) v.dCpuUser += m.dCpuUser;
+    if (!own.cpuStates.includes('system')) v.dCpuSystem += m.dCpuSystem;
+    if (!own.memoryUsage) v.rssBytes += m.p.rss_bytes;
+    if (!own.ioDirections.includes('read')) v.dIoRead! += m.dIoRead ?? 0;
+    if (!own.ioDirections.includes('write')) v.dIoWrite! += m.dIoWrite ?? 0;
+  }
+  c.cpuUser += v.dCpuUser;
+  c.cpuSystem += v.dCpuSystem;
+  c.ioRead += v.dIoRead!;
+  c.ioWrite += v.dIoWrite!;
+  c.ctxVoluntary += v.dCtxVoluntary;
+  c.ctxInvoluntary += v.dCtxInvoluntary;
+  c.minorFaults += v.dMinorFaults;
+  c.majorFaults += v.dMajorFaults;
+  v.cpuUser = c.cpuUser;
+  v.cpuSystem = c.cpuSystem;
+  v.ioRead = c.ioRead;
+  v.ioWrite = c.ioWrite;
+  v.ctxVoluntary = c.ctxVoluntary;
+  v.ctxInvoluntary = c.ctxInvoluntary;
+  v.minorFaults = c.minorFaults;
+  v.majorFaults = c.majorFaults;
+  return v;
+}

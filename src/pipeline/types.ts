@@ -1,0 +1,153 @@
+/**
+ * The pipeline's data: what it decides per process, the series it exports (the OpenTelemetry data
+ * model, before encoding), the KPIs, and the state carried from one interval to the next.
+ */
+
+export type AttributeValue = string | number | boolean;
+export type Attributes = Record<string, AttributeValue>;
+
+export interface MetricPoint {
+  attributes: Attributes | null;
+  /** Gauges: the value. Sums: the delta over the interval. */
+  value: number;
+  /** Sums only: the cumulative value since `start` (never goes backwards). */
+  cumulative?: number;
+  /** Sums only: unix seconds the cumulative value counts from. */
+  start?: number;
+}
+
+export interface Metric {
+  name: string;
+  unit: string;
+  description: string;
+  kind: 'sum' | 'gauge';
+  monotonic: boolean;
+  /** Integer values are encoded as integers (counts), the others as doubles. */
+  integer: boolean;
+  points: MetricPoint[];
+}
+
+export interface ResourceSeries {
+  kind: 'process' | 'rollup' | 'self';
+  attributes: Attributes;
+  metrics: Metric[];
+}
+
+/** What the pipeline exports for one interval. */
+export interface Batch {
+  /** The snapshot's timestamp (unix seconds): every datapoint's time. */
+  timestamp: number;
+  /** The previous snapshot's timestamp: the start of the interval's deltas (null: first interval). */
+  intervalStart: number | null;
+  resources: ResourceSeries[];
+}
+
+export type DecisionAction = 'keep' | 'sample' | 'rollup';
+
+/** What happened to one process in one interval, and why, with the numbers behind it. */
+export interface Decision {
+  pid: number;
+  name: string;
+  startTime: number;
+  tier: string;
+  importance: number;
+  action: DecisionAction;
+  /** critical, force_collect, anomaly, threshold:cpu|memory|io, top-k, rollup:<tier>/<group>, ... */
+  reason: string;
+  cpuPercent: number;
+  rssBytes: number;
+  ioBytesPerSec: number;
+  composite: number;
+  /** Seen in an earlier snapshot (younger processes can be kept only as critical or anomalous). */
+  seenBefore: boolean;
+  anomalyUntil: number | null;
+  series: number;
+}
+
+export interface Kpis {
+  timestamp: number;
+  profile: string;
+  processes: number;
+  series_baseline: number;
+  series_exported: number;
+  series_unique_24h: number;
+  datapoints_baseline: number;
+  datapoints_exported: number;
+  bytes_baseline: number;
+  bytes_exported: number;
+  billed_bytes_baseline: number;
+  billed_bytes_exported: number;
+  reduction_datapoints: number;
+  reduction_bytes: number;
+  /** Share of critical processes exported individually; null when the host has none. */
+  coverage_critical: number | null;
+  critical_processes: number;
+  visibility_cpu: number;
+  visibility_memory: number;
+  visibility: number;
+  /** Worst relative difference between exported and input totals (memory, CPU and IO deltas). */
+  totals_error: number;
+  cost_per_hour_baseline: number;
+  cost_per_hour_optimized: number;
+  kept: number;
+  rolled_up: number;
+  anomalies: number;
+  /** Critical processes alone exceed the series cap (they are never cut). */
+  critical_over_cap: boolean;
+}
+
+/** Per process identity, carried between intervals. */
+export interface ProcessMemory {
+  t: number;
+  cpuUser: number;
+  cpuSystem: number;
+  ioRead: number | null;
+  ioWrite: number | null;
+  ctxVoluntary: number;
+  ctxInvoluntary: number;
+  minorFaults: number;
+  majorFaults: number;
+  cpuMean: number;
+  cpuVar: number;
+  rssMean: number;
+  rssVar: number;
+  samples: number;
+  anomalyUntil: number;
+  inTopK: boolean;
+}
+
+/** A rollup group's cumulative counters: its deltas added up since `start` (never backwards). */
+export interface RollupCarry {
+  cpuUser: number;
+  cpuSystem: number;
+  ioRead: number;
+  ioWrite: number;
+  ctxVoluntary: number;
+  ctxInvoluntary: number;
+  minorFaults: number;
+  majorFaults: number;
+  start: number;
+  /** Last interval the group existed (carries unused for a day are forgotten). */
+  last: number;
+}
+
+export interface PipelineState {
+  /** Timestamp of the previous snapshot, or null before the first. */
+  timestamp: number | null;
+  processes: Map<string, ProcessMemory>;
+  /** Cumulative counters per rollup group, so that they never go backwards. */
+  rollups: Map<string, RollupCarry>;
+  /** Series (by resource and metric point) seen in the last 24 h, with when they were last seen. */
+  seriesSeen: Map<string, number>;
+}
+
+export function emptyState(): PipelineState {
+  return { timestamp: null, processes: new Map(), rollups: new Map(), seriesSeen: new Map() };
+}
+
+export interface PipelineResult {
+  batch: Batch;
+  decisions: Decision[];
+  kpis: Kpis;
+  state: PipelineState;
+}
