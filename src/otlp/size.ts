@@ -70,7 +70,7 @@ const SCOPE_SIZE = delimited(delimited(SCOPE_NAME.length));
 export function resourceSize(r: ResourceSeries): number {
   let metrics = 0;
   for (const m of r.metrics) metrics += metricSize(m);
-  const resource = delimited(attributesSize(r.attributes) + 2); // + dropped_attributes_count = 0
+  const resource = delimited((r.attributesSize ?? attributesSize(r.attributes)) + 2); // + dropped_attributes_count = 0
   return delimited(resource + delimited(SCOPE_SIZE + metrics));
 }
 
@@ -97,7 +97,7 @@ export const BILLED_POINT_OVERHEAD = 16;
 
 /** New Relic's billed bytes for a resource: each datapoint stored with every attribute, denormalized. */
 export function billedBytes(r: ResourceSeries): number {
-  const resource = billedAttributesBytes(r.attributes);
+  const resource = r.attributesBilled ?? billedAttributesBytes(r.attributes);
   let size = 0;
   for (const m of r.metrics) {
     for (const p of m.points) size += resource + m.name.length + billedAttributesBytes(p.attributes) + BILLED_POINT_OVERHEAD;

@@ -62,6 +62,8 @@ function block(withIo: boolean): Block {
   return { datapoints, scopeMetrics: size, billedPoints };
 }
 
+const PID_KEYS = 'process.pid'.length + 'process.parent_pid'.length;
+
 export interface BaselineFigures {
   datapoints: number;
   bytes: number;
@@ -82,23 +84,28 @@ export class Baseline {
     this.hostBilled = billedAttributesBytes(host);
   }
 
-  /** Adds one process's baseline to `into`. */
-  add(p: ProcessSample, into: BaselineFigures): void {
+  /** One process's baseline (it depends only on static attributes: callers cache it per identity). */
+  measure(p: ProcessSample): BaselineFigures {
     const b = p.io_read_bytes !== null ? this.withIo : this.withoutIo;
     let attrs = this.hostSize + keyValueSize('process.pid', p.pid) + keyValueSize('process.parent_pid', p.ppid);
-    let billed = this.hostBilled + 'process.pid'.length + String(p.pid).length + 'process.parent_pid'.length + String(p.ppid).length;
-    const strings: Array<[string, string]> = [['process.executable.name', p.name], ['process.executable.path', p.exe], ['process.owner', p.user]];
+    let billed = this.hostBilled + PID_KEYS + String(p.pid).length + String(p.ppid).length;
+    const add = (key: string, value: string): void => {
+      if (value === '') return;
+      attrs += keyValueSize(key, value);
+      billed += key.length + Buffer.byteLength(value, 'utf8');
+    };
+    add('process.executable.name', p.name);
+    add('process.executable.path', p.exe);
+    add('process.owner', p.user);
     if (p.cmdline !== '') {
       const space = p.cmdline.indexOf(' ');
-      strings.push(['process.command', space < 0 ? p.cmdline : p.cmdline.slice(0, space)], ['process.command_line', p.cmdline]);
+      add('process.command', space < 0 ? p.cmdline : p.cmdline.slice(0, space));
+      add('process.command_line', p.cmdline);
     }
-    for (const [k, v] of strings) {
-      if (v === '') continue;
-      attrs += keyValueSize(k, v);
-      billed += k.length + Buffer.byteLength(v, 'utf8');
-    }
-    into.datapoints += b.datapoints;
-    into.bytes += delimited(delimited(attrs + 2) + delimited(b.scopeMetrics));
-    into.billedBytes += b.datapoints * (billed + 0) + b.billedPoints;
+    return {
+      datapoints: b.datapoints,
+      bytes: delimited(delimited(attrs + 2) + delimited(b.scopeMetrics)),
+      billedBytes: b.datapoints * billed + b.billedPoints,
+    };
   }
 }

@@ -4,7 +4,7 @@
  * (SPEC, "Data flow"). No clock, no I/O: time comes in with the snapshot.
  */
 import type { Config, ProfileConfig } from '../config/index.js';
-import { billedBytes, datapointCount, requestSize } from '../otlp/size.js';
+import { attributesSize, billedAttributesBytes, billedBytes, datapointCount, requestSize } from '../otlp/size.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { anomalySettings, observe, type AnomalySettings } from './anomaly.js';
 import { Baseline, type BaselineFigures } from './baseline.js';
@@ -15,7 +15,7 @@ import { buildRollups, type RollupMember } from './rollup.js';
 import { chooseTopK, topKFor } from './select.js';
 import { buildMetrics, hostAttributes, processAttributes, selfMetricCount, selfResource } from './series.js';
 import { usage, type Usage } from './rates.js';
-import type { Attributes, Batch, Decision, Kpis, PipelineResult, PipelineState, ProcessMemory, ResourceSeries } from './types.js';
+import type { Attributes, Batch, Decision, Kpis, PipelineResult, PipelineState, ProcessMemory, ResourceSeries, SeriesSighting } from './types.js';
 
 const DAY = 86400;
 const MB = 1024 * 1024;
@@ -26,16 +26,24 @@ interface Known extends Classification {
   exe: string;
   cmdline: string;
   user: string;
+  ppid: number;
   redacted: string;
+  /** Resource attributes and their sizes, built the first time the process is kept. */
+  attributes: Attributes | null;
+  attributesSize: number;
+  attributesBilled: number;
+  /** This process's share of the baseline (static attributes: computed once per identity). */
+  baseline: BaselineFigures | null;
+  /** Identity key of its resource (for series_unique_24h). */
+  seriesKey: string;
+  start: number;
 }
 
 /** One process in this interval, as the stages see it. */
-interface View extends RollupMember {
+interface View extends RollupMember, Usage {
   p: ProcessSample;
-  key: string;
   known: Known;
   mem: ProcessMemory;
-  u: Usage;
   seenBefore: boolean;
   anomaly: boolean;
   composite: number;
@@ -49,13 +57,6 @@ export function identityKey(p: ProcessSample): string {
   return `${p.pid}:${p.start_time}`;
 }
 
-function freshMemory(): ProcessMemory {
-  return {
-    t: 0, cpuUser: 0, cpuSystem: 0, ioRead: null, ioWrite: null, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0,
-    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, anomalyUntil: 0, inTopK: false,
-  };
-}
-
 export class Pipeline {
   readonly profileName: string;
   private readonly profile: ProfileConfig;
@@ -66,7 +67,9 @@ export class Pipeline {
   private readonly criticalSet: MetricSet;
   private readonly otherSet: MetricSet;
   private readonly rollupSet: MetricSet;
-  private readonly known = new Map<string, Known>();
+  private readonly known = new Map<number, Known>();
+  private baselineHost = '';
+  private baselineCalc: Baseline | null = null;
 
   constructor(config: Config, profileName: string) {
     const profile = config.profiles[profileName];
@@ -89,57 +92,70 @@ export class Pipeline {
     const profile = this.profile;
     const retention = profile.anomaly.retention_minutes * 60;
     const host = hostAttributes(snapshot.host);
-    const processes = new Map<string, ProcessMemory>();
+    const processes = state.processes;
     const views: View[] = [];
     const baseline: BaselineFigures = { datapoints: 0, bytes: 0, billedBytes: 0 };
-    const baselineCalc = new Baseline(host);
+    const baselineCalc = this.baselineFor(host);
     let sumCpu = 0;
     let sumRss = 0;
     let sumIo = 0;
 
     // Stage 1: classify, rates, anomalies.
     for (const p of snapshot.processes) {
-      const key = identityKey(p);
-      const prev = state.processes.get(key);
-      const known = this.classify(key, p);
-      const u = usage(p, prev, t, intervalStart);
-      const mem: ProcessMemory = prev ? { ...prev } : freshMemory();
-      const anomalous = observe(mem, u.cpuPercent, p.rss_bytes, this.anomaly);
-      if (anomalous && retention > 0) mem.anomalyUntil = t + retention;
-      mem.t = t;
-      mem.cpuUser = p.cpu_user_seconds;
-      mem.cpuSystem = p.cpu_system_seconds;
-      mem.ioRead = p.io_read_bytes;
-      mem.ioWrite = p.io_write_bytes;
-      const prevCtx = prev ? [prev.ctxVoluntary, prev.ctxInvoluntary, prev.minorFaults, prev.majorFaults] : null;
+      const known = this.classify(p);
+      const held = processes.get(p.pid);
+      const prev = held !== undefined && held.start === p.start_time ? held : undefined;
+      // A run consumes its state: a known identity's memory is updated in place.
+      const mem = prev ?? newMemory(p.start_time);
       const view: View = {
-        p, key, known, mem, u,
+        p, known, mem,
         seenBefore: prev !== undefined,
-        anomaly: retention > 0 && mem.anomalyUntil >= t,
-        incumbent: prev?.inTopK ?? false,
+        anomaly: false,
+        incumbent: prev !== undefined && prev.inTopK,
         reason: '',
         kept: false,
         series: 0,
         tier: known.tier,
         importance: known.importance,
         composite: 0,
-        ...rollupFields(p, u, prevCtx),
+        dCpuUser: 0,
+        dCpuSystem: 0,
+        dIoRead: null,
+        dIoWrite: null,
+        cpuPercent: 0,
+        ioBytesPerSec: 0,
+        dCtxVoluntary: prev ? Math.max(0, p.ctx_voluntary - prev.ctxVoluntary) : 0,
+        dCtxInvoluntary: prev ? Math.max(0, p.ctx_involuntary - prev.ctxInvoluntary) : 0,
+        dMinorFaults: prev ? Math.max(0, p.minor_faults - prev.minorFaults) : 0,
+        dMajorFaults: prev ? Math.max(0, p.major_faults - prev.majorFaults) : 0,
       };
+      usage(p, prev, t, intervalStart, view);
+      const anomalous = observe(mem, view.cpuPercent, p.rss_bytes, this.anomaly);
+      if (anomalous && retention > 0) mem.anomalyUntil = t + retention;
+      mem.t = t;
+      mem.cpuUser = p.cpu_user_seconds;
+      mem.cpuSystem = p.cpu_system_seconds;
+      mem.ioRead = p.io_read_bytes;
+      mem.ioWrite = p.io_write_bytes;
+      view.anomaly = retention > 0 && mem.anomalyUntil >= t;
       mem.ctxVoluntary = p.ctx_voluntary;
       mem.ctxInvoluntary = p.ctx_involuntary;
       mem.minorFaults = p.minor_faults;
       mem.majorFaults = p.major_faults;
       mem.inTopK = false;
-      processes.set(key, mem);
+      if (prev === undefined) processes.set(p.pid, mem);
       views.push(view);
-      sumCpu += u.cpuPercent;
+      sumCpu += view.cpuPercent;
       sumRss += p.rss_bytes;
-      sumIo += u.ioBytesPerSec;
-      baselineCalc.add(p, baseline);
+      sumIo += view.ioBytesPerSec;
+      if (known.baseline === null) known.baseline = baselineCalc.measure(p);
+      baseline.datapoints += known.baseline.datapoints;
+      baseline.bytes += known.baseline.bytes;
+      baseline.billedBytes += known.baseline.billedBytes;
     }
     for (const v of views) {
       v.composite =
-        ((sumCpu > 0 ? v.u.cpuPercent / sumCpu : 0) + (sumRss > 0 ? v.p.rss_bytes / sumRss : 0) + (sumIo > 0 ? v.u.ioBytesPerSec / sumIo : 0)) / 3;
+        ((sumCpu > 0 ? v.cpuPercent / sumCpu : 0) + (sumRss > 0 ? v.p.rss_bytes / sumRss : 0) + (sumIo > 0 ? v.ioBytesPerSec / sumIo : 0)) / 3;
     }
 
     // Stage 2: selection, in the SPEC's priority order, under the series cap.
@@ -164,9 +180,9 @@ export class Pipeline {
       }
       if (!v.seenBefore) continue;
       const over =
-        v.u.cpuPercent >= th.cpu_threshold_percent ? 'cpu'
+        v.cpuPercent >= th.cpu_threshold_percent ? 'cpu'
         : v.p.rss_bytes >= th.memory_threshold_mb * MB ? 'memory'
-        : v.u.ioBytesPerSec >= th.io_threshold_kb_per_sec * 1024 ? 'io'
+        : v.ioBytesPerSec >= th.io_threshold_kb_per_sec * 1024 ? 'io'
         : null;
       if (over) {
         v.reason = `threshold:${over}`;
@@ -220,11 +236,19 @@ export class Pipeline {
       if (v.known.critical) keptCritical++;
       keptCpu += v.dCpuUser + v.dCpuSystem;
       keptRss += v.p.rss_bytes;
-      const commandLine = profile.command_lines ? v.known.redacted : null;
+      const k = v.known;
+      if (k.attributes === null) {
+        k.attributes = processAttributes(v.p, host, v.tier, v.importance, profile.command_lines ? k.redacted : null);
+        k.attributesSize = attributesSize(k.attributes);
+        k.attributesBilled = billedAttributesBytes(k.attributes);
+      }
       resources.push({
         kind: 'process',
-        attributes: processAttributes(v.p, host, v.tier, v.importance, commandLine),
+        attributes: k.attributes,
         metrics: buildMetrics(set, this.seriesValues(v, snapshot.host.cpus)),
+        attributesSize: k.attributesSize,
+        attributesBilled: k.attributesBilled,
+        seriesKey: k.seriesKey,
       });
       if (set.cpuStates.length < 2 || !set.memoryUsage || (set.ioDirections.length < 2 && this.rollupSet.ioDirections.length > 0)) {
         uncarried.push(v);
@@ -277,8 +301,13 @@ export class Pipeline {
     });
     resources.push(self);
 
-    const seriesSeen = trackSeries(state.seriesSeen, resources, t);
-    const totalCpu = views.reduce((s, v) => s + v.dCpuUser + v.dCpuSystem, 0);
+    const seriesUnique = trackSeries(state.seriesSeen, state.seriesUnique, resources, t);
+    let totalCpu = 0;
+    let anomalies = 0;
+    for (const v of views) {
+      totalCpu += v.dCpuUser + v.dCpuSystem;
+      if (v.anomaly) anomalies++;
+    }
     const visibilityCpu = totalCpu > 0 ? keptCpu / totalCpu : 1;
     const visibilityMemory = sumRss > 0 ? keptRss / sumRss : 1;
     const kpis: Kpis = {
@@ -287,7 +316,7 @@ export class Pipeline {
       processes: views.length,
       series_baseline: baseline.datapoints,
       series_exported: datapoints,
-      series_unique_24h: seriesSeen.size,
+      series_unique_24h: seriesUnique,
       datapoints_baseline: baseline.datapoints,
       datapoints_exported: datapoints,
       bytes_baseline: baseline.bytes,
@@ -306,11 +335,11 @@ export class Pipeline {
       cost_per_hour_optimized: costOptimized,
       kept: views.length - rolled.length,
       rolled_up: rolled.length,
-      anomalies: views.filter((v) => v.anomaly).length,
+      anomalies,
       critical_over_cap: fixedSeries > profile.limits.max_series_per_host,
     };
 
-    const decisions: Decision[] = views.map((v) => ({
+    const decide = (): Decision[] => views.map((v) => ({
       pid: v.p.pid,
       name: v.p.name,
       startTime: v.p.start_time,
@@ -318,25 +347,68 @@ export class Pipeline {
       importance: v.importance,
       action: v.kept ? 'keep' : 'rollup',
       reason: v.reason,
-      cpuPercent: v.u.cpuPercent,
+      cpuPercent: v.cpuPercent,
       rssBytes: v.p.rss_bytes,
-      ioBytesPerSec: v.u.ioBytesPerSec,
+      ioBytesPerSec: v.ioBytesPerSec,
       composite: v.composite,
       seenBefore: v.seenBefore,
       anomalyUntil: v.anomaly ? v.mem.anomalyUntil : null,
       series: v.kept ? v.series : 0,
     }));
-    for (const key of this.known.keys()) if (!processes.has(key)) this.known.delete(key);
+    // Forget identities that were not in this snapshot.
+    for (const [pid, mem] of processes) if (mem.t !== t) processes.delete(pid);
+    for (const [pid, k] of this.known) if (processes.get(pid)?.start !== k.start) this.known.delete(pid);
     const batch: Batch = { timestamp: t, intervalStart, resources };
-    return { batch, decisions, kpis, state: { timestamp: t, processes, rollups: rollup.carry, seriesSeen } };
+    let decisions: Decision[] | null = null;
+    return {
+      batch,
+      kpis,
+      state: { timestamp: t, processes, rollups: rollup.carry, seriesSeen: state.seriesSeen, seriesUnique },
+      // Built on demand: replaying a recording for KPIs does not need them.
+      get decisions(): Decision[] {
+        return (decisions ??= decide());
+      },
+    };
   }
 
-  private classify(key: string, p: ProcessSample): Known {
-    const k = this.known.get(key);
-    if (k && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user) return k;
-    const fresh: Known = { ...this.classifier.classify(p), name: p.name, exe: p.exe, cmdline: p.cmdline, user: p.user, redacted: this.redactor.redact(p.cmdline) };
-    this.known.set(key, fresh);
+  private classify(p: ProcessSample): Known {
+    const k = this.known.get(p.pid);
+    if (k && k.start === p.start_time && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user && k.ppid === p.ppid) return k;
+    const c = this.classifier.classify(p);
+    const fresh: Known = {
+      tier: c.tier,
+      importance: c.importance,
+      critical: c.critical,
+      forced: c.forced,
+      name: p.name,
+      exe: p.exe,
+      cmdline: p.cmdline,
+      user: p.user,
+      ppid: p.ppid,
+      redacted: this.redactor.redact(p.cmdline),
+      attributes: null,
+      attributesSize: 0,
+      attributesBilled: 0,
+      baseline: null,
+      start: p.start_time,
+      seriesKey: `p${identityKey(p)}`,
+    };
+    this.known.set(p.pid, fresh);
     return fresh;
+  }
+
+  /** The baseline calculator for a host's attributes (the same host in every snapshot, normally). */
+  private baselineFor(host: Attributes): Baseline {
+    const id = `${host['host.name']}\0${host['host.id']}`;
+    if (this.baselineHost !== id) {
+      this.baselineHost = id;
+      this.baselineCalc = new Baseline(host);
+      for (const k of this.known.values()) {
+        k.baseline = null;
+        k.attributes = null;
+      }
+    }
+    return this.baselineCalc!;
   }
 
   private seriesOf(v: View, set: MetricSet): number {
@@ -356,7 +428,7 @@ export class Pipeline {
       dIoWrite: v.dIoWrite,
       ioRead: p.io_read_bytes,
       ioWrite: p.io_write_bytes,
-      cpuUtilization: v.u.cpuPercent / 100 / Math.max(cpus, 1),
+      cpuUtilization: v.cpuPercent / 100 / Math.max(cpus, 1),
       threads: p.threads,
       fds: p.fds,
       dCtxVoluntary: v.dCtxVoluntary,
@@ -372,38 +444,43 @@ export class Pipeline {
   }
 }
 
-function rollupFields(p: ProcessSample, u: Usage, prev: number[] | null): Omit<RollupMember, 'tier' | 'importance' | 'p' | 'composite'> {
-  const d = (now: number, i: number): number => (prev ? Math.max(0, now - prev[i]!) : 0);
+function newMemory(start: number): ProcessMemory {
   return {
-    dCpuUser: u.dCpuUser,
-    dCpuSystem: u.dCpuSystem,
-    dIoRead: u.dIoRead,
-    dIoWrite: u.dIoWrite,
-    dCtxVoluntary: d(p.ctx_voluntary, 0),
-    dCtxInvoluntary: d(p.ctx_involuntary, 1),
-    dMinorFaults: d(p.minor_faults, 2),
-    dMajorFaults: d(p.major_faults, 3),
+    start,
+    t: 0, cpuUser: 0, cpuSystem: 0, ioRead: null, ioWrite: null, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0,
+    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, anomalyUntil: 0, inTopK: false,
   };
 }
 
-/** Distinct series over the last 24 h, by resource identity, metric and point attributes. */
-function trackSeries(previous: Map<string, number>, resources: ResourceSeries[], t: number): Map<string, number> {
-  const seen = new Map<string, number>();
-  for (const [k, last] of previous) if (last > t - DAY) seen.set(k, last);
+/**
+ * Distinct series over the last 24 h, counted per resource (its datapoints are its series). The map
+ * is kept in order of last sighting (a resource seen again moves to the end), so forgetting the ones
+ * older than a day only walks the stale head. It is updated in place: a run consumes its state.
+ */
+function trackSeries(seen: Map<string, SeriesSighting>, unique: number, resources: ResourceSeries[], t: number): number {
   for (const r of resources) {
-    const a = r.attributes;
-    const id = r.kind === 'process' ? `p${a['process.pid']}/${a['process.executable.name']}` : r.kind === 'rollup' ? `r${a['nrdot.tier']}/${a['process.executable.name']}` : 's';
-    for (const m of r.metrics) {
-      for (const p of m.points) seen.set(`${id}|${m.name}|${p.attributes ? attributesKey(p.attributes) : ''}`, t);
+    const id = r.seriesKey ?? (r.kind === 'rollup' ? `r${r.attributes['nrdot.tier']}/${r.attributes['process.executable.name']}` : 's');
+    const count = datapointCount(r);
+    const entry = seen.get(id);
+    if (entry) {
+      seen.delete(id);
+      if (count > entry.count) {
+        unique += count - entry.count;
+        entry.count = count;
+      }
+      entry.last = t;
+      seen.set(id, entry);
+    } else {
+      seen.set(id, { last: t, count });
+      unique += count;
     }
   }
-  return seen;
-}
-
-function attributesKey(a: Attributes): string {
-  let s = '';
-  for (const k in a) s += `${k}=${a[k]};`;
-  return s;
+  for (const [id, entry] of seen) {
+    if (entry.last > t - DAY) break;
+    seen.delete(id);
+    unique -= entry.count;
+  }
+  return unique;
 }
 
 /** Worst relative difference between the exported totals and the input's (memory, CPU and IO deltas). */

@@ -21,32 +21,24 @@ export interface Usage {
 /** The shortest age we divide by, so that a process born an instant ago does not get an absurd rate. */
 const MIN_AGE = 1;
 
-export function usage(p: ProcessSample, prev: ProcessMemory | undefined, t: number, intervalStart: number | null): Usage {
+/** Computes the usage of `p` since `prev` (or since its start) into `out`. */
+export function usage(p: ProcessSample, prev: ProcessMemory | undefined, t: number, intervalStart: number | null, out: Usage): void {
   if (prev !== undefined) {
     const dt = Math.max(t - prev.t, 1e-3);
-    const dCpuUser = Math.max(0, p.cpu_user_seconds - prev.cpuUser);
-    const dCpuSystem = Math.max(0, p.cpu_system_seconds - prev.cpuSystem);
-    const dIoRead = p.io_read_bytes === null || prev.ioRead === null ? null : Math.max(0, p.io_read_bytes - prev.ioRead);
-    const dIoWrite = p.io_write_bytes === null || prev.ioWrite === null ? null : Math.max(0, p.io_write_bytes - prev.ioWrite);
-    return {
-      dCpuUser,
-      dCpuSystem,
-      dIoRead,
-      dIoWrite,
-      cpuPercent: ((dCpuUser + dCpuSystem) / dt) * 100,
-      ioBytesPerSec: ((dIoRead ?? 0) + (dIoWrite ?? 0)) / dt,
-    };
+    out.dCpuUser = Math.max(0, p.cpu_user_seconds - prev.cpuUser);
+    out.dCpuSystem = Math.max(0, p.cpu_system_seconds - prev.cpuSystem);
+    out.dIoRead = p.io_read_bytes === null || prev.ioRead === null ? null : Math.max(0, p.io_read_bytes - prev.ioRead);
+    out.dIoWrite = p.io_write_bytes === null || prev.ioWrite === null ? null : Math.max(0, p.io_write_bytes - prev.ioWrite);
+    out.cpuPercent = ((out.dCpuUser + out.dCpuSystem) / dt) * 100;
+    out.ioBytesPerSec = ((out.dIoRead ?? 0) + (out.dIoWrite ?? 0)) / dt;
+    return;
   }
   const age = Math.max(t - p.start_time, MIN_AGE);
-  const cpu = p.cpu_user_seconds + p.cpu_system_seconds;
-  const io = (p.io_read_bytes ?? 0) + (p.io_write_bytes ?? 0);
   const bornInside = intervalStart !== null && p.start_time >= intervalStart;
-  return {
-    dCpuUser: bornInside ? p.cpu_user_seconds : 0,
-    dCpuSystem: bornInside ? p.cpu_system_seconds : 0,
-    dIoRead: p.io_read_bytes === null ? null : bornInside ? p.io_read_bytes : 0,
-    dIoWrite: p.io_write_bytes === null ? null : bornInside ? p.io_write_bytes : 0,
-    cpuPercent: (cpu / age) * 100,
-    ioBytesPerSec: io / age,
-  };
+  out.dCpuUser = bornInside ? p.cpu_user_seconds : 0;
+  out.dCpuSystem = bornInside ? p.cpu_system_seconds : 0;
+  out.dIoRead = p.io_read_bytes === null ? null : bornInside ? p.io_read_bytes : 0;
+  out.dIoWrite = p.io_write_bytes === null ? null : bornInside ? p.io_write_bytes : 0;
+  out.cpuPercent = ((p.cpu_user_seconds + p.cpu_system_seconds) / age) * 100;
+  out.ioBytesPerSec = ((p.io_read_bytes ?? 0) + (p.io_write_bytes ?? 0)) / age;
 }

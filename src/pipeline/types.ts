@@ -29,8 +29,14 @@ export interface Metric {
 
 export interface ResourceSeries {
   kind: 'process' | 'rollup' | 'self';
+  /** Shared between intervals for the same process: never mutate. */
   attributes: Attributes;
   metrics: Metric[];
+  /** Precomputed sizes of the attributes (protobuf, billed), when the pipeline has them. */
+  attributesSize?: number;
+  attributesBilled?: number;
+  /** Identity of the resource for series counting. */
+  seriesKey?: string;
 }
 
 /** What the pipeline exports for one interval. */
@@ -96,8 +102,10 @@ export interface Kpis {
   critical_over_cap: boolean;
 }
 
-/** Per process identity, carried between intervals. */
+/** Per process identity (pid + start), carried between intervals. */
 export interface ProcessMemory {
+  /** start_time: with the pid (the map's key), the identity. */
+  start: number;
   t: number;
   cpuUser: number;
   cpuSystem: number;
@@ -131,23 +139,33 @@ export interface RollupCarry {
   last: number;
 }
 
+/** The state between intervals. A run consumes the state it is given: pass each state once. */
 export interface PipelineState {
   /** Timestamp of the previous snapshot, or null before the first. */
   timestamp: number | null;
-  processes: Map<string, ProcessMemory>;
+  /** By pid; an entry whose `start` differs from the process's start_time belongs to an earlier identity. */
+  processes: Map<number, ProcessMemory>;
   /** Cumulative counters per rollup group, so that they never go backwards. */
   rollups: Map<string, RollupCarry>;
-  /** Series (by resource and metric point) seen in the last 24 h, with when they were last seen. */
-  seriesSeen: Map<string, number>;
+  /** Resources exported in the last 24 h: when last seen and how many series they carried. */
+  seriesSeen: Map<string, SeriesSighting>;
+  /** Sum of their series: series_unique_24h. */
+  seriesUnique: number;
+}
+
+export interface SeriesSighting {
+  last: number;
+  count: number;
 }
 
 export function emptyState(): PipelineState {
-  return { timestamp: null, processes: new Map(), rollups: new Map(), seriesSeen: new Map() };
+  return { timestamp: null, processes: new Map(), rollups: new Map(), seriesSeen: new Map(), seriesUnique: 0 };
 }
 
 export interface PipelineResult {
   batch: Batch;
-  decisions: Decision[];
+  /** Computed on first access. */
+  readonly decisions: Decision[];
   kpis: Kpis;
   state: PipelineState;
 }
