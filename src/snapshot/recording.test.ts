@@ -70,6 +70,12 @@ describe('recordings', () => {
     });
     writeFileSync(path, '{"schema":\n');
     await assert.rejects(readAll(path), /bad\.ndjson:1: invalid JSON/);
+    const broken = snapshot(0) as unknown as { processes: Array<Record<string, unknown>> };
+    broken.processes[1]!.rss_bytes = '12MB';
+    writeFileSync(path, JSON.stringify(snapshot(0)) + '\n' + JSON.stringify(broken) + '\n');
+    await assert.rejects(readAll(path), /bad\.ndjson:2: processes\[1\]\.rss_bytes must be a number/);
+    writeFileSync(path, '{"schema":"nrdot.snapshot/v1","host":{},"timestamp":1,"processes":[]}\n');
+    await assert.rejects(readAll(path), /bad\.ndjson:1: host\.id must be a string/);
   });
 
   it('names a missing file', async () => {

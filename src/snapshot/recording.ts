@@ -76,14 +76,40 @@ function describe(err: unknown): string {
   return e.message ?? String(err);
 }
 
-/** Checks the shape that every consumer relies on; field-level validation lives with the schema. */
-function checkSnapshot(value: unknown): string | null {
+const HOST_STRINGS = ['id', 'name'] as const;
+const HOST_NUMBERS = ['cpus', 'memory_bytes', 'boot_time'] as const;
+const PROCESS_STRINGS = ['name', 'exe', 'cmdline', 'user', 'state'] as const;
+const PROCESS_NUMBERS = [
+  'pid', 'ppid', 'start_time', 'cpu_user_seconds', 'cpu_system_seconds', 'rss_bytes', 'vms_bytes', 'threads',
+  'minor_faults', 'major_faults', 'ctx_voluntary', 'ctx_involuntary',
+] as const;
+const PROCESS_NULLABLE_NUMBERS = ['fds', 'io_read_bytes', 'io_write_bytes'] as const;
+
+const isNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Checks every field the contract fixes (a hand-written check: this runs for every process of
+ * every snapshot, so it must cost little next to JSON parsing). Returns the first problem, or null.
+ */
+export function checkSnapshot(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const s = value as Record<string, unknown>;
   if (s.schema !== SNAPSHOT_SCHEMA) return `field "schema" must be "${SNAPSHOT_SCHEMA}", got ${JSON.stringify(s.schema)}`;
   if (typeof s.host !== 'object' || s.host === null) return 'field "host" must be an object';
-  if (typeof s.timestamp !== 'number' || !Number.isFinite(s.timestamp)) return 'field "timestamp" must be a number';
+  const host = s.host as Record<string, unknown>;
+  for (const k of HOST_STRINGS) if (typeof host[k] !== 'string') return `host.${k} must be a string`;
+  for (const k of HOST_NUMBERS) if (!isNumber(host[k])) return `host.${k} must be a number`;
+  if (!isNumber(s.timestamp)) return 'field "timestamp" must be a number';
   if (!Array.isArray(s.processes)) return 'field "processes" must be an array';
+  const processes = s.processes as unknown[];
+  for (let i = 0; i < processes.length; i++) {
+    const p = processes[i] as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null) return `processes[${i}] must be an object`;
+    for (const k of PROCESS_NUMBERS) if (!isNumber(p[k])) return `processes[${i}].${k} must be a number`;
+    for (const k of PROCESS_STRINGS) if (typeof p[k] !== 'string') return `processes[${i}].${k} must be a string`;
+    for (const k of PROCESS_NULLABLE_NUMBERS) if (p[k] !== null && !isNumber(p[k])) return `processes[${i}].${k} must be a number or null`;
+    if (p.cgroup !== undefined && p.cgroup !== null && typeof p.cgroup !== 'string') return `processes[${i}].cgroup must be a string or null`;
+  }
   return null;
 }
 

@@ -1,0 +1,86 @@
+/** `nrdot-plus-ctl simulate` and `explain` on a recording of this host, as a user runs them. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CTL, run } from './run.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nrdot-cli-sim-'));
+const recording = join(dir, 'host.ndjson.gz');
+const env = { ...process.env, NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' };
+after(() => rmSync(dir, { recursive: true, force: true }));
+before(async () => {
+  const r = await run(CTL, ['snapshot', '--count', '3', '--interval', '1', '-o', recording]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+const KEYS = [
+  'profile', 'intervals', 'datapoints_baseline', 'datapoints_exported', 'reduction_datapoints', 'bytes_baseline', 'bytes_exported',
+  'reduction_bytes', 'coverage_critical_min', 'visibility_cpu_mean', 'totals_error_max', 'cost_per_month_baseline', 'cost_per_month_optimized',
+];
+
+describe('nrdot-plus-ctl simulate', () => {
+  it('compares every profile with the baseline, as a table and as JSON', async () => {
+    const table = await run(CTL, ['simulate', '--input', recording], { env });
+    assert.equal(table.code, 0, table.stderr);
+    for (const p of ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency']) assert.match(table.stdout, new RegExp(`^${p}\\s+3\\s+\\d+`, 'm'));
+    const json = await run(CTL, ['simulate', '--input', recording, '--profiles', 'balanced,aggressive', '--json'], { env });
+    assert.equal(json.code, 0, json.stderr);
+    const { profiles } = JSON.parse(json.stdout) as { profiles: Array<Record<string, number | string | null>> };
+    assert.deepEqual(profiles.map((p) => p.profile), ['balanced', 'aggressive']);
+    for (const p of profiles) {
+      for (const k of KEYS) assert.ok(k in p, `${k} in the JSON`);
+      assert.equal(p.intervals, 3);
+      assert.ok(Number(p.datapoints_exported) < Number(p.datapoints_baseline));
+      assert.ok(Number(p.totals_error_max) < 0.001);
+    }
+    assert.ok(Number(profiles[1]!.datapoints_exported) <= Number(profiles[0]!.datapoints_exported), 'aggressive exports no more than balanced');
+  });
+
+  it('writes what would be exported as OTLP JSON lines, one request per interval', async () => {
+    const out = join(dir, 'export.jsonl');
+    const r = await run(CTL, ['simulate', '--input', recording, '--profile', 'balanced', '--export-file', out], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 3);
+    const request = JSON.parse(lines[2]!) as { resourceMetrics: Array<{ resource: { attributes: Array<{ key: string }> }; scopeMetrics: Array<{ metrics: Array<{ name: string }> }> }> };
+    const names = request.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.map((m) => m.name)));
+    assert.ok(names.includes('process.cpu.time') && names.includes('process.memory.usage') && names.includes('nrdot.profile.active'));
+    assert.ok(request.resourceMetrics.some((rm) => rm.resource.attributes.some((a) => a.key === 'nrdot.rollup')));
+  });
+
+  it('rejects bad choices with exit 2 and a bad recording with exit 1, naming them', async () => {
+    const unknown = await run(CTL, ['simulate', '--input', recording, '--profile', 'cheapest'], { env });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--profile: no profile named "cheapest"/);
+    const two = await run(CTL, ['simulate', '--input', recording, '--export-file', join(dir, 'x.jsonl')], { env });
+    assert.equal(two.code, 2);
+    assert.match(two.stderr, /--export-file: choose exactly one profile/);
+    const bad = join(dir, 'bad.ndjson');
+    writeFileSync(bad, '{"schema":"nrdot.snapshot/v1","host":{"id":"h","name":"h","cpus":1,"memory_bytes":1,"boot_time":0},"timestamp":1,"processes":[]}\nnot json\n');
+    const broken = await run(CTL, ['simulate', '--input', bad], { env });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /bad\.ndjson:2: invalid JSON/);
+    const missing = await run(CTL, ['simulate'], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--input/);
+  });
+});
+
+describe('nrdot-plus-ctl explain', () => {
+  it('explains the decision for a process by name, with its numbers', async () => {
+    const r = await run(CTL, ['explain', 'node', '--input', recording, '--profile', 'balanced'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^profile balanced, snapshot 3/m);
+    assert.match(r.stdout, /decision: {3}(keep|rollup) \((critical|anomaly|threshold:\w+|top-k|rollup:[^)]+)/);
+    assert.match(r.stdout, /usage: {6}CPU [\d.]+% of a core, RSS [\d.]+ MB/);
+    const j = await run(CTL, ['explain', 'node', '--input', recording, '--at', '1', '--json'], { env });
+    const parsed = JSON.parse(j.stdout) as { snapshot: number; decisions: Array<{ name: string; tier: string }> };
+    assert.equal(parsed.snapshot, 1);
+    assert.ok(parsed.decisions.every((d) => d.name === 'node' && d.tier === 'application'));
+    const none = await run(CTL, ['explain', '999999999', '--input', recording], { env });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no process with pid 999999999 in snapshot 3/);
+  });
+});
