@@ -70,6 +70,11 @@ const profile = z.strictObject({
     top_k_per_class: z.record(z.string(), count),
     rollup_by: z.enum(['tier_executable', 'tier']),
     rollup_groups_per_tier: z.number().int().min(1),
+    /**
+     * Idle things get no place of their own: a process needs this composite share of the host's
+     * usage to take a top-K place, and a rollup group to keep its name (else it joins `_other`).
+     */
+    min_share: fraction.default(0.001),
   }),
   anomaly: z.strictObject({ retention_minutes: nonNegative }),
   metrics: z.strictObject({

@@ -134,8 +134,8 @@ describe('pipeline invariants (property)', () => {
             for (const pid of criticalPids) assert.ok(individual.includes(pid), `${profile}: critical pid ${pid} kept`);
             if (criticalPids.length > 0) assert.equal(kpis.coverage_critical, 1);
             for (const r of res.filter((x) => x.kind === 'rollup')) {
-              const cpu = r.metrics.find((m) => m.name === 'process.cpu.time')!;
-              for (const p of cpu.points) {
+              const cpu = r.metrics.find((m) => m.name === 'process.cpu.time');
+              for (const p of cpu?.points ?? []) {
                 const key = `${r.attributes['nrdot.tier']}/${r.attributes['process.executable.name']}/${p.attributes!.state}`;
                 assert.ok(p.cumulative! >= (cumulative.get(key) ?? 0), `${profile}: ${key} never goes backwards`);
                 cumulative.set(key, p.cumulative!);

@@ -189,7 +189,7 @@ export class Pipeline {
         byPriority[1]!.push(v);
         continue;
       }
-      if (v.importance >= th.min_importance_score && v.tier !== 'noise') {
+      if (v.importance >= th.min_importance_score && v.tier !== 'noise' && v.composite >= profile.limits.min_share) {
         let pool = topKPool.get(v.tier);
         if (!pool) topKPool.set(v.tier, (pool = []));
         pool.push(v);
@@ -250,7 +250,9 @@ export class Pipeline {
         attributesBilled: k.attributesBilled,
         seriesKey: k.seriesKey,
       });
-      if (set.cpuStates.length < 2 || !set.memoryUsage || (set.ioDirections.length < 2 && this.rollupSet.ioDirections.length > 0)) {
+      // Totals its own series leave out (balanced keeps no IO for non-critical processes).
+      const r = this.rollupSet;
+      if (set.cpuStates.length < r.cpuStates.length || (r.memoryUsage && !set.memoryUsage) || (set.ioDirections.length < r.ioDirections.length && v.dIoRead !== null)) {
         uncarried.push(v);
       }
     }
@@ -259,6 +261,7 @@ export class Pipeline {
       uncarried: uncarried.map((v) => ({ member: v, set: v.known.critical || v.known.forced ? this.criticalSet : this.otherSet })),
       by: profile.limits.rollup_by,
       groupsPerTier: profile.limits.rollup_groups_per_tier,
+      minShare: profile.limits.min_share,
       score: (tier) => this.classifier.score(tier),
       set: this.rollupSet,
       host,

@@ -33,6 +33,8 @@ export interface RollupInput<M extends RollupMember> {
   uncarried: Array<{ member: M; set: MetricSet }>;
   by: 'tier_executable' | 'tier';
   groupsPerTier: number;
+  /** Groups with less of the host's usage than this join the tier's _other. */
+  minShare: number;
   score: (tier: string) => number;
   set: MetricSet;
   host: Attributes;
@@ -87,18 +89,30 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
     g.members.push(m);
     g.weight += m.composite;
   }
-  // Cap the groups per tier: the smallest fold into the tier's _other.
+  // A group of one process costs as much as its own series, and an idle group tells nothing: both go
+  // to the tier's _other, and so do the smallest groups beyond the cap (`_other` counts as a group).
   for (const [tier, groups] of tiers) {
-    if (groups.size <= input.groupsPerTier) continue;
-    const ranked = [...groups.values()].filter((g) => g.name !== OTHER_GROUP).sort((a, b) => b.weight - a.weight || (a.name < b.name ? -1 : 1));
+    const named = [...groups.values()].filter((g) => g.name !== OTHER_GROUP);
+    const small = (g: Group<M>): boolean => g.members.length === 1 || g.weight < input.minShare;
+    const singles = named.filter(small);
+    const ranked = named.filter((g) => !small(g)).sort((a, b) => b.weight - a.weight || (a.name < b.name ? -1 : 1));
+    const needOther = groups.has(OTHER_GROUP) || singles.length > 0 || ranked.length > input.groupsPerTier;
+    const fold = [...singles, ...ranked.slice(needOther ? input.groupsPerTier - 1 : ranked.length)];
+    if (fold.length === 0) continue;
     const other = groupFor(tier, OTHER_GROUP);
-    for (const g of ranked.slice(input.groupsPerTier - 1)) {
+    for (const g of fold) {
       other.members.push(...g.members);
       other.weight += g.weight;
       groups.delete(g.name);
     }
   }
-  for (const u of input.uncarried) groupFor(u.member.tier, OTHER_GROUP).extra.push(u);
+  // Totals that kept processes do not export themselves ride on a rollup of their tier (its _other,
+  // else its largest group); a group is created for them only when the tier has none.
+  for (const u of input.uncarried) {
+    const groups = tiers.get(u.member.tier);
+    const host = groups?.get(OTHER_GROUP) ?? (groups && groups.size > 0 ? [...groups.values()].sort((a, b) => b.weight - a.weight)[0]! : groupFor(u.member.tier, OTHER_GROUP));
+    host.extra.push(u);
+  }
 
   const carry = new Map<string, RollupCarry>();
   for (const [k, c] of input.carry) if (c.last > t - DAY) carry.set(k, c);
@@ -114,7 +128,8 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
       const c: RollupCarry = prev ? { ...prev, last: t } : zeroCarry(t);
       const v = sumMembers(g, c);
       carry.set(key, c);
-      const metrics: Metric[] = buildMetrics(set, v);
+      // A group that only carries totals of kept processes exports just those totals.
+      const metrics: Metric[] = buildMetrics(g.members.length > 0 ? set : carriedSet(g, set), v);
       metrics.push({
         name: 'process.count', unit: '{process}', description: 'Processes in this rollup group.', kind: 'gauge', monotonic: false, integer: true,
         points: [{ attributes: null, value: g.members.length }],
@@ -123,6 +138,23 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
     }
   }
   return { resources, groupOf, carry };
+}
+
+/** The part of the rollup set that a member-less group carries for its kept processes. */
+function carriedSet<M extends RollupMember>(g: Group<M>, set: MetricSet): MetricSet {
+  const missing = (has: (own: MetricSet) => boolean): boolean => g.extra.some((e) => !has(e.set));
+  return {
+    ...set,
+    cpuStates: set.cpuStates.filter((s) => missing((own) => own.cpuStates.includes(s))),
+    memoryUsage: set.memoryUsage && missing((own) => own.memoryUsage),
+    memoryVirtual: false,
+    ioDirections: set.ioDirections.filter((d) => missing((own) => own.ioDirections.includes(d))),
+    cpuUtilization: false,
+    threads: false,
+    openFds: false,
+    contextSwitches: false,
+    pagingFaults: false,
+  };
 }
 
 /** Sums a group's members (and the uncarried parts of kept processes) and advances its carry. */
