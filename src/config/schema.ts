@@ -83,6 +83,7 @@ const profile = z.strictObject({
   }),
   /** false: no command lines on any series (emergency). */
   command_lines: z.boolean(),
+  /** A few processes of the tail exported individually each interval, with `nrdot.sample.weight`. */
   sampling: z.strictObject({ reservoir_size: count }),
 });
 

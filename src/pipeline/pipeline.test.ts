@@ -8,6 +8,8 @@ import { emptyState, Pipeline, type PipelineState, type ResourceSeries } from '.
 import { chooseTopK } from './select.js';
 
 const config = defaultConfig();
+// A profile with a reservoir sample, so that the invariants cover sampled processes too.
+config.profiles.sampled = { ...structuredClone(config.profiles.balanced!), sampling: { reservoir_size: 3 } };
 const PROFILES = Object.keys(config.profiles);
 const HOST = { id: 'h1', name: 'h1', cpus: 8, memory_bytes: 32 * 2 ** 30, boot_time: 1_700_000_000 };
 
@@ -201,6 +203,22 @@ describe('classification', () => {
 });
 
 describe('selection', () => {
+  it('samples the tail deterministically, with its weight and without command lines', () => {
+    const p = new Pipeline(config, 'sampled');
+    const t = HOST.boot_time + 3600;
+    const list = Array.from({ length: 20 }, (_, i) => proc(500 + i, { name: 'mystery', exe: '/opt/mystery', cmdline: 'mystery --token abc' }));
+    const r = p.run(snap(t, list), emptyState());
+    const sampled = r.batch.resources.filter((x) => x.kind === 'process' && 'nrdot.sample.weight' in x.attributes);
+    assert.equal(sampled.length, 3);
+    for (const x of sampled) {
+      assert.equal(x.attributes['nrdot.sample.weight'], 20 / 3);
+      assert.ok(!('process.command_line' in x.attributes) && !('process.executable.path' in x.attributes));
+    }
+    assert.equal(r.decisions.filter((d) => d.action === 'sample').length, 3);
+    const again = new Pipeline(config, 'sampled').run(snap(t, list), emptyState());
+    assert.deepEqual(again.decisions.filter((d) => d.action === 'sample').map((d) => d.pid), r.decisions.filter((d) => d.action === 'sample').map((d) => d.pid));
+  });
+
   it('top-K: an incumbent keeps its place unless beaten by 25%', () => {
     const inc = { composite: 0.1, incumbent: true, id: 'inc' };
     assert.deepEqual(chooseTopK([inc, { composite: 0.12, incumbent: false, id: 'a' }], 1).map((c) => c.id), ['inc']);

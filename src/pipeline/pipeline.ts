@@ -50,6 +50,7 @@ interface View extends RollupMember, Usage {
   incumbent: boolean;
   reason: string;
   kept: boolean;
+  sampled: boolean;
   series: number;
 }
 
@@ -114,6 +115,7 @@ export class Pipeline {
         incumbent: prev !== undefined && prev.inTopK,
         reason: '',
         kept: false,
+        sampled: false,
         series: 0,
         tier: known.tier,
         importance: known.importance,
@@ -220,6 +222,24 @@ export class Pipeline {
       }
     }
 
+    // Optional reservoir sample of the tail: a few processes exported individually with their weight.
+    const sampleSize = profile.sampling.reservoir_size;
+    let sampleWeight = 0;
+    if (sampleSize > 0) {
+      const tail = views.filter((v) => !v.kept);
+      const picked = tail.map((v) => ({ v, h: fnv1a(`${v.known.seriesKey}@${t}`) })).sort((a, b) => a.h - b.h).slice(0, sampleSize);
+      sampleWeight = picked.length > 0 ? tail.length / picked.length : 0;
+      for (const { v } of picked) {
+        const s = this.seriesOf(v, this.otherSet);
+        if (s > budget) break;
+        budget -= s;
+        v.kept = true;
+        v.sampled = true;
+        v.series = s;
+        v.reason = 'sample';
+      }
+    }
+
     // Stage 3: series for kept processes; rollups for the rest.
     const resources: ResourceSeries[] = [];
     const rolled: View[] = [];
@@ -237,14 +257,20 @@ export class Pipeline {
       keptCpu += v.dCpuUser + v.dCpuSystem;
       keptRss += v.p.rss_bytes;
       const k = v.known;
-      if (k.attributes === null) {
+      if (v.sampled) {
+        // A sampled process loses its high-cardinality attributes and carries its weight.
+        const attributes = processAttributes(v.p, host, v.tier, v.importance, null);
+        delete attributes['process.executable.path'];
+        attributes['nrdot.sample.weight'] = sampleWeight;
+        resources.push({ kind: 'process', attributes, metrics: buildMetrics(set, this.seriesValues(v, snapshot.host.cpus)), seriesKey: k.seriesKey });
+      } else if (k.attributes === null) {
         k.attributes = processAttributes(v.p, host, v.tier, v.importance, profile.command_lines ? k.redacted : null);
         k.attributesSize = attributesSize(k.attributes);
         k.attributesBilled = billedAttributesBytes(k.attributes);
       }
-      resources.push({
+      if (!v.sampled) resources.push({
         kind: 'process',
-        attributes: k.attributes,
+        attributes: k.attributes!,
         metrics: buildMetrics(set, this.seriesValues(v, snapshot.host.cpus)),
         attributesSize: k.attributesSize,
         attributesBilled: k.attributesBilled,
@@ -269,7 +295,8 @@ export class Pipeline {
       t,
     });
     resources.push(...rollup.resources);
-    for (const v of rolled) v.reason = v.reason && !v.reason.endsWith('series cap') ? v.reason : `rollup:${rollup.groupOf.get(v)}${v.reason ? ` (${v.reason})` : ''}`;
+    // A process the series cap refused says which rule would have kept it.
+    for (const v of rolled) v.reason = `rollup:${rollup.groupOf.get(v)}${v.reason ? ` (${v.reason})` : ''}`;
 
     // Stage 4: KPIs, with the self-metrics counted in (they are billed too).
     const interval = intervalStart !== null ? t - intervalStart : this.config.cost_model.collection_interval_seconds;
@@ -348,7 +375,7 @@ export class Pipeline {
       startTime: v.p.start_time,
       tier: v.tier,
       importance: v.importance,
-      action: v.kept ? 'keep' : 'rollup',
+      action: v.sampled ? 'sample' : v.kept ? 'keep' : 'rollup',
       reason: v.reason,
       cpuPercent: v.cpuPercent,
       rssBytes: v.p.rss_bytes,
@@ -445,6 +472,16 @@ export class Pipeline {
       start: p.start_time,
     };
   }
+}
+
+/** FNV-1a, 32 bits: a stable, seedless hash for the deterministic sample. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 function newMemory(start: number): ProcessMemory {
