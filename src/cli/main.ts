@@ -7,6 +7,7 @@ import { explainCommand } from './explain.js';
 import { simulateCommand } from './simulate.js';
 import { profileCommand } from './profile.js';
 import { snapshotCommand } from './snapshot.js';
+import { synthCommand } from './synth.js';
 
 export function buildProgram(): Command {
   const program = configure(new Command('nrdot-plus-ctl'))
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   program.addCommand(snapshotCommand());
   program.addCommand(simulateCommand());
   program.addCommand(explainCommand());
+  program.addCommand(synthCommand());
   program.addCommand(
     configure(new Command('version'))
       .description('print the version')
