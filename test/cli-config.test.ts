@@ -59,8 +59,8 @@ describe('nrdot-plus-ctl profile list', () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
     assert.match(lines[0]!, /^profile\s+min imp\.\s+CPU %/);
-    assert.match(r.stdout, /^balanced \*\s+0\.5\s+10\s+100\s+1000\s+5000\s+15/m);
-    assert.match(r.stdout, /^weekend\s+0\.7\s+20\s+200\s+5000\s+800\s+5\s+tier\b/m);
+    assert.match(r.stdout, /^balanced \*\s+0\.5\s+10\s+512\s+1000\s+5000\s+15/m);
+    assert.match(r.stdout, /^weekend\s+0\.7\s+20\s+1024\s+5000\s+800\s+5\s+tier\b/m);
     const j = await run(CTL, ['profile', 'list', '--json'], { env });
     const names = (JSON.parse(j.stdout).profiles as Array<{ name: string }>).map((p) => p.name);
     assert.deepEqual(names, ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency']);

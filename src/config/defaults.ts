@@ -4,8 +4,11 @@
  */
 import type { ConfigFile } from './schema.js';
 
-/** Client backends retitle themselves `postgres: [cluster: ]user db host(port) state` or `[local]`. */
-const PG_CLIENT_SESSION = '^postgres: .*(\\(\\d+\\)|\\[local\\])';
+/**
+ * Client backends retitle themselves `postgres: [cluster: ]user db host(port) state` or `[local]`;
+ * WAL senders (`walsender user host(port) streaming`) look alike but belong to the server.
+ */
+const PG_CLIENT_SESSION = '^postgres: (?!.*\\bwal ?sender\\b).*(\\(\\d+\\)|\\[local\\])';
 /** sshd's listener, not the per-connection processes (`sshd: alice [priv]`, `sshd: alice@pts/0`). */
 const SSHD_LISTENER = '^(?!sshd: [^/\\[@ ]+(@| \\[)).*';
 
@@ -30,8 +33,12 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
     critical_system: {
       score: 1.0,
-      patterns: { linux: ['^(init|systemd|systemd-.*|NetworkManager|chronyd|rsyslogd|journald|dbus-daemon|dbus-broker)$'] },
-      rules: [{ name: '^sshd$', cmdline: SSHD_LISTENER }],
+      patterns: { linux: ['^(init|systemd-.*|NetworkManager|chronyd|rsyslogd|journald)$'] },
+      rules: [
+        // The system manager, not the per-user managers (`systemd --user`) of login sessions.
+        { name: '^systemd$', cmdline: '^(?!\\S*systemd --user)' },
+        { name: '^sshd$', cmdline: SSHD_LISTENER },
+      ],
     },
     db_session: {
       score: 0.5,
@@ -81,7 +88,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
   profiles: {
     conservative: {
       description: 'most visibility: every busy process and wide top-K',
-      thresholds: { min_importance_score: 0.2, cpu_threshold_percent: 5, memory_threshold_mb: 50, io_threshold_kb_per_sec: 500 },
+      thresholds: { min_importance_score: 0.2, cpu_threshold_percent: 5, memory_threshold_mb: 256, io_threshold_kb_per_sec: 500 },
       limits: {
         max_series_per_host: 10000,
         top_k_per_class: { web: 20, app: 20, db_session: 10, container: 10, other: 5 },
@@ -98,7 +105,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
     balanced: {
       description: 'recommended default',
-      thresholds: { min_importance_score: 0.5, cpu_threshold_percent: 10, memory_threshold_mb: 100, io_threshold_kb_per_sec: 1000 },
+      thresholds: { min_importance_score: 0.5, cpu_threshold_percent: 10, memory_threshold_mb: 512, io_threshold_kb_per_sec: 1000 },
       limits: {
         max_series_per_host: 5000,
         top_k_per_class: { web: 5, app: 5, db_session: 5, container: 3, other: 2 },
@@ -115,7 +122,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
     aggressive: {
       description: 'cost first: only busy, anomalous and critical processes',
-      thresholds: { min_importance_score: 0.7, cpu_threshold_percent: 20, memory_threshold_mb: 200, io_threshold_kb_per_sec: 5000 },
+      thresholds: { min_importance_score: 0.7, cpu_threshold_percent: 20, memory_threshold_mb: 1024, io_threshold_kb_per_sec: 5000 },
       limits: {
         max_series_per_host: 2000,
         top_k_per_class: { web: 3, app: 3, container: 2, other: 1 },
@@ -132,7 +139,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
     minimal: {
       description: 'critical processes and heavy hitters only',
-      thresholds: { min_importance_score: 0.9, cpu_threshold_percent: 50, memory_threshold_mb: 500, io_threshold_kb_per_sec: 10000 },
+      thresholds: { min_importance_score: 0.9, cpu_threshold_percent: 50, memory_threshold_mb: 2048, io_threshold_kb_per_sec: 10000 },
       limits: { max_series_per_host: 500, top_k_per_class: {}, rollup_by: 'tier', rollup_groups_per_tier: 1 },
       anomaly: { retention_minutes: 5 },
       metrics: {
@@ -144,7 +151,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
     emergency: {
       description: 'budget breach: the least that keeps critical processes visible',
-      thresholds: { min_importance_score: 0.9, cpu_threshold_percent: 50, memory_threshold_mb: 500, io_threshold_kb_per_sec: 10000 },
+      thresholds: { min_importance_score: 0.9, cpu_threshold_percent: 50, memory_threshold_mb: 2048, io_threshold_kb_per_sec: 10000 },
       limits: { max_series_per_host: 300, top_k_per_class: {}, rollup_by: 'tier', rollup_groups_per_tier: 1 },
       anomaly: { retention_minutes: 0 },
       metrics: {

@@ -52,7 +52,7 @@ describe('valid files', () => {
     assert.equal(weekend.limits.max_series_per_host, 800);
     assert.equal(weekend.thresholds.cpu_threshold_percent, 20, 'inherited from aggressive');
     assert.equal(c.profiles.peak_hours!.thresholds.cpu_threshold_percent, 5);
-    assert.equal(c.profiles.peak_hours!.thresholds.memory_threshold_mb, 100, 'extends balanced by default');
+    assert.equal(c.profiles.peak_hours!.thresholds.memory_threshold_mb, c.profiles.balanced!.thresholds.memory_threshold_mb, 'extends balanced by default');
     assert.equal(c.state.active_profile, 'weekend');
   });
 });

@@ -74,7 +74,7 @@ const profile = z.strictObject({
      * Idle things get no place of their own: a process needs this composite share of the host's
      * usage to take a top-K place, and a rollup group to keep its name (else it joins `_other`).
      */
-    min_share: fraction.default(0.001),
+    min_share: fraction.default(0.005),
   }),
   anomaly: z.strictObject({ retention_minutes: nonNegative }),
   metrics: z.strictObject({

@@ -181,11 +181,17 @@ describe('classification', () => {
     assert.equal(tier({ name: 'postgres', cmdline: 'postgres: 15/main: walwriter' }), 'database');
     assert.equal(tier({ name: 'postgres', cmdline: 'postgres: 15/main: app shop 10.1.2.3(5432) idle' }), 'db_session');
     assert.equal(tier({ name: 'postgres', cmdline: 'postgres: app shop [local] idle in transaction' }), 'db_session');
+    assert.equal(tier({ name: 'postgres', cmdline: 'postgres: 15/main: walsender replicator 10.0.0.12(43210) streaming 0/3000000' }), 'database');
   });
   it('recognises kernel threads by structure, not name', () => {
     assert.equal(tier({ name: 'kworker/0:1', ppid: 2, exe: '', cmdline: '' }), 'noise');
     assert.equal(tier({ name: 'kworker/0:1', ppid: 1, exe: '/opt/kworker', cmdline: '/opt/kworker' }), 'default');
   });
+  it('keeps the system manager critical but not the managers of user sessions', () => {
+    assert.equal(tier({ name: 'systemd', cmdline: '/sbin/init splash' }), 'critical_system');
+    assert.equal(tier({ name: 'systemd', cmdline: '/lib/systemd/systemd --user', user: 'alice' }), 'default');
+  });
+
   it('keeps the sshd listener critical but not every session', () => {
     assert.equal(tier({ name: 'sshd', cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups' }), 'critical_system');
     assert.equal(tier({ name: 'sshd', cmdline: 'sshd: alice [priv]' }), 'default');

@@ -11,6 +11,8 @@ import type { Attributes, Metric, ResourceSeries, RollupCarry } from './types.js
 
 const DAY = 86400;
 export const OTHER_GROUP = '_other';
+/** The tier of the host-level group that carries totals of kept processes whose tier has no rollup. */
+export const KEPT_TIER = '_kept';
 
 export interface RollupMember {
   p: ProcessSample;
@@ -107,11 +109,12 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
     }
   }
   // Totals that kept processes do not export themselves ride on a rollup of their tier (its _other,
-  // else its largest group); a group is created for them only when the tier has none.
+  // else its largest group); those of tiers without one share a single host-level carrier.
   for (const u of input.uncarried) {
     const groups = tiers.get(u.member.tier);
-    const host = groups?.get(OTHER_GROUP) ?? (groups && groups.size > 0 ? [...groups.values()].sort((a, b) => b.weight - a.weight)[0]! : groupFor(u.member.tier, OTHER_GROUP));
-    host.extra.push(u);
+    const carrier =
+      groups?.get(OTHER_GROUP) ?? (groups && groups.size > 0 ? [...groups.values()].sort((a, b) => b.weight - a.weight)[0]! : groupFor(KEPT_TIER, OTHER_GROUP));
+    carrier.extra.push(u);
   }
 
   const carry = new Map<string, RollupCarry>();
