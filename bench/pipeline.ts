@@ -28,7 +28,7 @@ async function endToEnd(file: string, profile: string): Promise<{ samples: numbe
   let samples = 0;
   const t0 = performance.now();
   for await (const s of readRecording(file)) {
-    state = pipeline.run(s, state).state;
+    state = pipeline.run(s, state, { decisions: false }).state;
     samples += s.processes.length;
   }
   return { samples, seconds: (performance.now() - t0) / 1000 };
@@ -41,7 +41,7 @@ function pipelineOnly(snapshots: Snapshot[], profile: string, rounds: number): {
     const pipeline = new Pipeline(defaultConfig(), profile);
     let state = emptyState();
     for (const s of snapshots) {
-      state = pipeline.run(s, state).state;
+      state = pipeline.run(s, state, { decisions: false }).state;
       samples += s.processes.length;
     }
   }

@@ -65,7 +65,7 @@ export async function simulate(config: Config, profiles: string[], input: string
   try {
     for await (const snapshot of readRecording(input)) {
       for (const run of runs) {
-        const result = run.pipeline.run(snapshot, run.state);
+        const result = run.pipeline.run(snapshot, run.state, { decisions: false });
         run.state = result.state;
         run.summary.add(result.kpis);
         if (out && !out.write(JSON.stringify(toOtlpJson(result.batch.resources, result.batch, temporality)) + '\n')) await once(out, 'drain');

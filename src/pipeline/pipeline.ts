@@ -11,9 +11,9 @@ import { Baseline, type BaselineFigures } from './baseline.js';
 import { Classifier, type Classification } from './classify.js';
 import { resolveMetricSet, seriesCount, unionMetricSets, type MetricSet } from './metricset.js';
 import { Redactor } from './redact.js';
-import { buildRollups, type RollupMember } from './rollup.js';
+import { buildRollups, groupName, type GroupAttributes, type RollupMember } from './rollup.js';
 import { chooseTopK, topKFor } from './select.js';
-import { buildMetrics, hostAttributes, processAttributes, selfMetricCount, selfResource } from './series.js';
+import { buildMetrics, hostAttributes, processAttributes, rollupAttributes, selfMetricCount, selfResource } from './series.js';
 import { usage, type Usage } from './rates.js';
 import type { Attributes, Batch, Decision, Kpis, PipelineResult, PipelineState, ProcessMemory, ResourceSeries, SeriesSighting } from './types.js';
 
@@ -36,6 +36,8 @@ interface Known extends Classification {
   baseline: BaselineFigures | null;
   /** Identity key of its resource (for series_unique_24h). */
   seriesKey: string;
+  /** Its rollup group by executable. */
+  group: string;
   start: number;
 }
 
@@ -71,6 +73,8 @@ export class Pipeline {
   private readonly known = new Map<number, Known>();
   private baselineHost = '';
   private baselineCalc: Baseline | null = null;
+  private readonly groups = new Map<string, GroupAttributes>();
+  private readonly pool: View[] = [];
 
   constructor(config: Config, profileName: string) {
     const profile = config.profiles[profileName];
@@ -87,7 +91,11 @@ export class Pipeline {
     this.rollupSet = unionMetricSets(this.otherSet, { ...this.criticalSet, memoryVirtual: false, cpuUtilization: false, threads: false, openFds: false, contextSwitches: false, pagingFaults: false });
   }
 
-  run(snapshot: Snapshot, state: PipelineState): PipelineResult {
+  /**
+   * Runs one interval. `state` is consumed (pass the returned one to the next run). Decisions are
+   * built unless `decisions: false` (replaying for KPIs does not need them).
+   */
+  run(snapshot: Snapshot, state: PipelineState, options: RunOptions = {}): PipelineResult {
     const t = snapshot.timestamp;
     const intervalStart = state.timestamp !== null && state.timestamp < t ? state.timestamp : null;
     const profile = this.profile;
@@ -108,29 +116,31 @@ export class Pipeline {
       const prev = held !== undefined && held.start === p.start_time ? held : undefined;
       // A run consumes its state: a known identity's memory is updated in place.
       const mem = prev ?? newMemory(p.start_time);
-      const view: View = {
-        p, known, mem,
-        seenBefore: prev !== undefined,
-        anomaly: false,
-        incumbent: prev !== undefined && prev.inTopK,
-        reason: '',
-        kept: false,
-        sampled: false,
-        series: 0,
-        tier: known.tier,
-        importance: known.importance,
-        composite: 0,
-        dCpuUser: 0,
-        dCpuSystem: 0,
-        dIoRead: null,
-        dIoWrite: null,
-        cpuPercent: 0,
-        ioBytesPerSec: 0,
-        dCtxVoluntary: prev ? Math.max(0, p.ctx_voluntary - prev.ctxVoluntary) : 0,
-        dCtxInvoluntary: prev ? Math.max(0, p.ctx_involuntary - prev.ctxInvoluntary) : 0,
-        dMinorFaults: prev ? Math.max(0, p.minor_faults - prev.minorFaults) : 0,
-        dMajorFaults: prev ? Math.max(0, p.major_faults - prev.majorFaults) : 0,
-      };
+      // Views are pooled across runs: a snapshot of thousands of processes allocates none.
+      let view = this.pool[views.length];
+      if (view === undefined) {
+        view = newView(p, known, mem);
+        this.pool.push(view);
+      }
+      view.p = p;
+      view.known = known;
+      view.mem = mem;
+      view.seenBefore = prev !== undefined;
+      view.anomaly = false;
+      view.incumbent = prev !== undefined && prev.inTopK;
+      view.reason = '';
+      view.kept = false;
+      view.sampled = false;
+      view.series = 0;
+      view.tier = known.tier;
+      view.importance = known.importance;
+      view.group = known.group;
+      view.rollup = '';
+      view.composite = 0;
+      view.dCtxVoluntary = prev ? Math.max(0, p.ctx_voluntary - prev.ctxVoluntary) : 0;
+      view.dCtxInvoluntary = prev ? Math.max(0, p.ctx_involuntary - prev.ctxInvoluntary) : 0;
+      view.dMinorFaults = prev ? Math.max(0, p.minor_faults - prev.minorFaults) : 0;
+      view.dMajorFaults = prev ? Math.max(0, p.major_faults - prev.majorFaults) : 0;
       usage(p, prev, t, intervalStart, view);
       const anomalous = observe(mem, view.cpuPercent, p.rss_bytes, this.anomaly);
       if (anomalous && retention > 0) mem.anomalyUntil = t + retention;
@@ -288,15 +298,14 @@ export class Pipeline {
       by: profile.limits.rollup_by,
       groupsPerTier: profile.limits.rollup_groups_per_tier,
       minShare: profile.limits.min_share,
-      score: (tier) => this.classifier.score(tier),
+      attributes: (tier, group) => this.groupAttributes(host, tier, group),
       set: this.rollupSet,
-      host,
       carry: state.rollups,
       t,
     });
     resources.push(...rollup.resources);
     // A process the series cap refused says which rule would have kept it.
-    for (const v of rolled) v.reason = `rollup:${rollup.groupOf.get(v)}${v.reason ? ` (${v.reason})` : ''}`;
+    for (const v of rolled) v.reason = `rollup:${v.rollup}${v.reason ? ` (${v.reason})` : ''}`;
 
     // Stage 4: KPIs, with the self-metrics counted in (they are billed too).
     const interval = intervalStart !== null ? t - intervalStart : this.config.cost_model.collection_interval_seconds;
@@ -389,15 +398,11 @@ export class Pipeline {
     for (const [pid, mem] of processes) if (mem.t !== t) processes.delete(pid);
     for (const [pid, k] of this.known) if (processes.get(pid)?.start !== k.start) this.known.delete(pid);
     const batch: Batch = { timestamp: t, intervalStart, resources };
-    let decisions: Decision[] | null = null;
     return {
       batch,
       kpis,
       state: { timestamp: t, processes, rollups: rollup.carry, seriesSeen: state.seriesSeen, seriesUnique },
-      // Built on demand: replaying a recording for KPIs does not need them.
-      get decisions(): Decision[] {
-        return (decisions ??= decide());
-      },
+      decisions: options.decisions === false ? [] : decide(),
     };
   }
 
@@ -422,9 +427,23 @@ export class Pipeline {
       baseline: null,
       start: p.start_time,
       seriesKey: `p${identityKey(p)}`,
+      group: groupName(p),
     };
     this.known.set(p.pid, fresh);
     return fresh;
+  }
+
+  /** A rollup group's resource attributes, built once per group (and host). */
+  private groupAttributes(host: Attributes, tier: string, group: string): GroupAttributes {
+    const key = `${tier}/${group}`;
+    let a = this.groups.get(key);
+    if (!a) {
+      if (this.groups.size >= 10_000) this.groups.clear(); // executables with random names must not grow it forever
+      const attributes = rollupAttributes(host, tier, this.classifier.score(tier), group);
+      a = { attributes, size: attributesSize(attributes), billed: billedAttributesBytes(attributes) };
+      this.groups.set(key, a);
+    }
+    return a;
   }
 
   /** The baseline calculator for a host's attributes (the same host in every snapshot, normally). */
@@ -437,6 +456,7 @@ export class Pipeline {
         k.baseline = null;
         k.attributes = null;
       }
+      this.groups.clear();
     }
     return this.baselineCalc!;
   }
@@ -472,6 +492,20 @@ export class Pipeline {
       start: p.start_time,
     };
   }
+}
+
+export interface RunOptions {
+  /** Build the per-process decisions (default true). */
+  decisions?: boolean;
+}
+
+function newView(p: ProcessSample, known: Known, mem: ProcessMemory): View {
+  return {
+    p, known, mem, seenBefore: false, anomaly: false, incumbent: false, reason: '', kept: false, sampled: false, series: 0,
+    tier: known.tier, importance: known.importance, group: known.group, rollup: '', composite: 0,
+    dCpuUser: 0, dCpuSystem: 0, dIoRead: null, dIoWrite: null, cpuPercent: 0, ioBytesPerSec: 0,
+    dCtxVoluntary: 0, dCtxInvoluntary: 0, dMinorFaults: 0, dMajorFaults: 0,
+  };
 }
 
 /** FNV-1a, 32 bits: a stable, seedless hash for the deterministic sample. */

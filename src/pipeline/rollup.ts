@@ -6,7 +6,7 @@
  */
 import type { ProcessSample } from '../snapshot/types.js';
 import type { MetricSet } from './metricset.js';
-import { buildMetrics, rollupAttributes, type SeriesValues } from './series.js';
+import { buildMetrics, type SeriesValues } from './series.js';
 import type { Attributes, Metric, ResourceSeries, RollupCarry } from './types.js';
 
 const DAY = 86400;
@@ -17,6 +17,10 @@ export const KEPT_TIER = '_kept';
 export interface RollupMember {
   p: ProcessSample;
   tier: string;
+  /** Its group by executable (see groupName), computed once per identity by the caller. */
+  group: string;
+  /** Set by buildRollups: the group it landed in, as `tier/group`. */
+  rollup: string;
   importance: number;
   composite: number;
   dCpuUser: number;
@@ -37,17 +41,21 @@ export interface RollupInput<M extends RollupMember> {
   groupsPerTier: number;
   /** Groups with less of the host's usage than this join the tier's _other. */
   minShare: number;
-  score: (tier: string) => number;
+  /** The resource attributes of a group (and their sizes), cached by the caller across intervals. */
+  attributes: (tier: string, group: string) => GroupAttributes;
   set: MetricSet;
-  host: Attributes;
   carry: Map<string, RollupCarry>;
   t: number;
 }
 
-export interface RollupOutput<M> {
+export interface GroupAttributes {
+  attributes: Attributes;
+  size: number;
+  billed: number;
+}
+
+export interface RollupOutput {
   resources: ResourceSeries[];
-  /** Each member's group, as `tier/group`. */
-  groupOf: Map<M, string>;
   carry: Map<string, RollupCarry>;
 }
 
@@ -75,7 +83,7 @@ function zeroCarry(t: number): RollupCarry {
   return { cpuUser: 0, cpuSystem: 0, ioRead: 0, ioWrite: 0, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0, start: t, last: t };
 }
 
-export function buildRollups<M extends RollupMember>(input: RollupInput<M>): RollupOutput<M> {
+export function buildRollups<M extends RollupMember>(input: RollupInput<M>): RollupOutput {
   const { t, set } = input;
   // Group by tier, then by executable (or the whole tier).
   const tiers = new Map<string, Map<string, Group<M>>>();
@@ -87,7 +95,7 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
     return g;
   };
   for (const m of input.members) {
-    const g = groupFor(m.tier, input.by === 'tier' ? OTHER_GROUP : groupName(m.p));
+    const g = groupFor(m.tier, input.by === 'tier' ? OTHER_GROUP : m.group);
     g.members.push(m);
     g.weight += m.composite;
   }
@@ -120,13 +128,12 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
   const carry = new Map<string, RollupCarry>();
   for (const [k, c] of input.carry) if (c.last > t - DAY) carry.set(k, c);
   const resources: ResourceSeries[] = [];
-  const groupOf = new Map<M, string>();
   const sortedTiers = [...tiers.keys()].sort();
   for (const tier of sortedTiers) {
     const groups = [...tiers.get(tier)!.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const g of groups) {
       const key = `${tier}/${g.name}`;
-      for (const m of g.members) groupOf.set(m, key);
+      for (const m of g.members) m.rollup = key;
       const prev = input.carry.get(key);
       const c: RollupCarry = prev ? { ...prev, last: t } : zeroCarry(t);
       const v = sumMembers(g, c);
@@ -137,10 +144,11 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
         name: 'process.count', unit: '{process}', description: 'Processes in this rollup group.', kind: 'gauge', monotonic: false, integer: true,
         points: [{ attributes: null, value: g.members.length }],
       });
-      resources.push({ kind: 'rollup', attributes: rollupAttributes(input.host, tier, input.score(tier), g.name), metrics });
+      const a = input.attributes(tier, g.name);
+      resources.push({ kind: 'rollup', attributes: a.attributes, metrics, attributesSize: a.size, attributesBilled: a.billed, seriesKey: `r${key}` });
     }
   }
-  return { resources, groupOf, carry };
+  return { resources, carry };
 }
 
 /** The part of the rollup set that a member-less group carries for its kept processes. */

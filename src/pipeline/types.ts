@@ -164,8 +164,8 @@ export function emptyState(): PipelineState {
 
 export interface PipelineResult {
   batch: Batch;
-  /** Computed on first access. */
-  readonly decisions: Decision[];
+  /** One per process, unless the run was asked not to build them (then empty). */
+  decisions: Decision[];
   kpis: Kpis;
   state: PipelineState;
 }
