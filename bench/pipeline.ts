@@ -48,10 +48,15 @@ function pipelineOnly(snapshots: Snapshot[], profile: string, rounds: number): {
   return { samples, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Peak RSS of a separate end-to-end run (memory must not grow with the recording's length). */
-function peakRss(file: string, profile: string): number {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure-rss', file, '--profile', profile], { encoding: 'utf8' });
-  return Number(out.trim());
+/**
+ * Peak RSS of a separate end-to-end run, and the heap still in use after a full GC at its end: what
+ * the run retains, which must not grow with the recording's length (V8 sizes its heap lazily, so the
+ * peak RSS of a longer run is somewhat higher even when nothing is retained).
+ */
+function memoryOf(file: string, profile: string): { peakRss: number; retained: number } {
+  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--measure-rss', file, '--profile', profile], { encoding: 'utf8' });
+  const [peakRss, retained] = out.trim().split(' ').map(Number);
+  return { peakRss: peakRss!, retained: retained! };
 }
 
 function synth(archetype: string, intervals: number, out: string): void {
@@ -69,8 +74,12 @@ async function main(): Promise<void> {
     },
   });
   if (values['measure-rss']) {
-    await endToEnd(values['measure-rss'], values.profile!);
-    console.log(process.resourceUsage().maxRSS * 1024);
+    // The same loop as endToEnd, holding the pipeline and its state while the heap is measured.
+    const pipeline = new Pipeline(defaultConfig(), values.profile!);
+    let state = emptyState();
+    for await (const s of readRecording(values['measure-rss'])) state = pipeline.run(s, state, { decisions: false }).state;
+    (globalThis as { gc?: () => void }).gc?.();
+    console.log(`${process.resourceUsage().maxRSS * 1024} ${process.memoryUsage().heapUsed} ${state.processes.size} ${pipeline.profileName}`);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'nrdot-bench-'));
@@ -93,10 +102,13 @@ async function main(): Promise<void> {
     console.log(`end to end (gzip NDJSON in, KPIs out): ${rate(e2e).toLocaleString('en-US')} samples/s (target 250,000)`);
     console.log(`pipeline alone (snapshots in memory):  ${rate(alone).toLocaleString('en-US')} samples/s (target 1,000,000)`);
     if (!values.input) {
-      const short = join(dir, 'short.ndjson.gz');
-      synth(values.archetype!, Math.max(10, Math.floor(intervals / 10)), short);
+      const longer = join(dir, 'longer.ndjson.gz');
+      synth(values.archetype!, intervals * 10, longer);
       const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
-      console.log(`peak RSS of simulate: ${mb(peakRss(short, profile))} for ${Math.max(10, Math.floor(intervals / 10))} intervals, ${mb(peakRss(file, profile))} for ${intervals}`);
+      for (const [n, f] of [[intervals, file], [intervals * 10, longer]] as const) {
+        const m = memoryOf(f, profile);
+        console.log(`memory of simulate over ${n} intervals: peak RSS ${mb(m.peakRss)}, heap retained after GC ${mb(m.retained)}`);
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
