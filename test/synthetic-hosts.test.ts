@@ -18,6 +18,7 @@ import { hostAttributes } from '../src/pipeline/series.js';
 import { readRecording } from '../src/snapshot/recording.js';
 import type { Snapshot } from '../src/snapshot/types.js';
 import { CTL, run } from './run.js';
+import { inputDeltas } from './totals.js';
 
 const ARCHETYPES = ['k8s-node', 'db-host', 'web-php', 'ci-runner'];
 const INTERVALS = 40;
@@ -76,20 +77,7 @@ function replay(archetype: string, profile: string): Volume {
     state = next;
     const individual = new Set(batch.resources.filter((r) => r.kind === 'process').map((r) => r.attributes['process.pid']));
     // Totals, from the input.
-    const before = new Map((prev?.processes ?? []).map((p) => [`${p.pid}:${p.start_time}`, p]));
-    let cpu = 0;
-    let io = 0;
-    for (const p of s.processes) {
-      const q = before.get(`${p.pid}:${p.start_time}`);
-      if (q) {
-        cpu += p.cpu_user_seconds - q.cpu_user_seconds + p.cpu_system_seconds - q.cpu_system_seconds;
-        io += (p.io_read_bytes ?? 0) - (q.io_read_bytes ?? 0) + (p.io_write_bytes ?? 0) - (q.io_write_bytes ?? 0);
-      } else if (prev && p.start_time >= prev.timestamp) {
-        cpu += p.cpu_user_seconds + p.cpu_system_seconds;
-        io += (p.io_read_bytes ?? 0) + (p.io_write_bytes ?? 0);
-      }
-    }
-    const rss = s.processes.reduce((a, p) => a + p.rss_bytes, 0);
+    const { cpu, io, rss } = inputDeltas(prev, s);
     const within = (out: number, input: number): boolean => Math.abs(out - input) <= 0.001 * Math.max(Math.abs(input), 1e-9);
     assert.ok(within(exported(batch.resources, 'process.memory.usage'), rss), `${archetype}/${profile} at ${s.timestamp}: memory total`);
     assert.ok(within(exported(batch.resources, 'process.cpu.time'), cpu), `${archetype}/${profile} at ${s.timestamp}: CPU deltas`);

@@ -2,7 +2,7 @@
  * The shipped defaults (SPEC, "Classification", "Profiles", "Files and defaults"). A user's
  * optimization.yaml is merged over these; `nrdot-plus-ctl config show` prints the result.
  */
-import type { ConfigFile } from './schema.js';
+import type { ConfigFile, MetricSelector } from './schema.js';
 
 /**
  * Client backends retitle themselves `postgres: [cluster: ]user db host(port) state` or `[local]`;
@@ -11,6 +11,11 @@ import type { ConfigFile } from './schema.js';
 const PG_CLIENT_SESSION = '^postgres: (?!.*\\bwal ?sender\\b).*(\\(\\d+\\)|\\[local\\])';
 /** sshd's listener, not the per-connection processes (`sshd: alice [priv]`, `sshd: alice@pts/0`). */
 const SSHD_LISTENER = '^(?!sshd: [^/\\[@ ]+(@| \\[)).*';
+
+/** Metric sets of the SPEC's profile table. `process.cpu.time` has no wait state: snapshots carry no iowait. */
+const FULL_SET: MetricSelector[] = ['process.cpu.time', 'process.memory.usage', 'process.memory.virtual', 'process.disk.io'];
+const CPU_MEMORY: MetricSelector[] = ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'];
+const CPU_MEMORY_IO: MetricSelector[] = [...CPU_MEMORY, 'process.disk.io'];
 
 export const DEFAULT_CONFIG: ConfigFile = {
   version: '2.0.0',
@@ -97,8 +102,8 @@ export const DEFAULT_CONFIG: ConfigFile = {
       },
       anomaly: { retention_minutes: 30 },
       metrics: {
-        critical: ['process.cpu.time', 'process.memory.usage', 'process.memory.virtual', 'process.disk.io'],
-        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage', 'process.disk.io'],
+        critical: FULL_SET,
+        other: CPU_MEMORY_IO,
       },
       command_lines: true,
       sampling: { reservoir_size: 0 },
@@ -114,8 +119,8 @@ export const DEFAULT_CONFIG: ConfigFile = {
       },
       anomaly: { retention_minutes: 15 },
       metrics: {
-        critical: ['process.cpu.time', 'process.memory.usage', 'process.memory.virtual', 'process.disk.io'],
-        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+        critical: FULL_SET,
+        other: CPU_MEMORY,
       },
       command_lines: true,
       sampling: { reservoir_size: 0 },
@@ -131,8 +136,8 @@ export const DEFAULT_CONFIG: ConfigFile = {
       },
       anomaly: { retention_minutes: 5 },
       metrics: {
-        critical: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage', 'process.disk.io'],
-        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+        critical: CPU_MEMORY_IO,
+        other: CPU_MEMORY,
       },
       command_lines: true,
       sampling: { reservoir_size: 0 },
@@ -143,8 +148,8 @@ export const DEFAULT_CONFIG: ConfigFile = {
       limits: { max_series_per_host: 500, top_k_per_class: {}, rollup_by: 'tier', rollup_groups_per_tier: 1 },
       anomaly: { retention_minutes: 5 },
       metrics: {
-        critical: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage', 'process.disk.io'],
-        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+        critical: CPU_MEMORY_IO,
+        other: CPU_MEMORY,
       },
       command_lines: true,
       sampling: { reservoir_size: 0 },
@@ -155,8 +160,8 @@ export const DEFAULT_CONFIG: ConfigFile = {
       limits: { max_series_per_host: 300, top_k_per_class: {}, rollup_by: 'tier', rollup_groups_per_tier: 1 },
       anomaly: { retention_minutes: 0 },
       metrics: {
-        critical: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
-        other: ['process.cpu.time:user', 'process.cpu.time:system', 'process.memory.usage'],
+        critical: CPU_MEMORY,
+        other: CPU_MEMORY,
       },
       command_lines: false,
       sampling: { reservoir_size: 0 },

@@ -6,6 +6,7 @@ import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { Classifier } from './classify.js';
 import { emptyState, Pipeline, type PipelineState, type ResourceSeries } from './index.js';
 import { chooseTopK } from './select.js';
+import { inputDeltas } from '../../test/totals.js';
 
 const config = defaultConfig();
 // A profile with a reservoir sample, so that the invariants cover sampled processes too.
@@ -92,24 +93,6 @@ function points(resources: ResourceSeries[], metric: string, kinds: Array<Resour
   return total;
 }
 
-/** Per-process deltas computed from the input alone (SPEC, "Rollups"). */
-function inputDeltas(prev: Snapshot | null, cur: Snapshot): { cpu: number; io: number } {
-  const before = new Map((prev?.processes ?? []).map((p) => [`${p.pid}:${p.start_time}`, p]));
-  let cpu = 0;
-  let io = 0;
-  for (const p of cur.processes) {
-    const q = before.get(`${p.pid}:${p.start_time}`);
-    if (q) {
-      cpu += p.cpu_user_seconds - q.cpu_user_seconds + (p.cpu_system_seconds - q.cpu_system_seconds);
-      if (p.io_read_bytes !== null && q.io_read_bytes !== null) io += p.io_read_bytes - q.io_read_bytes + (p.io_write_bytes! - q.io_write_bytes!);
-    } else if (prev && p.start_time >= prev.timestamp) {
-      cpu += p.cpu_user_seconds + p.cpu_system_seconds;
-      io += (p.io_read_bytes ?? 0) + (p.io_write_bytes ?? 0);
-    }
-  }
-  return { cpu, io };
-}
-
 const close = (a: number, b: number): boolean => Math.abs(a - b) <= Math.max(1e-6, 0.001 * Math.abs(b));
 
 describe('pipeline invariants (property)', () => {
@@ -125,9 +108,8 @@ describe('pipeline invariants (property)', () => {
             const { batch, kpis, state: next } = pipeline.run(s, state);
             state = next;
             const res = batch.resources;
-            const rss = s.processes.reduce((a, p) => a + p.rss_bytes, 0);
-            assert.equal(points(res, 'process.memory.usage', ['process', 'rollup']), rss, `${profile}: memory total`);
             const d = inputDeltas(prev, s);
+            assert.equal(points(res, 'process.memory.usage', ['process', 'rollup']), d.rss, `${profile}: memory total`);
             assert.ok(close(points(res, 'process.cpu.time', ['process', 'rollup']), d.cpu), `${profile}: cpu deltas`);
             if (profile !== 'emergency') assert.ok(close(points(res, 'process.disk.io', ['process', 'rollup']), d.io), `${profile}: io deltas`);
             const individual = res.filter((r) => r.kind === 'process').map((r) => r.attributes['process.pid']);
