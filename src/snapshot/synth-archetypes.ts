@@ -7,7 +7,7 @@
  *
  * Only types are imported from the engine (synth.ts), which calls build() with a HostBuilder.
  */
-import type { Factory, HostBuilder, ProcHandle, Random, Template, Tick } from './synth.js';
+import type { Factory, HostBuilder, ProcHandle, Random, Template, Tick } from './synth-model.js';
 
 export const ARCHETYPES = ['k8s-node', 'db-host', 'web-php', 'ci-runner'] as const;
 export type Archetype = (typeof ARCHETYPES)[number];
