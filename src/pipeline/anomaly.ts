@@ -1,7 +1,7 @@
 /**
  * Anomaly detection (SPEC, "Profiles"): per identity, an exponentially weighted mean and variance of
  * CPU and RSS. After the warm-up, a value beyond mean + k standard deviations that also moved by at
- * least the minimum change marks an anomaly.
+ * least the minimum change marks an anomaly, once confirmed by the next interval.
  */
 import type { Config } from '../config/index.js';
 import type { ProcessMemory } from './types.js';
@@ -33,28 +33,37 @@ function beyond(x: number, mean: number, variance: number, k: number, minChange:
 
 /**
  * Checks the new values against the statistics so far, then folds them in. Returns whether this
- * interval is anomalous. `m` is updated in place (it is this interval's new memory).
+ * interval confirms an anomaly. An outlier must be seen in two consecutive intervals: the first is
+ * held out of the statistics (so that the second is judged against the same baseline), and a single
+ * burst, common in busy workers, is then folded in as ordinary noise. A lasting anomaly is thus
+ * reported one interval after it starts. `m` is updated in place (it is this interval's memory).
  */
 export function observe(m: ProcessMemory, cpuPercent: number, rssBytes: number, s: AnomalySettings): boolean {
-  let anomalous = false;
   if (m.samples === 0) {
     m.cpuMean = cpuPercent;
     m.rssMean = rssBytes;
     m.cpuVar = 0;
     m.rssVar = 0;
-  } else {
-    if (s.enabled && m.samples >= s.warmup) {
-      anomalous =
-        beyond(cpuPercent, m.cpuMean, m.cpuVar, s.k, s.minCpuPercent) || beyond(rssBytes, m.rssMean, m.rssVar, s.k, s.minRssBytes);
-    }
-    // Incremental EWMA of mean and variance (West, 1979).
-    const dc = cpuPercent - m.cpuMean;
-    m.cpuMean += s.alpha * dc;
-    m.cpuVar = (1 - s.alpha) * (m.cpuVar + s.alpha * dc * dc);
-    const dr = rssBytes - m.rssMean;
-    m.rssMean += s.alpha * dr;
-    m.rssVar = (1 - s.alpha) * (m.rssVar + s.alpha * dr * dr);
+    m.samples = 1;
+    return false;
   }
+  const outlier =
+    s.enabled &&
+    m.samples >= s.warmup &&
+    (beyond(cpuPercent, m.cpuMean, m.cpuVar, s.k, s.minCpuPercent) || beyond(rssBytes, m.rssMean, m.rssVar, s.k, s.minRssBytes));
+  if (outlier && !m.pending) {
+    m.pending = true;
+    return false;
+  }
+  const confirmed = outlier && m.pending;
+  m.pending = false;
+  // Incremental EWMA of mean and variance (West, 1979).
+  const dc = cpuPercent - m.cpuMean;
+  m.cpuMean += s.alpha * dc;
+  m.cpuVar = (1 - s.alpha) * (m.cpuVar + s.alpha * dc * dc);
+  const dr = rssBytes - m.rssMean;
+  m.rssMean += s.alpha * dr;
+  m.rssVar = (1 - s.alpha) * (m.rssVar + s.alpha * dr * dr);
   m.samples++;
-  return anomalous;
+  return confirmed;
 }

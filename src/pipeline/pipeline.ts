@@ -522,7 +522,7 @@ function newMemory(start: number): ProcessMemory {
   return {
     start,
     t: 0, cpuUser: 0, cpuSystem: 0, ioRead: null, ioWrite: null, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0,
-    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, anomalyUntil: 0, inTopK: false,
+    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, pending: false, anomalyUntil: 0, inTopK: false,
   };
 }
 

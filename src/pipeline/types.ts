@@ -120,6 +120,8 @@ export interface ProcessMemory {
   rssMean: number;
   rssVar: number;
   samples: number;
+  /** An outlier was seen last interval and awaits confirmation. */
+  pending: boolean;
   anomalyUntil: number;
   inTopK: boolean;
 }

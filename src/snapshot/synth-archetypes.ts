@@ -398,7 +398,7 @@ function webPhp(b: HostBuilder): void {
   const fpmCg = system('php8.2-fpm.service');
   const fpm = b.proc(fixed(id('php-fpm8.2', '/usr/sbin/php-fpm8.2', 'php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)', 'root', fpmCg), { cpu: 0.003, rss: 38 * MB, vms: 260 * MB, fds: 14, ctx: 10 }), { start: base.next(3), parent: base.init });
   const fpmWorker = (cpu: number, rss: number, noise: number): Factory => (r) =>
-    tpl(id('php-fpm8.2', '/usr/sbin/php-fpm8.2', 'php-fpm: pool www', 'www-data', fpmCg), { cpu: cpu || r.uniform(0.03, 0.07), daily: true, cpuNoise: noise, rss: (rss || r.uniform(40, 80)) * MB, rssNoise: 0.02, vms: 300 * MB, fds: r.int(12, 20), ioRead: 8 * KB, faults: 60, ctx: 150 });
+    tpl(id('php-fpm8.2', '/usr/sbin/php-fpm8.2', 'php-fpm: pool www', 'www-data', fpmCg), { cpu: cpu || r.uniform(0.01, 0.04), daily: true, cpuNoise: noise, rss: (rss || r.uniform(40, 80)) * MB, rssNoise: 0.02, vms: 300 * MB, fds: r.int(12, 20), ioRead: 8 * KB, faults: 60, ctx: 150 });
   // pm = static, pm.max_children = 100, pm.max_requests = 500: each worker is recycled after a while.
   for (let k = 0; k < 100; k++) {
     const role = k === 17 ? 'cpu_spike' : k === 42 ? 'memory_leak' : undefined;
