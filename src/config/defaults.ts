@@ -173,7 +173,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     ewma: { enabled: true, alpha: 0.2 },
     variance_detection: { enabled: true, threshold_multiplier: 2.0, warmup_intervals: 5, min_cpu_percent_change: 5, min_memory_mb_change: 50 },
     redaction: {
-      secret_names: ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api-key', 'api_key', 'key', 'credential', 'auth'],
+      secret_names: ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api-key', 'api_key', 'key', 'credential', 'auth', 'authorization'],
     },
     time_based_rules: [],
   },

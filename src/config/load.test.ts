@@ -72,6 +72,14 @@ describe('invalid files', () => {
   }
 });
 
+describe('tier order', () => {
+  it('evaluates tiers a user adds to process_classification before the shipped ones', () => {
+    const c = parseConfig('process_classification:\n  payments_jvm: { score: 0.95, rules: [{ name: "^java$", cmdline: "payments" }] }\n', 'x.yaml');
+    assert.equal(Object.keys(c.process_classification)[0], 'payments_jvm');
+    assert.ok(Object.keys(c.process_classification).indexOf('application') > 0);
+  });
+});
+
 describe('locations', () => {
   it('takes --config over NRDOT_CONFIG over the default location', () => {
     assert.deepEqual(configLocation('/a.yaml', { NRDOT_CONFIG: '/b.yaml' }), { path: '/a.yaml', explicit: true, source: '--config' });

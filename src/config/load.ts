@@ -81,6 +81,11 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
     if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues, doc, lines, ['custom_profiles', name]));
     config.profiles[name] = parsed.data as ProfileConfig;
   }
+  // Tiers a user adds to process_classification are evaluated before the shipped ones (a merge would
+  // otherwise append them after the generic rules, where e.g. a java-based tier could never match).
+  const shipped = new Set(Object.keys(DEFAULT_CONFIG.process_classification ?? {}));
+  const tiers = Object.entries(config.process_classification);
+  config.process_classification = Object.fromEntries([...tiers.filter(([t]) => !shipped.has(t)), ...tiers.filter(([t]) => shipped.has(t))]);
   const profileNames = Object.keys(config.profiles);
   const known = (p: string): boolean => p in config.profiles;
   if (!known(config.state.active_profile)) {

@@ -31,11 +31,21 @@ function beyond(x: number, mean: number, variance: number, k: number, minChange:
   return x - mean >= minChange && x > mean + k * Math.sqrt(variance);
 }
 
+/** Incremental EWMA of mean and variance (West, 1979). */
+function fold(m: ProcessMemory, cpuPercent: number, rssBytes: number, alpha: number): void {
+  const dc = cpuPercent - m.cpuMean;
+  m.cpuMean += alpha * dc;
+  m.cpuVar = (1 - alpha) * (m.cpuVar + alpha * dc * dc);
+  const dr = rssBytes - m.rssMean;
+  m.rssMean += alpha * dr;
+  m.rssVar = (1 - alpha) * (m.rssVar + alpha * dr * dr);
+}
+
 /**
  * Checks the new values against the statistics so far, then folds them in. Returns whether this
  * interval confirms an anomaly. An outlier must be seen in two consecutive intervals: the first is
- * held out of the statistics (so that the second is judged against the same baseline), and a single
- * burst, common in busy workers, is then folded in as ordinary noise. A lasting anomaly is thus
+ * held out of the statistics (so that the second is judged against the same baseline), then folded
+ * in, so that a single burst, common in busy workers, counts as ordinary variation. A lasting anomaly is thus
  * reported one interval after it starts. `m` is updated in place (it is this interval's memory).
  */
 export function observe(m: ProcessMemory, cpuPercent: number, rssBytes: number, s: AnomalySettings): boolean {
@@ -53,17 +63,18 @@ export function observe(m: ProcessMemory, cpuPercent: number, rssBytes: number, 
     (beyond(cpuPercent, m.cpuMean, m.cpuVar, s.k, s.minCpuPercent) || beyond(rssBytes, m.rssMean, m.rssVar, s.k, s.minRssBytes));
   if (outlier && !m.pending) {
     m.pending = true;
+    m.pendingCpu = cpuPercent;
+    m.pendingRss = rssBytes;
     return false;
   }
   const confirmed = outlier && m.pending;
-  m.pending = false;
-  // Incremental EWMA of mean and variance (West, 1979).
-  const dc = cpuPercent - m.cpuMean;
-  m.cpuMean += s.alpha * dc;
-  m.cpuVar = (1 - s.alpha) * (m.cpuVar + s.alpha * dc * dc);
-  const dr = rssBytes - m.rssMean;
-  m.rssMean += s.alpha * dr;
-  m.rssVar = (1 - s.alpha) * (m.rssVar + s.alpha * dr * dr);
+  if (m.pending) {
+    // The held-out values join the statistics now, before this interval's.
+    fold(m, m.pendingCpu, m.pendingRss, s.alpha);
+    m.samples++;
+    m.pending = false;
+  }
+  fold(m, cpuPercent, rssBytes, s.alpha);
   m.samples++;
   return confirmed;
 }

@@ -190,6 +190,35 @@ describe('classification', () => {
   });
 });
 
+describe('continuity', () => {
+  const cpuOut = (res: ResourceSeries[]): number => points(res, 'process.cpu.time', ['process', 'rollup']);
+
+  it('counts the usage of a process missing from one snapshot when it is seen again', () => {
+    const p = new Pipeline(config, 'balanced');
+    let state = emptyState();
+    const t0 = HOST.boot_time + 3600;
+    let total = 0;
+    for (const [i, cpu] of [[0, 10], [1, 20], [3, 40], [4, 50]] as const) {
+      const r = p.run(snap(t0 + i * 60, [proc(5, { name: 'mystery', exe: '/opt/m', cmdline: 'm', cpu_user_seconds: cpu, cpu_system_seconds: 0 })]), state);
+      state = r.state;
+      total += cpuOut(r.batch.resources);
+    }
+    assert.equal(total, 40, 'from the first sighting (10 s) to the last (50 s)');
+  });
+
+  it('starts the cumulative values of a new rollup group at the start of the interval it covers', () => {
+    const p = new Pipeline(config, 'balanced');
+    const t0 = HOST.boot_time + 3600;
+    const first = p.run(snap(t0, [proc(1, CRITICAL_TEMPLATES[0])]), emptyState());
+    const cc1 = (pid: number) => proc(pid, { name: 'cc1', exe: '/usr/lib/gcc/cc1', cmdline: 'cc1 x.c', start_time: t0 + 10, cpu_user_seconds: 20, cpu_system_seconds: 0 });
+    const r = p.run(snap(t0 + 60, [proc(1, CRITICAL_TEMPLATES[0]), cc1(900), cc1(901)]), first.state);
+    const rollup = r.batch.resources.find((x) => x.kind === 'rollup' && x.attributes['process.executable.name'] !== undefined && x.metrics.some((m) => m.name === 'process.count' && m.points[0]!.value === 2))!;
+    const cpu = rollup.metrics.find((m) => m.name === 'process.cpu.time')!;
+    assert.equal(cpu.points[0]!.start, t0);
+    assert.equal(cpu.points[0]!.cumulative, 40);
+  });
+});
+
 describe('selection', () => {
   it('samples the tail deterministically, with its weight and without command lines', () => {
     const p = new Pipeline(config, 'sampled');
@@ -199,7 +228,7 @@ describe('selection', () => {
     const sampled = r.batch.resources.filter((x) => x.kind === 'process' && 'nrdot.sample.weight' in x.attributes);
     assert.equal(sampled.length, 3);
     for (const x of sampled) {
-      assert.equal(x.attributes['nrdot.sample.weight'], 20 / 3);
+      assert.equal(x.attributes['nrdot.sample.weight'], Math.round(20 / 3));
       assert.ok(!('process.command_line' in x.attributes) && !('process.executable.path' in x.attributes));
     }
     assert.equal(r.decisions.filter((d) => d.action === 'sample').length, 3);

@@ -19,6 +19,8 @@ import type { Attributes, Batch, Decision, Kpis, PipelineResult, PipelineState, 
 
 const DAY = 86400;
 const MB = 1024 * 1024;
+/** Seconds an unseen identity is remembered. */
+const FORGET_AFTER = 600;
 
 /** Classification and redacted command line, memoized per identity while its static attributes hold. */
 interface Known extends Classification {
@@ -210,13 +212,18 @@ export class Pipeline {
     for (const [tier, pool] of topKPool) {
       for (const v of chooseTopK(pool, topKFor(tier, profile.limits.top_k_per_class))) {
         v.reason = 'top-k';
-        v.mem.inTopK = true;
         byPriority[2]!.push(v);
       }
     }
+    // Room for rollups: every tier's groups (and the carrier of kept processes' totals). When that
+    // does not fit beside the critical processes, each tier rolls up into a single group.
+    const cap = profile.limits.max_series_per_host;
     const tiersPresent = new Set(views.map((v) => v.tier)).size;
-    const rollupReserve = tiersPresent * profile.limits.rollup_groups_per_tier * (seriesCount(this.rollupSet, true, true) + 1);
-    let budget = profile.limits.max_series_per_host - fixedSeries - selfMetricCount(criticalCount > 0) - rollupReserve;
+    const perGroup = seriesCount(this.rollupSet, true, true) + 1;
+    const fixed = fixedSeries + selfMetricCount(criticalCount > 0);
+    let groupsPerTier = profile.limits.rollup_groups_per_tier;
+    if (fixed + (tiersPresent * groupsPerTier + 1) * perGroup > cap) groupsPerTier = 1;
+    let budget = cap - fixed - (tiersPresent * groupsPerTier + 1) * perGroup;
     for (const group of byPriority) {
       group.sort((a, b) => b.composite - a.composite || a.p.pid - b.p.pid);
       for (const v of group) {
@@ -227,18 +234,21 @@ export class Pipeline {
           budget -= s;
         } else {
           v.reason = `${v.reason} over the series cap`;
-          v.mem.inTopK = false;
         }
       }
     }
+    // Whatever kept its own series this interval is an incumbent for the next top-K, whichever rule
+    // kept it: a process hovering around a threshold does not flap between its series and a rollup.
+    for (const group of byPriority) for (const v of group) v.mem.inTopK = v.kept;
 
     // Optional reservoir sample of the tail: a few processes exported individually with their weight.
     const sampleSize = profile.sampling.reservoir_size;
     let sampleWeight = 0;
     if (sampleSize > 0) {
       const tail = views.filter((v) => !v.kept);
-      const picked = tail.map((v) => ({ v, h: fnv1a(`${v.known.seriesKey}@${t}`) })).sort((a, b) => a.h - b.h).slice(0, sampleSize);
-      sampleWeight = picked.length > 0 ? tail.length / picked.length : 0;
+      // By a hash of the identity alone: the same processes stay sampled while they live (no churn).
+      const picked = tail.map((v) => ({ v, h: fnv1a(v.known.seriesKey) })).sort((a, b) => a.h - b.h || a.v.p.pid - b.v.p.pid).slice(0, sampleSize);
+      let sampled = 0;
       for (const { v } of picked) {
         const s = this.seriesOf(v, this.otherSet);
         if (s > budget) break;
@@ -247,7 +257,10 @@ export class Pipeline {
         v.sampled = true;
         v.series = s;
         v.reason = 'sample';
+        sampled++;
       }
+      // Whole numbers, so that the attribute does not fork the series at every small change of the tail.
+      sampleWeight = sampled > 0 ? Math.round(tail.length / sampled) : 0;
     }
 
     // Stage 3: series for kept processes; rollups for the rest.
@@ -296,12 +309,13 @@ export class Pipeline {
       members: rolled,
       uncarried: uncarried.map((v) => ({ member: v, set: v.known.critical || v.known.forced ? this.criticalSet : this.otherSet })),
       by: profile.limits.rollup_by,
-      groupsPerTier: profile.limits.rollup_groups_per_tier,
+      groupsPerTier,
       minShare: profile.limits.min_share,
       attributes: (tier, group) => this.groupAttributes(host, tier, group),
       set: this.rollupSet,
       carry: state.rollups,
       t,
+      intervalStart,
     });
     resources.push(...rollup.resources);
     // A process the series cap refused says which rule would have kept it.
@@ -347,7 +361,7 @@ export class Pipeline {
       totalCpu += v.dCpuUser + v.dCpuSystem;
       if (v.anomaly) anomalies++;
     }
-    const visibilityCpu = totalCpu > 0 ? keptCpu / totalCpu : 1;
+    const visibilityCpu = totalCpu > 0 ? keptCpu / totalCpu : null;
     const visibilityMemory = sumRss > 0 ? keptRss / sumRss : 1;
     const kpis: Kpis = {
       timestamp: t,
@@ -368,14 +382,15 @@ export class Pipeline {
       critical_processes: criticalCount,
       visibility_cpu: visibilityCpu,
       visibility_memory: visibilityMemory,
-      visibility: Math.min(visibilityCpu, visibilityMemory),
+      visibility: visibilityCpu === null ? visibilityMemory : Math.min(visibilityCpu, visibilityMemory),
       totals_error: totalsError(views, resources),
       cost_per_hour_baseline: costBaseline,
       cost_per_hour_optimized: costOptimized,
       kept: views.length - rolled.length,
       rolled_up: rolled.length,
       anomalies,
-      critical_over_cap: fixedSeries > profile.limits.max_series_per_host,
+      critical_over_cap: fixedSeries > cap,
+      series_over_cap: datapoints > cap,
     };
 
     const decide = (): Decision[] => views.map((v) => ({
@@ -395,7 +410,9 @@ export class Pipeline {
       series: v.kept ? v.series : 0,
     }));
     // Forget identities that were not in this snapshot.
-    for (const [pid, mem] of processes) if (mem.t !== t) processes.delete(pid);
+    // An identity missing from a snapshot (hidden for a moment, or a gap in a recording) keeps its
+    // memory for a while, so that its usage meanwhile is counted when it is seen again.
+    for (const [pid, mem] of processes) if (t - mem.t > FORGET_AFTER) processes.delete(pid);
     for (const [pid, k] of this.known) if (processes.get(pid)?.start !== k.start) this.known.delete(pid);
     const batch: Batch = { timestamp: t, intervalStart, resources };
     return {
@@ -522,7 +539,7 @@ function newMemory(start: number): ProcessMemory {
   return {
     start,
     t: 0, cpuUser: 0, cpuSystem: 0, ioRead: null, ioWrite: null, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0,
-    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, pending: false, anomalyUntil: 0, inTopK: false,
+    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, pending: false, pendingCpu: 0, pendingRss: 0, anomalyUntil: 0, inTopK: false,
   };
 }
 

@@ -46,6 +46,7 @@ export interface RollupInput<M extends RollupMember> {
   set: MetricSet;
   carry: Map<string, RollupCarry>;
   t: number;
+  intervalStart: number | null;
 }
 
 export interface GroupAttributes {
@@ -79,8 +80,8 @@ interface Group<M> {
   extra: Array<{ member: M; set: MetricSet }>;
 }
 
-function zeroCarry(t: number): RollupCarry {
-  return { cpuUser: 0, cpuSystem: 0, ioRead: 0, ioWrite: 0, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0, start: t, last: t };
+function zeroCarry(start: number): RollupCarry {
+  return { cpuUser: 0, cpuSystem: 0, ioRead: 0, ioWrite: 0, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0, start, last: start };
 }
 
 export function buildRollups<M extends RollupMember>(input: RollupInput<M>): RollupOutput {
@@ -135,8 +136,10 @@ export function buildRollups<M extends RollupMember>(input: RollupInput<M>): Rol
       const key = `${tier}/${g.name}`;
       for (const m of g.members) m.rollup = key;
       const prev = input.carry.get(key);
-      const c: RollupCarry = prev ? { ...prev, last: t } : zeroCarry(t);
+      // A new group's cumulative values count from the start of the interval its first deltas cover.
+      const c: RollupCarry = prev ? { ...prev, last: t } : zeroCarry(input.intervalStart ?? t);
       const v = sumMembers(g, c);
+      c.last = t;
       carry.set(key, c);
       // A group that only carries totals of kept processes exports just those totals.
       const metrics: Metric[] = buildMetrics(g.members.length > 0 ? set : carriedSet(g, set), v);

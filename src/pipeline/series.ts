@@ -10,7 +10,10 @@ import type { Attributes, Metric, MetricPoint, ResourceSeries } from './types.js
 export const MAX_ATTRIBUTE_LENGTH = 4095;
 
 export function truncate(value: string): string {
-  return value.length > MAX_ATTRIBUTE_LENGTH ? value.slice(0, MAX_ATTRIBUTE_LENGTH) : value;
+  if (value.length <= MAX_ATTRIBUTE_LENGTH) return value;
+  // Never cut between the two halves of a surrogate pair.
+  const high = value.charCodeAt(MAX_ATTRIBUTE_LENGTH - 1);
+  return value.slice(0, high >= 0xd800 && high <= 0xdbff ? MAX_ATTRIBUTE_LENGTH - 1 : MAX_ATTRIBUTE_LENGTH);
 }
 
 const STATE_USER: Attributes = { state: 'user' };

@@ -31,6 +31,7 @@ export interface ProfileSummary {
   series_churn: number;
   anomaly_intervals: number;
   critical_over_cap_intervals: number;
+  series_over_cap_intervals: number;
 }
 
 export class Summary {
@@ -43,6 +44,7 @@ export class Summary {
   private oOut = 0;
   private coverageMin: number | null = null;
   private visCpu = 0;
+  private visCpuN = 0;
   private visMem = 0;
   private errMax = 0;
   private costBase = 0;
@@ -50,6 +52,7 @@ export class Summary {
   private uniqueMax = 0;
   private anomalies = 0;
   private overCap = 0;
+  private seriesOverCap = 0;
 
   constructor(readonly profile: string) {}
 
@@ -62,7 +65,10 @@ export class Summary {
     this.oBase += k.bytes_baseline;
     this.oOut += k.bytes_exported;
     if (k.coverage_critical !== null) this.coverageMin = Math.min(this.coverageMin ?? 1, k.coverage_critical);
-    this.visCpu += k.visibility_cpu;
+    if (k.visibility_cpu !== null) {
+      this.visCpu += k.visibility_cpu;
+      this.visCpuN++;
+    }
     this.visMem += k.visibility_memory;
     this.errMax = Math.max(this.errMax, k.totals_error);
     this.costBase += k.cost_per_hour_baseline;
@@ -70,6 +76,7 @@ export class Summary {
     this.uniqueMax = Math.max(this.uniqueMax, k.series_unique_24h);
     if (k.anomalies > 0) this.anomalies++;
     if (k.critical_over_cap) this.overCap++;
+    if (k.series_over_cap) this.seriesOverCap++;
   }
 
   result(): ProfileSummary {
@@ -87,7 +94,7 @@ export class Summary {
       otlp_bytes_baseline: this.oBase,
       otlp_bytes_exported: this.oOut,
       coverage_critical_min: this.coverageMin,
-      visibility_cpu_mean: this.visCpu / n,
+      visibility_cpu_mean: this.visCpuN > 0 ? this.visCpu / this.visCpuN : 1,
       visibility_memory_mean: this.visMem / n,
       totals_error_max: this.errMax,
       cost_per_month_baseline: (this.costBase / n) * HOURS_PER_MONTH,
@@ -97,6 +104,7 @@ export class Summary {
       series_churn: seriesMean > 0 ? this.uniqueMax / seriesMean : 0,
       anomaly_intervals: this.anomalies,
       critical_over_cap_intervals: this.overCap,
+      series_over_cap_intervals: this.seriesOverCap,
     };
   }
 }

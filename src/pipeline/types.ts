@@ -88,7 +88,8 @@ export interface Kpis {
   /** Share of critical processes exported individually; null when the host has none. */
   coverage_critical: number | null;
   critical_processes: number;
-  visibility_cpu: number;
+  /** null when the interval has no CPU deltas to share (the first one). */
+  visibility_cpu: number | null;
   visibility_memory: number;
   visibility: number;
   /** Worst relative difference between exported and input totals (memory, CPU and IO deltas). */
@@ -100,6 +101,8 @@ export interface Kpis {
   anomalies: number;
   /** Critical processes alone exceed the series cap (they are never cut). */
   critical_over_cap: boolean;
+  /** The interval's series exceed the cap all the same (critical processes and minimal rollups). */
+  series_over_cap: boolean;
 }
 
 /** Per process identity (pid + start), carried between intervals. */
@@ -120,9 +123,12 @@ export interface ProcessMemory {
   rssMean: number;
   rssVar: number;
   samples: number;
-  /** An outlier was seen last interval and awaits confirmation. */
+  /** An outlier was seen last interval and awaits confirmation: its values, held out of the statistics. */
   pending: boolean;
+  pendingCpu: number;
+  pendingRss: number;
   anomalyUntil: number;
+  /** Kept individually in the last interval: an incumbent for the top-K. */
   inTopK: boolean;
 }
 
