@@ -150,7 +150,7 @@ describe('nrdot-plus (agent)', () => {
     assert.ok(Number(line.processes) > 0);
     assert.equal(typeof line.read_ms, 'number');
     assert.equal(typeof line.permission_errors, 'number');
-    assert.match(String(line.msg), /^collected \d+ processes in [\d.]+ ms, \d+ permission errors muted$/);
+    assert.match(String(line.msg), /^collected \d+ processes in [\d.]+ ms, \d+ permission errors muted; balanced: \d+ of \d+ datapoints \(-[\d.]+%\)$/);
   });
 
   it('rejects a bad NRDOT_COLLECTION_INTERVAL or flag with exit code 2', async () => {

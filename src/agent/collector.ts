@@ -1,11 +1,10 @@
 /**
  * The collection loop: one snapshot every interval, on a fixed cadence (a slow read does not push
- * later ones back), and one log line per interval. Later stages (pipeline, exporters) plug in via
- * `onSnapshot`.
+ * later ones back), optimized and exported, and one log line per interval.
  */
-import type { ProcfsReader, ReadStats } from '../procfs/index.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { ProcfsReader } from '../procfs/index.js';
 import type { Logger } from './log.js';
+import type { Optimizer } from './optimizer.js';
 
 export interface CollectorOptions {
   reader: ProcfsReader;
@@ -13,7 +12,8 @@ export interface CollectorOptions {
   log: Logger;
   /** Log every permission error instead of only counting them (OpenTelemetry's mute_process_*_error=false). */
   logPermissionErrors: boolean;
-  onSnapshot?: (snapshot: Snapshot, stats: ReadStats) => void;
+  /** The pipeline and exporters; without it the agent only reads. */
+  optimizer?: Optimizer;
 }
 
 export class Collector {
@@ -46,6 +46,26 @@ export class Collector {
       return false;
     }
     const { stats, snapshot } = result;
+    let optimized: Record<string, unknown> = {};
+    let summary = '';
+    if (this.options.optimizer) {
+      try {
+        const k = this.options.optimizer.process(snapshot);
+        optimized = {
+          profile: k.profile,
+          datapoints_baseline: k.datapoints_baseline,
+          datapoints_exported: k.datapoints_exported,
+          reduction_datapoints: Math.round(k.reduction_datapoints * 1000) / 1000,
+          cost_per_hour_baseline: k.cost_per_hour_baseline,
+          cost_per_hour_optimized: k.cost_per_hour_optimized,
+          coverage_critical: k.coverage_critical,
+        };
+        summary = `; ${k.profile}: ${k.datapoints_exported} of ${k.datapoints_baseline} datapoints (-${(k.reduction_datapoints * 100).toFixed(1)}%)`;
+      } catch (err) {
+        log.error({ err }, `cannot optimize or export this interval: ${(err as Error).message}`);
+        return false;
+      }
+    }
     const denied = Object.fromEntries(Object.entries(stats.permissionErrors).filter(([, n]) => n > 0));
     const mutedNote = this.options.logPermissionErrors ? '' : `, ${stats.permissionErrorsTotal} permission errors muted`;
     log.info(
@@ -56,8 +76,9 @@ export class Collector {
         permission_errors_by_kind: denied,
         other_errors: stats.otherErrors,
         read_ms: round(stats.durationMs),
+        ...optimized,
       },
-      `collected ${stats.processes} processes in ${round(stats.durationMs)} ms${mutedNote}`,
+      `collected ${stats.processes} processes in ${round(stats.durationMs)} ms${mutedNote}${summary}`,
     );
     if (this.options.logPermissionErrors) {
       for (const d of stats.permissionErrorDetails) {
@@ -65,7 +86,6 @@ export class Collector {
         log.warn({ process_pid: d.pid, process_name: d.name, kind: d.kind }, what);
       }
     }
-    this.options.onSnapshot?.(snapshot, stats);
     return true;
   }
 

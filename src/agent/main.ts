@@ -1,9 +1,14 @@
 /**
- * `nrdot-plus`: the agent. For now it reads a snapshot of every process each interval and logs
- * what it read; the optimizer and the exporters come behind it.
+ * `nrdot-plus`: the agent. Every interval it reads a snapshot of every process, runs it through the
+ * optimizer with the active profile, writes the result to the configured exporters (a file today),
+ * and logs one line.
  */
 import { Command, Option } from 'commander';
-import { EXIT } from '../cli/errors.js';
+import { loadConfig } from '../config/index.js';
+import { CONFIG_OPTION } from '../cli/config.js';
+import { EXIT, UsageError } from '../cli/errors.js';
+import { FileExporter } from '../export/index.js';
+import { Optimizer } from './optimizer.js';
 import { collectionInterval, envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
 import { openReader } from '../cli/snapshot.js';
@@ -12,6 +17,8 @@ import { Collector } from './collector.js';
 import { createLogger } from './log.js';
 
 interface AgentOptions {
+  config?: string;
+  profile?: string;
   procfs?: string;
   interval?: number;
   logPermissionErrors?: boolean;
@@ -35,6 +42,8 @@ export function buildAgentProgram(): Command {
       '--log-permission-errors',
       'log each permission error instead of counting them (env NRDOT_MUTE_PERMISSION_ERRORS=false)',
     )
+    .option(...CONFIG_OPTION)
+    .option('--profile <name>', 'optimization profile (default: state.active_profile of the configuration)')
     .option('--once', 'collect one interval and exit')
     .action(async (opts: AgentOptions) => {
       await runAgent(opts);
@@ -46,16 +55,28 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   const root = procfsRoot(opts.procfs);
   const mute = envBoolean('NRDOT_MUTE_PERMISSION_ERRORS');
   const logPermissionErrors = opts.logPermissionErrors ?? mute === false;
+  const { config, file: configFile } = loadConfig(opts.config);
+  const profile = opts.profile ?? config.state.active_profile;
+  if (!config.profiles[profile]) {
+    throw new UsageError(`--profile: no profile named "${profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+  }
   const log = createLogger();
+  const exportPath = config.exporters.file.path;
+  const file = exportPath !== '' ? new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 }) : null;
+  const optimizer = new Optimizer(config, profile, file);
   const reader = openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0);
-  const collector = new Collector({ reader, intervalSeconds, log, logPermissionErrors });
+  const collector = new Collector({ reader, intervalSeconds, log, logPermissionErrors, optimizer });
   if (opts.once) {
     const ok = collector.collectOnce();
     reader.close();
     if (!ok) process.exitCode = EXIT.error;
     return;
   }
-  log.info({ version: VERSION, procfs: root, interval_s: intervalSeconds }, `nrdot-plus ${VERSION} started: reading ${root} every ${intervalSeconds} s`);
+  const exporting = file ? `, writing OTLP JSON to ${file.path}` : ', no exporter configured';
+  log.info(
+    { version: VERSION, procfs: root, interval_s: intervalSeconds, config: configFile ?? 'embedded defaults', profile, file_export: file?.path ?? null },
+    `nrdot-plus ${VERSION} started: reading ${root} every ${intervalSeconds} s, profile ${profile}${exporting}`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       collector.stop();

@@ -35,7 +35,8 @@ export function loadConfigAt(location: ConfigLocation): LoadedConfig {
     text = readFileSync(location.path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !location.explicit) return { config: defaultConfig(), file: null };
+    // Nothing at the default location (or a home that is not ours to read): the embedded defaults.
+    if ((code === 'ENOENT' || code === 'EACCES') && !location.explicit) return { config: defaultConfig(), file: null };
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(err);
     throw new ConfigError(`${location.path}: ${why}${location.explicit ? ` (from ${location.source})` : ''}`);
   }
