@@ -23,7 +23,10 @@ describe('nrdot-plus with a file exporter', () => {
     const out = join(dir, 'otlp.jsonl');
     const config = join(dir, 'optimization.yaml');
     writeFileSync(config, `state: { active_profile: aggressive }\nexporters: { file: { path: ${JSON.stringify(out)}, max_mb: 10 } }\n`);
-    const child = spawn(process.execPath, [AGENT, '--config', config, '--interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [AGENT, '--config', config, '--interval', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NRDOT_HTTP_ADDR: '127.0.0.1:0' },
+    });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const watcher = watch(dir);

@@ -184,7 +184,7 @@ describe('nrdot-plus (agent)', () => {
   it('collects every interval until SIGTERM, then exits cleanly', async () => {
     const child = spawn(process.execPath, [AGENT], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NRDOT_COLLECTION_INTERVAL: '1' },
+      env: { ...process.env, NRDOT_COLLECTION_INTERVAL: '1', NRDOT_HTTP_ADDR: '127.0.0.1:0' },
     });
     const lines = createInterface({ input: child.stderr! });
     let collected = 0;

@@ -6,8 +6,9 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { CONFIG_OPTION } from '../cli/config.js';
-import { EXIT, UsageError } from '../cli/errors.js';
+import { EXIT, UsageError, UserError } from '../cli/errors.js';
 import { FileExporter } from '../export/index.js';
+import { startListener, type Listener } from '../api/server.js';
 import { Optimizer } from './optimizer.js';
 import { collectionInterval, envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
@@ -73,15 +74,28 @@ async function runAgent(opts: AgentOptions): Promise<void> {
     return;
   }
   const exporting = file ? `, writing OTLP JSON to ${file.path}` : ', no exporter configured';
+  const listen = process.env.NRDOT_HTTP_ADDR || config.server.listen;
+  const source = process.env.NRDOT_HTTP_ADDR ? 'NRDOT_HTTP_ADDR' : 'server.listen';
+  let listener: Listener;
+  try {
+    listener = await startListener(listen, () => optimizer.prometheusText);
+  } catch (err) {
+    reader.close();
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new UserError(`${source} ${listen}: ${why}`);
+  }
   log.info(
-    { version: VERSION, procfs: root, interval_s: intervalSeconds, config: configFile ?? 'embedded defaults', profile, file_export: file?.path ?? null },
-    `nrdot-plus ${VERSION} started: reading ${root} every ${intervalSeconds} s, profile ${profile}${exporting}`,
+    { version: VERSION, procfs: root, interval_s: intervalSeconds, config: configFile ?? 'embedded defaults', profile, file_export: file?.path ?? null, listen: listener.address },
+    `nrdot-plus ${VERSION} started: reading ${root} every ${intervalSeconds} s, profile ${profile}${exporting}; Prometheus metrics at http://${listener.address}/metrics`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       collector.stop();
-      log.info({ signal }, `stopped on ${signal}`);
-      resolve();
+      void listener.close().then(() => {
+        log.info({ signal }, `stopped on ${signal}`);
+        resolve();
+      });
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -1,9 +1,10 @@
 /**
  * The agent's data path after the receiver: each snapshot through the pipeline of the active profile,
- * then to the exporters. The pipeline state lives here between intervals.
+ * then to the exporters (the file, and the exposition `/metrics` serves). The pipeline state lives
+ * here between intervals.
  */
 import type { Config } from '../config/index.js';
-import type { FileExporter } from '../export/index.js';
+import { renderPrometheus, type FileExporter } from '../export/index.js';
 import { toOtlpJson } from '../otlp/encode.js';
 import { emptyState, Pipeline, type Kpis, type PipelineState } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -11,6 +12,8 @@ import type { Snapshot } from '../snapshot/types.js';
 export class Optimizer {
   private readonly pipeline: Pipeline;
   private state: PipelineState = emptyState();
+  /** The Prometheus exposition of the latest interval (empty before the first). */
+  prometheusText = '';
 
   constructor(
     private readonly config: Config,
@@ -27,6 +30,7 @@ export class Optimizer {
     if (this.file) {
       this.file.write(JSON.stringify(toOtlpJson(result.batch.resources, result.batch, this.config.exporters.otlp.temporality)));
     }
+    this.prometheusText = renderPrometheus(result.batch, result.kpis);
     return result.kpis;
   }
 }

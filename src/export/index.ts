@@ -1,2 +1,3 @@
-/** Exporters: where the optimizer's batches go (files today; OTLP/HTTP and Prometheus next). */
+/** Exporters: where the optimizer's batches go (an OTLP JSON file, the Prometheus exposition; OTLP/HTTP next). */
 export { FileExporter, type FileExporterOptions } from './file.js';
+export { prometheusName, renderPrometheus } from './prometheus.js';

@@ -1,0 +1,109 @@
+/**
+ * The Prometheus text exposition of the latest interval: the optimized process series and rollups
+ * with their true types (counters cumulative and monotonic, per SPEC "Rollups"), and the self-metrics
+ * under the names SPEC gives them. Written by hand: the client libraries model metrics that a process
+ * increments, while these are values computed elsewhere, one resource per process or rollup.
+ */
+import type { Attributes, Batch, Kpis, Metric } from '../pipeline/index.js';
+import { KEPT_TIER } from '../pipeline/rollup.js';
+
+/** Resource attributes that become labels; command lines and paths stay out (cardinality, size). */
+const LABELS: Array<[string, string]> = [
+  ['process.pid', 'process_pid'],
+  ['process.executable.name', 'process_executable_name'],
+  ['process.owner', 'process_owner'],
+  ['nrdot.tier', 'nrdot_tier'],
+  ['nrdot.rollup', 'nrdot_rollup'],
+];
+
+const UNIT_SUFFIX: Record<string, string> = { s: '_seconds', By: '_bytes', '1': '_ratio' };
+
+/** Names that the general rule would get wrong (a gauge may not end in `_count`). */
+const RENAMED: Record<string, string> = { 'process.count': 'nrdot_rollup_processes' };
+
+/** OpenTelemetry name and unit to a Prometheus name (dots to underscores, unit suffix, _total). */
+export function prometheusName(m: Metric): string {
+  const renamed = RENAMED[m.name];
+  if (renamed) return renamed;
+  let name = m.name.replace(/[^a-zA-Z0-9_:]/g, '_');
+  const suffix = UNIT_SUFFIX[m.unit];
+  if (suffix && !name.endsWith(suffix)) name += suffix;
+  if (m.kind === 'sum' && m.monotonic) name += '_total';
+  return name;
+}
+
+function escape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labelText(labels: Array<[string, string]>): string {
+  return labels.length === 0 ? '' : `{${labels.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+}
+
+interface Family {
+  type: 'counter' | 'gauge';
+  help: string;
+  samples: string[];
+}
+
+class Exposition {
+  private readonly families = new Map<string, Family>();
+
+  add(name: string, type: Family['type'], help: string, labels: Array<[string, string]>, value: number): void {
+    let f = this.families.get(name);
+    if (!f) this.families.set(name, (f = { type, help, samples: [] }));
+    f.samples.push(`${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}`);
+  }
+
+  text(): string {
+    let out = '';
+    for (const [name, f] of this.families) out += `# HELP ${name} ${f.help.replace(/\n/g, ' ')}\n# TYPE ${name} ${f.type}\n${f.samples.join('\n')}\n`;
+    return out;
+  }
+}
+
+function resourceLabels(a: Attributes): Array<[string, string]> {
+  const labels: Array<[string, string]> = [];
+  for (const [key, label] of LABELS) if (a[key] !== undefined) labels.push([label, String(a[key])]);
+  return labels;
+}
+
+/** Renders one interval: its batch (process and rollup resources) and its KPIs. */
+export function renderPrometheus(batch: Batch, kpis: Kpis): string {
+  const e = new Exposition();
+  const tiers = new Map<string, { kept: number; rolled: number }>();
+  for (const r of batch.resources) {
+    if (r.kind === 'self') continue;
+    const labels = resourceLabels(r.attributes);
+    const tier = String(r.attributes['nrdot.tier']);
+    const t = tiers.get(tier) ?? { kept: 0, rolled: 0 };
+    if (tier !== KEPT_TIER) tiers.set(tier, t); // the carrier of kept processes' totals is no tier
+    for (const m of r.metrics) {
+      const name = prometheusName(m);
+      const counter = m.kind === 'sum' && m.monotonic;
+      for (const p of m.points) {
+        const point = p.attributes ? Object.entries(p.attributes).map(([k, v]): [string, string] => [k.replace(/\./g, '_'), String(v)]) : [];
+        e.add(name, counter ? 'counter' : 'gauge', m.description, [...labels, ...point], counter ? (p.cumulative ?? p.value) : p.value);
+        if (m.name === 'process.count') t.rolled += p.value;
+      }
+    }
+    if (r.kind === 'process') t.kept++;
+  }
+  e.add('nrdot_process_series_baseline', 'gauge', 'Series the stock OpenTelemetry process scraper would send for this interval.', [], kpis.series_baseline);
+  e.add('nrdot_process_series_kept', 'gauge', 'Series exported for this interval, self-metrics included.', [], kpis.series_exported);
+  if (kpis.coverage_critical !== null) {
+    e.add('nrdot_process_coverage_critical', 'gauge', 'Share of critical processes exported individually.', [], kpis.coverage_critical);
+  }
+  e.add('nrdot_estimated_cost_per_hour', 'gauge', 'Estimated ingest cost per hour at this interval\'s volume.', [['kind', 'baseline']], kpis.cost_per_hour_baseline);
+  e.add('nrdot_estimated_cost_per_hour', 'gauge', 'Estimated ingest cost per hour at this interval\'s volume.', [['kind', 'optimized']], kpis.cost_per_hour_optimized);
+  const reduction = kpis.cost_per_hour_baseline > 0 ? 1 - kpis.cost_per_hour_optimized / kpis.cost_per_hour_baseline : 0;
+  e.add('nrdot_optimization_reduction_percent', 'gauge', 'Reduction of the billed volume against the baseline, in percent.', [], reduction * 100);
+  e.add('nrdot_profile_active', 'gauge', 'The optimization profile in force (value 1).', [['nrdot_profile', kpis.profile]], 1);
+  e.add('nrdot_process_visibility', 'gauge', 'Share of CPU and memory carried by individual series (the smaller).', [], kpis.visibility);
+  e.add('nrdot_process_anomalies', 'gauge', 'Processes inside an anomaly-retention window.', [], kpis.anomalies);
+  for (const [tier, t] of [...tiers].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    e.add('nrdot_tier_processes_kept', 'gauge', 'Processes of the tier exported individually.', [['nrdot_tier', tier]], t.kept);
+    e.add('nrdot_tier_processes_rolled_up', 'gauge', 'Processes of the tier in rollups.', [['nrdot_tier', tier]], t.rolled);
+  }
+  return e.text();
+}
