@@ -75,5 +75,10 @@ describe('nrdot-plus with a file exporter', () => {
     const c = await run(AGENT, ['--once', '--config', bad], { env });
     assert.equal(c.code, 1);
     assert.match(c.stderr, /bad\.yaml:3: profiles\.balanced\.limits\.max_series_per_host/);
+    const nowhere = join(dir, 'nowhere.yaml');
+    writeFileSync(nowhere, `exporters: { file: { path: ${JSON.stringify(join(dir, 'no/such/dir/otlp.jsonl'))} } }\n`);
+    const f = await run(AGENT, ['--once', '--config', nowhere], { env });
+    assert.equal(f.code, 1);
+    assert.match(f.stderr, /exporters\.file\.path .*no\/such\/dir\/otlp\.jsonl: ENOENT/);
   });
 });

@@ -3,6 +3,7 @@
  * optimizer with the active profile, writes the result to the configured exporters (a file today),
  * and logs one line.
  */
+import { appendFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { CONFIG_OPTION } from '../cli/config.js';
@@ -63,7 +64,15 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   }
   const log = createLogger();
   const exportPath = config.exporters.file.path;
-  const file = exportPath !== '' ? new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 }) : null;
+  let file: FileExporter | null = null;
+  if (exportPath !== '') {
+    try {
+      appendFileSync(exportPath, ''); // can we write there at all? Say so now, not at every interval
+    } catch (err) {
+      throw new UserError(`exporters.file.path ${exportPath}: ${(err as Error).message}`);
+    }
+    file = new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 });
+  }
   const optimizer = new Optimizer(config, profile, file);
   const reader = openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0);
   const collector = new Collector({ reader, intervalSeconds, log, logPermissionErrors, optimizer });
