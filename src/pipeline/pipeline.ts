@@ -4,59 +4,24 @@
  * (SPEC, "Data flow"). No clock, no I/O: time comes in with the snapshot.
  */
 import type { Config, ProfileConfig } from '../config/index.js';
-import { attributesSize, billedAttributesBytes, billedBytes, datapointCount, requestSize } from '../otlp/size.js';
+import { attributesSize, billedAttributesBytes } from '../otlp/size.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { anomalySettings, observe, type AnomalySettings } from './anomaly.js';
 import { Baseline, type BaselineFigures } from './baseline.js';
-import { Classifier, type Classification } from './classify.js';
+import { Classifier } from './classify.js';
+import { intervalKpis, totalsError } from './kpis.js';
 import { resolveMetricSet, seriesCount, unionMetricSets, type MetricSet } from './metricset.js';
+import { usage } from './rates.js';
 import { Redactor } from './redact.js';
-import { buildRollups, groupName, type GroupAttributes, type RollupMember } from './rollup.js';
+import { buildRollups, groupName, type GroupAttributes } from './rollup.js';
 import { chooseTopK, topKFor } from './select.js';
-import { buildMetrics, hostAttributes, processAttributes, rollupAttributes, selfMetricCount, selfResource } from './series.js';
-import { usage, type Usage } from './rates.js';
-import type { Attributes, Batch, Decision, Kpis, PipelineResult, PipelineState, ProcessMemory, ResourceSeries, SeriesSighting } from './types.js';
+import { buildMetrics, hostAttributes, processAttributes, rollupAttributes, selfMetricCount } from './series.js';
+import type { Attributes, Batch, Decision, PipelineResult, PipelineState, ResourceSeries } from './types.js';
+import { fnv1a, newMemory, newView, type Known, type View } from './view.js';
 
-const DAY = 86400;
 const MB = 1024 * 1024;
 /** Seconds an unseen identity is remembered. */
 const FORGET_AFTER = 600;
-
-/** Classification and redacted command line, memoized per identity while its static attributes hold. */
-interface Known extends Classification {
-  name: string;
-  exe: string;
-  cmdline: string;
-  user: string;
-  ppid: number;
-  redacted: string;
-  /** Resource attributes and their sizes, built the first time the process is kept. */
-  attributes: Attributes | null;
-  attributesSize: number;
-  attributesBilled: number;
-  /** This process's share of the baseline (static attributes: computed once per identity). */
-  baseline: BaselineFigures | null;
-  /** Identity key of its resource (for series_unique_24h). */
-  seriesKey: string;
-  /** Its rollup group by executable. */
-  group: string;
-  start: number;
-}
-
-/** One process in this interval, as the stages see it. */
-interface View extends RollupMember, Usage {
-  p: ProcessSample;
-  known: Known;
-  mem: ProcessMemory;
-  seenBefore: boolean;
-  anomaly: boolean;
-  composite: number;
-  incumbent: boolean;
-  reason: string;
-  kept: boolean;
-  sampled: boolean;
-  series: number;
-}
 
 export function identityKey(p: ProcessSample): string {
   return `${p.pid}:${p.start_time}`;
@@ -322,76 +287,36 @@ export class Pipeline {
     for (const v of rolled) v.reason = `rollup:${v.rollup}${v.reason ? ` (${v.reason})` : ''}`;
 
     // Stage 4: KPIs, with the self-metrics counted in (they are billed too).
-    const interval = intervalStart !== null ? t - intervalStart : this.config.cost_model.collection_interval_seconds;
-    const perHour = 3600 / interval;
-    const cost = (datapoints: number, billed: number): number =>
-      this.config.cost_model.billing_model === 'bytes'
-        ? (billed * perHour * this.config.cost_model.per_gb) / 1e9
-        : (datapoints * perHour * this.config.cost_model.per_million_datapoints) / 1e6;
-    const coverage = criticalCount > 0 ? keptCritical / criticalCount : null;
-    const provisional = selfResource(host, {
-      profile: this.profileName, seriesBaseline: 0, seriesKept: 0, coverageCritical: coverage, costPerHourBaseline: 0, costPerHourOptimized: 0, reduction: 0, processes: 0,
-    });
-    let datapoints = datapointCount(provisional);
-    let billed = billedBytes(provisional);
-    for (const r of resources) {
-      datapoints += datapointCount(r);
-      billed += billedBytes(r);
-    }
-    const bytes = requestSize(resources) + requestSize([provisional]);
-    const costBaseline = cost(baseline.datapoints, baseline.billedBytes);
-    const costOptimized = cost(datapoints, billed);
-    const reductionBytes = baseline.billedBytes > 0 ? 1 - billed / baseline.billedBytes : 0;
-    const self = selfResource(host, {
-      profile: this.profileName,
-      seriesBaseline: baseline.datapoints,
-      seriesKept: datapoints,
-      coverageCritical: coverage,
-      costPerHourBaseline: costBaseline,
-      costPerHourOptimized: costOptimized,
-      reduction: this.config.cost_model.billing_model === 'bytes' ? reductionBytes : baseline.datapoints > 0 ? 1 - datapoints / baseline.datapoints : 0,
-      processes: views.length,
-    });
-    resources.push(self);
-
-    const seriesUnique = trackSeries(state.seriesSeen, state.seriesUnique, resources, t);
     let totalCpu = 0;
     let anomalies = 0;
     for (const v of views) {
       totalCpu += v.dCpuUser + v.dCpuSystem;
       if (v.anomaly) anomalies++;
     }
-    const visibilityCpu = totalCpu > 0 ? keptCpu / totalCpu : null;
-    const visibilityMemory = sumRss > 0 ? keptRss / sumRss : 1;
-    const kpis: Kpis = {
-      timestamp: t,
+    const { kpis, self, seriesUnique } = intervalKpis({
+      config: this.config,
       profile: this.profileName,
+      host,
+      t,
+      intervalStart,
+      resources,
+      baseline,
       processes: views.length,
-      series_baseline: baseline.datapoints,
-      series_exported: datapoints,
-      series_unique_24h: seriesUnique,
-      datapoints_baseline: baseline.datapoints,
-      datapoints_exported: datapoints,
-      bytes_baseline: baseline.bytes,
-      bytes_exported: bytes,
-      billed_bytes_baseline: baseline.billedBytes,
-      billed_bytes_exported: billed,
-      reduction_datapoints: baseline.datapoints > 0 ? 1 - datapoints / baseline.datapoints : 0,
-      reduction_bytes: reductionBytes,
-      coverage_critical: coverage,
-      critical_processes: criticalCount,
-      visibility_cpu: visibilityCpu,
-      visibility_memory: visibilityMemory,
-      visibility: visibilityCpu === null ? visibilityMemory : Math.min(visibilityCpu, visibilityMemory),
-      totals_error: totalsError(views, resources),
-      cost_per_hour_baseline: costBaseline,
-      cost_per_hour_optimized: costOptimized,
-      kept: views.length - rolled.length,
-      rolled_up: rolled.length,
+      criticalCount,
+      keptCritical,
+      keptCpu,
+      totalCpu,
+      keptRss,
+      totalRss: sumRss,
+      rolledUp: rolled.length,
       anomalies,
-      critical_over_cap: fixedSeries > cap,
-      series_over_cap: datapoints > cap,
-    };
+      fixedSeries,
+      cap,
+      totalsError: totalsError(views, resources),
+      seriesSeen: state.seriesSeen,
+      seriesUnique: state.seriesUnique,
+    });
+    resources.push(self);
 
     const decide = (): Decision[] => views.map((v) => ({
       pid: v.p.pid,
@@ -409,7 +334,6 @@ export class Pipeline {
       anomalyUntil: v.anomaly ? v.mem.anomalyUntil : null,
       series: v.kept ? v.series : 0,
     }));
-    // Forget identities that were not in this snapshot.
     // An identity missing from a snapshot (hidden for a moment, or a gap in a recording) keeps its
     // memory for a while, so that its usage meanwhile is counted when it is seen again.
     for (const [pid, mem] of processes) if (t - mem.t > FORGET_AFTER) processes.delete(pid);
@@ -516,91 +440,3 @@ export interface RunOptions {
   decisions?: boolean;
 }
 
-function newView(p: ProcessSample, known: Known, mem: ProcessMemory): View {
-  return {
-    p, known, mem, seenBefore: false, anomaly: false, incumbent: false, reason: '', kept: false, sampled: false, series: 0,
-    tier: known.tier, importance: known.importance, group: known.group, rollup: '', composite: 0,
-    dCpuUser: 0, dCpuSystem: 0, dIoRead: null, dIoWrite: null, cpuPercent: 0, ioBytesPerSec: 0,
-    dCtxVoluntary: 0, dCtxInvoluntary: 0, dMinorFaults: 0, dMajorFaults: 0,
-  };
-}
-
-/** FNV-1a, 32 bits: a stable, seedless hash for the deterministic sample. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-function newMemory(start: number): ProcessMemory {
-  return {
-    start,
-    t: 0, cpuUser: 0, cpuSystem: 0, ioRead: null, ioWrite: null, ctxVoluntary: 0, ctxInvoluntary: 0, minorFaults: 0, majorFaults: 0,
-    cpuMean: 0, cpuVar: 0, rssMean: 0, rssVar: 0, samples: 0, pending: false, pendingCpu: 0, pendingRss: 0, anomalyUntil: 0, inTopK: false,
-  };
-}
-
-/**
- * Distinct series over the last 24 h, counted per resource (its datapoints are its series). The map
- * is kept in order of last sighting (a resource seen again moves to the end), so forgetting the ones
- * older than a day only walks the stale head. It is updated in place: a run consumes its state.
- */
-function trackSeries(seen: Map<string, SeriesSighting>, unique: number, resources: ResourceSeries[], t: number): number {
-  for (const r of resources) {
-    const id = r.seriesKey ?? (r.kind === 'rollup' ? `r${r.attributes['nrdot.tier']}/${r.attributes['process.executable.name']}` : 's');
-    const count = datapointCount(r);
-    const entry = seen.get(id);
-    if (entry) {
-      seen.delete(id);
-      if (count > entry.count) {
-        unique += count - entry.count;
-        entry.count = count;
-      }
-      entry.last = t;
-      seen.set(id, entry);
-    } else {
-      seen.set(id, { last: t, count });
-      unique += count;
-    }
-  }
-  for (const [id, entry] of seen) {
-    if (entry.last > t - DAY) break;
-    seen.delete(id);
-    unique -= entry.count;
-  }
-  return unique;
-}
-
-/** Worst relative difference between the exported totals and the input's (memory, CPU and IO deltas). */
-function totalsError(views: View[], resources: ResourceSeries[]): number {
-  let inRss = 0;
-  let inCpu = 0;
-  let inIo = 0;
-  for (const v of views) {
-    inRss += v.p.rss_bytes;
-    inCpu += v.dCpuUser + v.dCpuSystem;
-    inIo += (v.dIoRead ?? 0) + (v.dIoWrite ?? 0);
-  }
-  let outRss = 0;
-  let outCpu = 0;
-  let outIo = 0;
-  let ioExported = false;
-  for (const r of resources) {
-    if (r.kind === 'self') continue;
-    for (const m of r.metrics) {
-      for (const p of m.points) {
-        if (m.name === 'process.memory.usage') outRss += p.value;
-        else if (m.name === 'process.cpu.time') outCpu += p.value;
-        else if (m.name === 'process.disk.io') {
-          outIo += p.value;
-          ioExported = true;
-        }
-      }
-    }
-  }
-  const rel = (out: number, input: number): number => (input === 0 ? (out === 0 ? 0 : 1) : Math.abs(out - input) / input);
-  return Math.max(rel(outRss, inRss), rel(outCpu, inCpu), ioExported ? rel(outIo, inIo) : 0);
-}
