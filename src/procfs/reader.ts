@@ -21,10 +21,9 @@ import {
   readlinkSync,
   readSync,
   statSync,
-  statfsSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import type { HostInfo, ProcessSample, Snapshot } from '../snapshot/types.js';
+import type { HostInfo, ProcessSample } from '../snapshot/types.js';
 import { SNAPSHOT_SCHEMA } from '../snapshot/types.js';
 import {
   IO_READ_BYTES,
@@ -47,113 +46,12 @@ import {
   systemConstants,
   type SystemConstants,
 } from './system.js';
+import { DENIED, errorCode, FAILED, fdDirReportsCount, GONE, isProcMount } from './files.js';
+import { PERMISSION_KINDS, type PermissionKind, type ProcfsReaderOptions, type ReadResult, type ReadStats, type Tracked } from './types.js';
 import { UserResolver } from './users.js';
-
-/** Fields that can be unreadable for lack of permission; counted per kind in every scrape. */
-/** `hidden`: the whole process is hidden from us (procfs mounted with hidepid=1); it is skipped. */
-export const PERMISSION_KINDS = ['exe', 'cmdline', 'io', 'fd', 'cgroup', 'hidden'] as const;
-export type PermissionKind = (typeof PERMISSION_KINDS)[number];
-
-export interface ProcfsReaderOptions {
-  /** The procfs root; default `/proc`. */
-  root?: string;
-  /** The collection interval in seconds: static attributes are re-read once a process has lived it. */
-  intervalSeconds?: number;
-  /** Overrides the host identity (NRDOT_HOST_ID). */
-  hostId?: string;
-  hostName?: string;
-  users?: UserResolver;
-  /**
-   * Keep per-process files open between scrapes. Default: only when root is a procfs mount, where
-   * a held file is tied to one process identity (on an ordinary directory it is not).
-   */
-  holdFiles?: boolean;
-  /** Unix seconds, fractional; default the system clock. */
-  clock?: () => number;
-  /** Most descriptors to hold open (default: half the open-file limit, less a reserve). */
-  heldFileBudget?: number;
-  /** Keep up to this many permission-error details per scrape (for unmuted logging); default 0. */
-  errorDetails?: number;
-  systemConstants?: SystemConstants;
-}
-
-export interface PermissionErrorDetail {
-  pid: number;
-  name: string;
-  kind: PermissionKind;
-}
-
-/** What one scrape did, beside the snapshot: the agent logs it every interval. */
-export interface ReadStats {
-  /** Processes in the snapshot. */
-  processes: number;
-  /** Processes listed that exited before they could be read whole (normal, skipped). */
-  vanished: number;
-  /** Per kind: processes in this snapshot with that field unreadable for lack of permission. */
-  permissionErrors: Record<PermissionKind, number>;
-  permissionErrorsTotal: number;
-  /** Files that failed for another reason (I/O error, malformed content); the field is left empty. */
-  otherErrors: number;
-  /** Wall-clock time of the scrape. */
-  durationMs: number;
-  /** Up to `errorDetails` examples of permission errors in this scrape. */
-  permissionErrorDetails: PermissionErrorDetail[];
-}
-
-export interface ReadResult {
-  snapshot: Snapshot;
-  stats: ReadStats;
-}
-
-/** Outcome codes of a read; non-negative values are byte counts. */
-const GONE = -1; // ENOENT, ESRCH: the process exited
-const DENIED = -2; // EACCES, EPERM
-const FAILED = -3; // anything else
-
-function errorCode(err: unknown): number {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-    case 'ESRCH':
-      return GONE;
-    case 'EACCES':
-    case 'EPERM':
-      return DENIED;
-    default:
-      return FAILED;
-  }
-}
-
-/** What the receiver remembers about one process identity between scrapes. */
-interface Tracked {
-  pid: number;
-  startTicks: number;
-  /** Held descriptors (-1: not held). */
-  statFd: number;
-  statusFd: number;
-  ioFd: number;
-  fdDirFd: number;
-  /** Static attributes, read at first sight and once more after a full interval. */
-  exe: string;
-  cmdline: string;
-  user: string;
-  cgroup: string | null;
-  /** comm as last read, and its bytes (to skip decoding an unchanged name). */
-  name: string;
-  nameBytes: Uint8Array;
-  staticsRead: boolean;
-  staticsFrozen: boolean;
-  /** Per-identity permission facts: a denied file stays denied, so it is not retried every scrape. */
-  exeDenied: boolean;
-  cmdlineDenied: boolean;
-  cgroupDenied: boolean;
-  ioDenied: boolean;
-  fdDenied: boolean;
-  seenInScrape: number;
-}
 
 const HELD_PER_PROCESS = 4;
 const DIRECTORY_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY;
-const PROC_SUPER_MAGIC = 0x9fa0;
 
 export class ProcfsReader {
   readonly root: string;
@@ -539,22 +437,5 @@ export class ProcfsReader {
     for (const [pidName, t] of this.tracked) {
       if (t.seenInScrape !== scrape) this.drop(pidName, t);
     }
-  }
-}
-
-function isProcMount(root: string): boolean {
-  try {
-    return statfsSync(root).type === PROC_SUPER_MAGIC;
-  } catch {
-    return false;
-  }
-}
-
-function fdDirReportsCount(root: string): boolean {
-  try {
-    // This process has stdin/stdout/stderr at least; older kernels report 0.
-    return statSync(root + '/self/fd').size > 0;
-  } catch {
-    return false;
   }
 }
