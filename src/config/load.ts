@@ -4,6 +4,7 @@
  * and, where the file has it, the line.
  */
 import { readFileSync } from 'node:fs';
+import { describeFileError } from '../file-errors.js';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults.js';
@@ -37,8 +38,7 @@ export function loadConfigAt(location: ConfigLocation): LoadedConfig {
     const code = (err as NodeJS.ErrnoException).code;
     // Nothing at the default location (or a home that is not ours to read): the embedded defaults.
     if ((code === 'ENOENT' || code === 'EACCES') && !location.explicit) return { config: defaultConfig(), file: null };
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(err);
-    throw new ConfigError(`${location.path}: ${why}${location.explicit ? ` (from ${location.source})` : ''}`);
+    throw new ConfigError(`${location.path}: ${describeFileError(err)}${location.explicit ? ` (from ${location.source})` : ''}`);
   }
   return { config: parseConfig(text, location.path), file: location.path };
 }

@@ -152,9 +152,10 @@ export interface SelfMetricValues {
   processes: number;
 }
 
-/** Number of datapoints the self resource carries (they are billed too). */
+/** Number of datapoints the self resource carries (they are billed too), counted from the resource. */
 export function selfMetricCount(coverageKnown: boolean): number {
-  return coverageKnown ? 8 : 7;
+  const r = selfResource({}, { profile: '', seriesBaseline: 0, seriesKept: 0, coverageCritical: coverageKnown ? 1 : null, costPerHourBaseline: 0, costPerHourOptimized: 0, reduction: 0, processes: 0 });
+  return r.metrics.reduce((n, m) => n + m.points.length, 0);
 }
 
 /** The agent's self-metrics for the interval (SPEC, "KPIs, self-metrics and the cost model"). */

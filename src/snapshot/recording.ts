@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
+import { describeFileError } from '../file-errors.js';
 import { SNAPSHOT_SCHEMA, type Snapshot } from './types.js';
 
 /** A recording that cannot be read: names the file and, where it applies, the line. */
@@ -69,11 +70,8 @@ function isGzip(path: string): boolean {
 }
 
 function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'ENOENT') return 'no such file';
-  if (e.code === 'EACCES') return 'permission denied';
-  if (e.code === 'EISDIR') return 'is a directory, not a recording';
-  return e.message ?? String(err);
+  const why = describeFileError(err);
+  return (err as NodeJS.ErrnoException).code === 'EISDIR' ? `${why}, not a recording` : why;
 }
 
 const HOST_STRINGS = ['id', 'name'] as const;
