@@ -178,7 +178,17 @@ export const DEFAULT_CONFIG: ConfigFile = {
     time_based_rules: [],
   },
   exporters: {
-    otlp: { endpoint: '', newrelic: 'us', compression: 'gzip', timeout: '10s', temporality: 'delta', queue_max_mb: 256 },
+    otlp: {
+      endpoint: '',
+      newrelic: 'auto',
+      compression: 'gzip',
+      timeout: '10s',
+      temporality: 'delta',
+      queue_max_mb: 256,
+      retry: { initial_interval: '5s', max_interval: '5m' },
+      max_requests_per_second: 2,
+      splay: '30s',
+    },
     file: { path: '', max_mb: 100 },
   },
   server: { listen: '127.0.0.1:8887' },

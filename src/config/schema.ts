@@ -90,7 +90,18 @@ const profile = z.strictObject({
 /** A user profile: any part left out is taken from the profile it extends (default balanced). */
 const customProfile = z.looseObject({ extends: z.string().optional() });
 
-const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration such as 10s, 500ms, 5m')]);
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+/** A duration: seconds as a number, or a string such as `10s`, `500ms`, `5m`, `1h`. */
+const duration = z.union([z.number().positive(), z.string().regex(DURATION, 'a duration such as 10s, 500ms, 5m')]);
+
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/** Seconds of a validated duration. */
+export function durationSeconds(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = DURATION.exec(value)!;
+  return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+}
 
 export const configSchema = z.strictObject({
   version: z.union([z.string(), z.number()]).transform(String),
@@ -138,13 +149,27 @@ export const configSchema = z.strictObject({
   }),
   exporters: z.strictObject({
     otlp: z.strictObject({
+      /** Base URL; `/v1/metrics` is appended (as OTEL_EXPORTER_OTLP_ENDPOINT). */
       endpoint: z.string(),
-      newrelic: z.enum(['us', 'eu']),
+      /** Full URL, used as is (as OTEL_EXPORTER_OTLP_METRICS_ENDPOINT). */
+      metrics_endpoint: z.string().default(''),
+      /** New Relic region when only a license key is given: auto = EU for keys starting "eu", else US. */
+      newrelic: z.enum(['auto', 'us', 'eu']),
       compression: z.enum(['gzip', 'none']),
       timeout: duration,
       temporality: z.enum(['delta', 'cumulative']),
       headers: z.record(z.string(), z.string()).optional(),
+      /** PEM files: CA bundle to trust, and a client certificate and key for mutual TLS. */
+      certificate: z.string().default(''),
+      client_certificate: z.string().default(''),
+      client_key: z.string().default(''),
       queue_max_mb: z.number().positive(),
+      /** Backoff between retries: from initial_interval, doubling, up to max_interval, with jitter. */
+      retry: z.strictObject({ initial_interval: duration, max_interval: duration }),
+      /** Bound on the request rate while a backlog drains. */
+      max_requests_per_second: z.number().positive(),
+      /** Longest random wait before the first export (at most one collection interval). */
+      splay: z.union([z.literal(0), duration]),
     }),
     file: z.strictObject({ path: z.string(), max_mb: z.number().positive() }),
   }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,14 +17,14 @@ const batch = (i: number, size = 100): Buffer => Buffer.alloc(size, i);
 describe('durable queue', () => {
   it('hands batches out oldest first and forgets them once removed', () => {
     const q = new DurableQueue({ dir: fresh(), maxBytes: 10_000 });
-    const ids = [1, 2, 3].map((i) => q.enqueue(batch(i)));
+    const keys = [1, 2, 3].map((i) => q.enqueue(batch(i)));
     assert.equal(q.depth, 3);
     assert.equal(q.bytes, 300);
-    for (const [k, id] of ids.entries()) {
+    for (const [k, key] of keys.entries()) {
       const b = q.peek()!;
-      assert.equal(b.id, id);
+      assert.equal(b.key, key);
       assert.equal(b.payload[0], k + 1);
-      q.remove(b.id);
+      q.remove(b.key);
     }
     assert.equal(q.peek(), null);
     assert.equal(q.bytes, 0);
@@ -36,8 +36,51 @@ describe('durable queue', () => {
     assert.equal(q.depth, 3);
     assert.equal(q.peek()!.payload[0], 3, 'batches 1 and 2 were dropped');
     assert.deepEqual([q.dropped, q.droppedBytes], [2, 200]);
-    assert.equal(q.enqueue(batch(9, 1000)), 0, 'a batch larger than the queue is dropped');
+    assert.equal(q.enqueue(batch(9, 1000)), '', 'a batch larger than the queue is dropped');
     assert.equal(q.dropped, 3);
+  });
+
+  it('does not drop the batch being sent to make room', () => {
+    const q = new DurableQueue({ dir: fresh(), maxBytes: 250 });
+    q.enqueue(batch(1));
+    q.enqueue(batch(2));
+    const sending = q.peek()!;
+    q.enqueue(batch(3));
+    assert.equal(q.depth, 2);
+    assert.equal(q.peek()!.key, sending.key, 'batch 1 is still there; batch 2 went instead');
+    assert.equal(q.dropped, 1);
+  });
+
+  it('replaces a batch by its halves in its place, also across a restart', () => {
+    const dir = fresh();
+    const q = new DurableQueue({ dir, maxBytes: 10_000 });
+    const first = q.enqueue(batch(1));
+    q.enqueue(batch(2));
+    q.split(first, [batch(11, 50), batch(12, 50)]);
+    q.split(q.peek()!.key, [batch(21, 25), batch(22, 25)]);
+    const order = (queue: DurableQueue): number[] => {
+      const seen: number[] = [];
+      for (let b = queue.peek(); b !== null; b = queue.peek()) {
+        seen.push(b.payload[0]!);
+        queue.remove(b.key);
+      }
+      return seen;
+    };
+    assert.equal(q.bytes, 25 + 25 + 50 + 100);
+    assert.deepEqual(order(new DurableQueue({ dir, maxBytes: 10_000 })), [21, 22, 12, 2]);
+  });
+
+  it('after a crash between writing the halves and removing the whole, sends only the halves', () => {
+    const dir = fresh();
+    const q = new DurableQueue({ dir, maxBytes: 10_000 });
+    const key = q.enqueue(batch(1));
+    // What split() leaves on disk if the agent dies just before it removes the whole.
+    writeFileSync(join(dir, `${key}-0.batch`), batch(11, 50));
+    writeFileSync(join(dir, `${key}-1.batch`), batch(12, 50));
+    const reopened = new DurableQueue({ dir, maxBytes: 10_000 });
+    assert.equal(reopened.depth, 2);
+    assert.equal(reopened.peek()!.payload[0], 11);
+    assert.ok(!readdirSync(dir).includes(`${key}.batch`));
   });
 
   it('keeps what was queued across a restart, in order, and discards a half-written batch', () => {
@@ -50,8 +93,34 @@ describe('durable queue', () => {
     assert.equal(reopened.depth, 2);
     assert.equal(reopened.peek()!.payload[0], 1);
     assert.ok(!readdirSync(dir).some((f) => f.startsWith('.tmp-')));
-    const id = reopened.enqueue(batch(3));
-    assert.ok(id > 2, 'new ids continue after the old ones');
+    const key = reopened.enqueue(batch(3));
+    assert.equal(key, '000000000003', 'new keys continue after the old ones');
+  });
+
+  it('after a crash while writing the halves, keeps the whole and drops the stray half', () => {
+    const dir = fresh();
+    const q = new DurableQueue({ dir, maxBytes: 10_000 });
+    const key = q.enqueue(batch(1));
+    writeFileSync(join(dir, `${key}-0.batch`), batch(11, 50));
+    const reopened = new DurableQueue({ dir, maxBytes: 10_000 });
+    assert.equal(reopened.depth, 1);
+    assert.equal(reopened.peek()!.payload[0], 1);
+  });
+
+  it('belongs to one agent at a time, and is taken over from one that died', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(dir, '.lock'), `${other.pid}\n`);
+      assert.throws(() => new DurableQueue({ dir, maxBytes: 100 }), new RegExp(`in use by another nrdot-plus \\(pid ${other.pid}\\)`));
+    } finally {
+      other.kill('SIGKILL');
+      await once(other, 'exit');
+    }
+    const q = new DurableQueue({ dir, maxBytes: 100 });
+    q.close();
+    assert.ok(!readdirSync(dir).includes('.lock'));
   });
 
   it('survives kill -9 in the middle of enqueuing: every batch on disk is whole', async () => {
@@ -69,7 +138,7 @@ describe('durable queue', () => {
     for (let b = q.peek(); b !== null; b = q.peek()) {
       assert.equal(b.payload.length, 65536);
       assert.ok(b.payload.every((x) => x === b!.payload[0]));
-      q.remove(b.id);
+      q.remove(b.key);
     }
   });
 });

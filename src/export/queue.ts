@@ -5,16 +5,20 @@
  *
  * One file per batch, named by a sequence number, written to a temporary name, flushed, and renamed:
  * a crash leaves either the whole batch or none of it. The sender takes the oldest (`peek`) and
- * deletes it once delivered or given up (`remove`).
+ * deletes it once delivered or given up (`remove`), or replaces it by its halves (`split`, for a backend
+ * that finds it too large).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SUFFIX = '.batch';
+const LOCK = '.lock';
 const TEMP_PREFIX = '.tmp-';
+/** A key: a 12-digit sequence number, then `-0` / `-1` for each split (so the halves sort in place). */
+const KEY = /^\d{12}(-[01])*$/;
 
 export interface QueuedBatch {
-  id: number;
+  key: string;
   payload: Buffer;
 }
 
@@ -27,10 +31,12 @@ export interface DurableQueueOptions {
 export class DurableQueue {
   private readonly dir: string;
   private readonly maxBytes: number;
-  /** Ids and sizes of the batches on disk, oldest first. */
-  private readonly entries: Array<{ id: number; size: number }> = [];
+  /** Keys and sizes of the batches on disk, oldest first. */
+  private readonly entries: Array<{ key: string; size: number }> = [];
   private nextId = 1;
   private totalBytes = 0;
+  /** The batch being sent (handed out by peek): not dropped to make room. */
+  private busy: string | null = null;
   /** Batches (and their bytes) dropped to stay within the bound since this queue was opened. */
   dropped = 0;
   droppedBytes = 0;
@@ -39,19 +45,32 @@ export class DurableQueue {
     this.dir = options.dir;
     this.maxBytes = options.maxBytes;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.lock();
     for (const name of readdirSync(this.dir)) {
       // A batch that was being written when the agent died never became visible: discard it.
       if (name.startsWith(TEMP_PREFIX)) rmSync(join(this.dir, name), { force: true });
     }
-    const ids = readdirSync(this.dir)
-      .filter((n) => n.endsWith(SUFFIX) && /^\d+$/.test(n.slice(0, -SUFFIX.length)))
-      .map((n) => Number(n.slice(0, -SUFFIX.length)))
-      .sort((a, b) => a - b);
-    for (const id of ids) {
-      const size = statSync(this.path(id)).size;
-      this.entries.push({ id, size });
+    const keys = readdirSync(this.dir)
+      .filter((n) => n.endsWith(SUFFIX) && KEY.test(n.slice(0, -SUFFIX.length)))
+      .map((n) => n.slice(0, -SUFFIX.length))
+      .sort();
+    const present = new Set(keys);
+    const gone = new Set<string>();
+    for (const key of keys) {
+      if (gone.has(key) || !keys.some((k) => k.startsWith(`${key}-`))) continue;
+      // The agent died during a split. Both halves in place: the whole goes. Otherwise the halves do.
+      const complete = present.has(`${key}-0`) && present.has(`${key}-1`);
+      for (const k of complete ? [key] : keys.filter((x) => x.startsWith(`${key}-`))) {
+        rmSync(this.path(k), { force: true });
+        gone.add(k);
+      }
+    }
+    for (const key of keys) {
+      if (gone.has(key)) continue;
+      const size = statSync(this.path(key)).size;
+      this.entries.push({ key, size });
       this.totalBytes += size;
-      this.nextId = id + 1;
+      this.nextId = Number(key.slice(0, 12)) + 1;
     }
   }
 
@@ -65,23 +84,92 @@ export class DurableQueue {
     return this.totalBytes;
   }
 
-  /** Stores a batch durably; drops the oldest ones first if it would not fit. Returns its id. */
-  enqueue(payload: Uint8Array): number {
+  /** Stores a batch durably; drops the oldest ones first if it would not fit. Returns its key ('' if dropped). */
+  enqueue(payload: Uint8Array): string {
     if (payload.length > this.maxBytes) {
       // Larger than the whole queue: it can only be dropped.
       this.dropped++;
       this.droppedBytes += payload.length;
-      return 0;
+      return '';
     }
-    while (this.totalBytes + payload.length > this.maxBytes && this.entries.length > 0) {
-      const oldest = this.entries.shift()!;
-      rmSync(this.path(oldest.id), { force: true });
+    while (this.totalBytes + payload.length > this.maxBytes) {
+      const i = this.entries[0]?.key === this.busy ? 1 : 0;
+      const oldest = this.entries[i];
+      if (!oldest) break;
+      this.entries.splice(i, 1);
+      rmSync(this.path(oldest.key), { force: true });
       this.totalBytes -= oldest.size;
       this.dropped++;
       this.droppedBytes += oldest.size;
     }
-    const id = this.nextId++;
-    const temp = join(this.dir, `${TEMP_PREFIX}${id}`);
+    const key = String(this.nextId++).padStart(12, '0');
+    this.write(key, payload);
+    this.entries.push({ key, size: payload.length });
+    this.totalBytes += payload.length;
+    return key;
+  }
+
+  /** The oldest batch, or null when the queue is empty. It is not dropped to make room until removed. */
+  peek(): QueuedBatch | null {
+    const oldest = this.entries[0];
+    if (!oldest) return null;
+    this.busy = oldest.key;
+    return { key: oldest.key, payload: readFileSync(this.path(oldest.key)) };
+  }
+
+  /** Removes a batch (delivered, or given up on). */
+  remove(key: string): void {
+    if (this.busy === key) this.busy = null;
+    const i = this.entries.findIndex((e) => e.key === key);
+    if (i < 0) return;
+    const [entry] = this.entries.splice(i, 1);
+    rmSync(this.path(key), { force: true });
+    this.totalBytes -= entry!.size;
+  }
+
+  /**
+   * Replaces a batch by its two halves, in its place. The halves are durable before the whole goes;
+   * a crash in between leaves both, and the next open removes the whole.
+   */
+  split(key: string, halves: [Uint8Array, Uint8Array]): void {
+    const i = this.entries.findIndex((e) => e.key === key);
+    if (i < 0) return;
+    const parts = halves.map((payload, h) => ({ key: `${key}-${h}`, payload }));
+    for (const p of parts) this.write(p.key, p.payload);
+    this.remove(key); // only now: a crash before leaves the whole and both halves, and the open keeps the halves
+    this.entries.splice(i, 0, ...parts.map((p) => ({ key: p.key, size: p.payload.length })));
+    for (const p of parts) this.totalBytes += p.payload.length;
+  }
+
+  /** Gives the directory up to the next agent. */
+  close(): void {
+    rmSync(join(this.dir, LOCK), { force: true });
+  }
+
+  /**
+   * One agent per queue: two would overwrite each other's batches and send them twice. The lock
+   * holds the owner's pid; one left by a process that is gone (kill -9) is taken over.
+   */
+  private lock(): void {
+    const path = join(this.dir, LOCK);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      if (owner > 0 && owner !== process.pid && alive(owner)) {
+        throw new Error(`in use by another nrdot-plus (pid ${owner}); one agent per data directory (remove ${path} if that pid is not an agent)`);
+      }
+      rmSync(path, { force: true });
+    }
+    throw new Error(`cannot lock ${path}`);
+  }
+
+  private write(key: string, payload: Uint8Array): void {
+    const temp = join(this.dir, `${TEMP_PREFIX}${key}`);
     const fd = openSync(temp, 'w', 0o600);
     try {
       writeSync(fd, payload);
@@ -89,29 +177,19 @@ export class DurableQueue {
     } finally {
       closeSync(fd);
     }
-    renameSync(temp, this.path(id));
-    this.entries.push({ id, size: payload.length });
-    this.totalBytes += payload.length;
-    return id;
+    renameSync(temp, this.path(key));
   }
 
-  /** The oldest batch, or null when the queue is empty. */
-  peek(): QueuedBatch | null {
-    const oldest = this.entries[0];
-    if (!oldest) return null;
-    return { id: oldest.id, payload: readFileSync(this.path(oldest.id)) };
+  private path(key: string): string {
+    return join(this.dir, `${key}${SUFFIX}`);
   }
+}
 
-  /** Removes a batch (delivered, or given up on). */
-  remove(id: number): void {
-    const i = this.entries.findIndex((e) => e.id === id);
-    if (i < 0) return;
-    const [entry] = this.entries.splice(i, 1);
-    rmSync(this.path(id), { force: true });
-    this.totalBytes -= entry!.size;
-  }
-
-  private path(id: number): string {
-    return join(this.dir, `${String(id).padStart(12, '0')}${SUFFIX}`);
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
