@@ -73,7 +73,15 @@ export function renderPrometheus(batch: Batch, kpis: Kpis): string {
   const e = new Exposition();
   const tiers = new Map<string, { kept: number; rolled: number }>();
   for (const r of batch.resources) {
-    if (r.kind === 'self') continue;
+    if (r.kind === 'self') {
+      // The delivery counters come from the exporter, not the KPIs: rendered by the general rule.
+      for (const m of r.metrics) {
+        if (!m.name.startsWith('nrdot.export.')) continue;
+        const counter = m.kind === 'sum' && m.monotonic;
+        for (const p of m.points) e.add(prometheusName(m), counter ? 'counter' : 'gauge', m.description, [], counter ? (p.cumulative ?? p.value) : p.value);
+      }
+      continue;
+    }
     const labels = resourceLabels(r.attributes);
     const tier = String(r.attributes['nrdot.tier']);
     const t = tiers.get(tier) ?? { kept: 0, rolled: 0 };

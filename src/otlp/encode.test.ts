@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { defaultConfig } from '../config/index.js';
 import { emptyState, Pipeline } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { Baseline, baselineResource, SCRAPER } from '../pipeline/baseline.js';
+import { hostAttributes } from '../pipeline/series.js';
 import { encodeProtobuf, toOtlpJson } from './encode.js';
 import { requestSize } from './size.js';
 
@@ -53,6 +55,22 @@ describe('OTLP encoding', () => {
         assert.equal(second.kpis.bytes_exported, encodeProtobuf(second.batch.resources, second.batch, 'delta').length);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('the baseline counts exactly the bytes of the stock scraper\'s resources, built for real (property)', () => {
+    fc.assert(
+      fc.property(fc.array(processArb, { minLength: 1, maxLength: 20 }), (ps) => {
+        const snapshot = snapshotOf(ps, HOST.boot_time + 1000);
+        const host = hostAttributes(snapshot.host);
+        const baseline = new Baseline(host);
+        const batch = { timestamp: snapshot.timestamp, intervalStart: null, resources: [] };
+        for (const p of snapshot.processes) {
+          const encoded = encodeProtobuf([baselineResource(host, p)], batch, 'cumulative', SCRAPER);
+          assert.equal(encoded.length, baseline.measure(p).bytes);
+        }
+      }),
+      { numRuns: 50 },
     );
   });
 

@@ -41,10 +41,16 @@ function toMetricData(m: Metric, batch: Batch, temporality: Temporality): Metric
   };
 }
 
-export function toResourceMetrics(r: ResourceSeries, batch: Batch, temporality: Temporality): ResourceMetrics {
+/** The instrumentation scope of the series (ours, unless another producer is imitated). */
+export interface Scope {
+  name: string;
+  version?: string;
+}
+
+export function toResourceMetrics(r: ResourceSeries, batch: Batch, temporality: Temporality, scope: Scope = { name: SCOPE_NAME }): ResourceMetrics {
   return {
     resource: { attributes: r.attributes } as unknown as ResourceMetrics['resource'],
-    scopeMetrics: [{ scope: { name: SCOPE_NAME }, metrics: r.metrics.map((m) => toMetricData(m, batch, temporality)) }],
+    scopeMetrics: [{ scope, metrics: r.metrics.map((m) => toMetricData(m, batch, temporality)) }],
   };
 }
 
@@ -52,8 +58,8 @@ export function toResourceMetrics(r: ResourceSeries, batch: Batch, temporality: 
  * One ExportMetricsServiceRequest in protobuf. The serializer takes one resource at a time; a request
  * with several is the concatenation of their encodings (resource_metrics is a repeated field).
  */
-export function encodeProtobuf(resources: readonly ResourceSeries[], batch: Batch, temporality: Temporality): Uint8Array {
-  const parts = resources.map((r) => ProtobufMetricsSerializer.serializeRequest(toResourceMetrics(r, batch, temporality))!);
+export function encodeProtobuf(resources: readonly ResourceSeries[], batch: Batch, temporality: Temporality, scope?: Scope): Uint8Array {
+  const parts = resources.map((r) => ProtobufMetricsSerializer.serializeRequest(toResourceMetrics(r, batch, temporality, scope))!);
   return Buffer.concat(parts);
 }
 

@@ -5,7 +5,7 @@
  */
 import { billedAttributesBytes, BILLED_POINT_OVERHEAD, keyValueSize, metricSize } from '../otlp/size.js';
 import type { ProcessSample } from '../snapshot/types.js';
-import type { Attributes, Metric } from './types.js';
+import type { Attributes, Metric, ResourceSeries } from './types.js';
 
 const SCRAPER_SCOPE = 'github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver/internal/scraper/processscraper';
 const SCRAPER_VERSION = '0.116.0';
@@ -20,8 +20,20 @@ function varintSize(n: number): number {
 }
 const delimited = (n: number): number => 1 + varintSize(n) + n;
 
-function scraperMetrics(withIo: boolean): Metric[] {
-  const point = (attributes: Attributes | null) => ({ attributes, value: 0 });
+/** The stock scraper's instrumentation scope. */
+export const SCRAPER = { name: SCRAPER_SCOPE, version: SCRAPER_VERSION } as const;
+
+/** The scraper's metrics for one process; values (cumulative, as it sends them) from the sample if given. */
+function scraperMetrics(withIo: boolean, p?: ProcessSample): Metric[] {
+  const values = p
+    ? [p.cpu_user_seconds, p.cpu_system_seconds, 0, p.rss_bytes, p.vms_bytes, p.io_read_bytes ?? 0, p.io_write_bytes ?? 0]
+    : [0, 0, 0, 0, 0, 0, 0];
+  let next = 0;
+  const start = p?.start_time;
+  const point = (attributes: Attributes | null) => {
+    const value = values[next++]!;
+    return start === undefined ? { attributes, value } : { attributes, value, cumulative: value, start };
+  };
   const metrics: Metric[] = [
     {
       name: 'process.cpu.time', unit: 's', description: 'Total CPU seconds broken down by different states.', kind: 'sum', monotonic: true, integer: false,
@@ -68,6 +80,26 @@ export interface BaselineFigures {
   datapoints: number;
   bytes: number;
   billedBytes: number;
+}
+
+/**
+ * The scraper's resource for one process, with its values: what the baseline's bytes count, built for
+ * real (the export benchmark compresses it; a test checks that its encoding has the size counted).
+ */
+export function baselineResource(host: Attributes, p: ProcessSample): ResourceSeries {
+  const attributes: Attributes = { ...host, 'process.pid': p.pid, 'process.parent_pid': p.ppid };
+  const add = (key: string, value: string): void => {
+    if (value !== '') attributes[key] = value; // the scraper leaves empty values out
+  };
+  add('process.executable.name', p.name);
+  add('process.executable.path', p.exe);
+  add('process.owner', p.user);
+  if (p.cmdline !== '') {
+    const space = p.cmdline.indexOf(' ');
+    add('process.command', space < 0 ? p.cmdline : p.cmdline.slice(0, space));
+    add('process.command_line', p.cmdline);
+  }
+  return { kind: 'process', attributes, metrics: scraperMetrics(p.io_read_bytes !== null, p) };
 }
 
 /** Per-host baseline calculator: attribute sizes per process, the rest precomputed. */

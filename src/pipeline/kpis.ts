@@ -6,7 +6,7 @@ import type { Config } from '../config/index.js';
 import { billedBytes, datapointCount, requestSize } from '../otlp/size.js';
 import type { BaselineFigures } from './baseline.js';
 import { selfResource } from './series.js';
-import type { Attributes, Kpis, ResourceSeries, SeriesSighting } from './types.js';
+import type { Attributes, Kpis, Metric, ResourceSeries, SeriesSighting } from './types.js';
 
 const DAY = 86400;
 
@@ -33,6 +33,8 @@ export interface KpiInput {
   totalsError: number;
   seriesSeen: Map<string, SeriesSighting>;
   seriesUnique: number;
+  /** Self-metrics from outside the pipeline (the exporter's delivery counters), sent and billed too. */
+  extraSelf: readonly Metric[];
 }
 
 export function intervalKpis(k: KpiInput): { kpis: Kpis; self: ResourceSeries; seriesUnique: number } {
@@ -45,7 +47,7 @@ export function intervalKpis(k: KpiInput): { kpis: Kpis; self: ResourceSeries; s
   // The self-metrics' size does not depend on their values: measure a provisional resource first.
   const provisional = selfResource(k.host, {
     profile: k.profile, seriesBaseline: 0, seriesKept: 0, coverageCritical: coverage, costPerHourBaseline: 0, costPerHourOptimized: 0, reduction: 0, processes: 0,
-  });
+  }, k.extraSelf);
   let datapoints = datapointCount(provisional);
   let billed = billedBytes(provisional);
   for (const r of k.resources) {
@@ -66,7 +68,7 @@ export function intervalKpis(k: KpiInput): { kpis: Kpis; self: ResourceSeries; s
     costPerHourOptimized: costOptimized,
     reduction: model.billing_model === 'bytes' ? reductionBytes : reductionDatapoints,
     processes: k.processes,
-  });
+  }, k.extraSelf);
   const seriesUnique = trackSeries(k.seriesSeen, k.seriesUnique, [...k.resources, self], k.t);
   const visibilityCpu = k.totalCpu > 0 ? k.keptCpu / k.totalCpu : null;
   const visibilityMemory = k.totalRss > 0 ? k.keptRss / k.totalRss : 1;

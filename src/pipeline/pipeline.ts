@@ -16,7 +16,7 @@ import { Redactor } from './redact.js';
 import { buildRollups, groupName, type GroupAttributes } from './rollup.js';
 import { chooseTopK, topKFor } from './select.js';
 import { buildMetrics, hostAttributes, processAttributes, rollupAttributes, selfMetricCount } from './series.js';
-import type { Attributes, Batch, Decision, PipelineResult, PipelineState, ResourceSeries } from './types.js';
+import type { Attributes, Batch, Decision, Metric, PipelineResult, PipelineState, ResourceSeries } from './types.js';
 import { fnv1a, newMemory, newView, type Known, type View } from './view.js';
 
 const MB = 1024 * 1024;
@@ -185,7 +185,8 @@ export class Pipeline {
     const cap = profile.limits.max_series_per_host;
     const tiersPresent = new Set(views.map((v) => v.tier)).size;
     const perGroup = seriesCount(this.rollupSet, true, true) + 1;
-    const fixed = fixedSeries + selfMetricCount(criticalCount > 0);
+    const extraSelf = options.extraSelf ?? [];
+    const fixed = fixedSeries + selfMetricCount(criticalCount > 0) + extraSelf.reduce((n, m) => n + m.points.length, 0);
     let groupsPerTier = profile.limits.rollup_groups_per_tier;
     if (fixed + (tiersPresent * groupsPerTier + 1) * perGroup > cap) groupsPerTier = 1;
     let budget = cap - fixed - (tiersPresent * groupsPerTier + 1) * perGroup;
@@ -315,6 +316,7 @@ export class Pipeline {
       totalsError: totalsError(views, resources),
       seriesSeen: state.seriesSeen,
       seriesUnique: state.seriesUnique,
+      extraSelf,
     });
     resources.push(self);
 
@@ -438,5 +440,7 @@ export class Pipeline {
 export interface RunOptions {
   /** Build the per-process decisions (default true). */
   decisions?: boolean;
+  /** Metrics to add to the self-metrics resource (the agent's delivery counters). */
+  extraSelf?: readonly Metric[];
 }
 

@@ -159,7 +159,7 @@ export function selfMetricCount(coverageKnown: boolean): number {
 }
 
 /** The agent's self-metrics for the interval (SPEC, "KPIs, self-metrics and the cost model"). */
-export function selfResource(host: Attributes, v: SelfMetricValues): ResourceSeries {
+export function selfResource(host: Attributes, v: SelfMetricValues, extra: readonly Metric[] = []): ResourceSeries {
   const metrics: Metric[] = [
     gauge('nrdot.process.series.baseline', '{series}', 'Series the stock OpenTelemetry process scraper would have sent.', true, v.seriesBaseline),
     gauge('nrdot.process.series.kept', '{series}', 'Series exported this interval.', true, v.seriesKept),
@@ -182,5 +182,6 @@ export function selfResource(host: Attributes, v: SelfMetricValues): ResourceSer
   if (v.coverageCritical !== null) {
     metrics.splice(2, 0, gauge('nrdot.process.coverage.critical', '1', 'Share of critical processes exported individually.', false, v.coverageCritical));
   }
+  metrics.push(...extra);
   return { kind: 'self', attributes: { 'service.name': 'nrdot-plus', ...host }, metrics };
 }

@@ -1,0 +1,88 @@
+/** The agent as a long-running child process: its JSON log lines, awaited as events, and its /metrics. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { AGENT } from './run.js';
+
+export type LogLine = Record<string, unknown>;
+
+/** A machine's proxy settings would route the tests' loopback requests through its proxy. */
+export const NO_PROXY_ENV = { HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '', NO_PROXY: '', no_proxy: '' };
+
+export class AgentProcess {
+  readonly lines: LogLine[] = [];
+  /** Everything written to stderr, JSON or not. */
+  stderr = '';
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(readonly child: ChildProcess) {
+    const rl = createInterface({ input: child.stderr! });
+    rl.on('line', (line) => {
+      this.stderr += `${line}\n`;
+      if (line.startsWith('{')) this.lines.push(JSON.parse(line) as LogLine);
+      for (const w of this.waiters) w();
+    });
+    child.once('exit', () => {
+      for (const w of this.waiters) w();
+    });
+  }
+
+  /** Starts `nrdot-plus ARGS` with the given environment on top of this one (HTTP on an ephemeral port). */
+  static start(args: string[], env: Record<string, string | undefined>): AgentProcess {
+    const child = spawn(process.execPath, [AGENT, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...NO_PROXY_ENV, NRDOT_HTTP_ADDR: '127.0.0.1:0', ...env },
+    });
+    return new AgentProcess(child);
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the first log line matching; rejects if the agent exits or timeoutMs passes first. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; log:\n${this.stderr}`)), timeoutMs);
+      const finish = (err: Error | null, line?: LogLine): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (err) reject(err);
+        else resolve(line!);
+      };
+      const check = (): void => {
+        const line = this.lines.find(match);
+        if (line) finish(null, line);
+        else if (!this.running) finish(new Error(`the agent exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; log:\n${this.stderr}`));
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Log lines reporting a collected interval. */
+  intervals(): number {
+    return this.lines.filter((l) => typeof l.processes === 'number' && typeof l.read_ms === 'number').length;
+  }
+
+  /** The agent's /metrics exposition. */
+  async metrics(): Promise<string> {
+    const started = await this.waitForLog((l) => typeof l.listen === 'string', 10_000, 'the listener');
+    return (await fetch(`http://${String(started.listen)}/metrics`)).text();
+  }
+
+  /** SIGTERM, and the exit code. */
+  async stop(): Promise<number | null> {
+    if (!this.running) return this.child.exitCode;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    return (await exited)[0] as number | null;
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
