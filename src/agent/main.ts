@@ -152,17 +152,17 @@ function openOtlp(config: Config, intervalSeconds: number, log: Logger): { otlp:
   const announce = (): void => {
     for (const w of settings.warnings) log.warn({ otlp_endpoint: settings.url }, `OTLP export: ${w}`);
     log.info(
-    {
-      otlp_endpoint: settings.url,
-      otlp_endpoint_from: settings.urlSource,
-      otlp_headers: headerNames,
-      compression: settings.compression,
-      temporality: settings.temporality,
-      queue: settings.queueDir,
-      queued_batches: queue.depth,
-    },
-    `OTLP export to ${settings.url} (from ${settings.urlSource}), ${settings.compression}, ${settings.temporality} temporality` +
-      `${headerNames.length ? `, headers: ${headerNames.join(', ')}` : ''}; queue ${settings.queueDir} holds ${queue.depth} batches`,
+      {
+        otlp_endpoint: settings.url,
+        otlp_endpoint_from: settings.urlSource,
+        otlp_headers: headerNames,
+        compression: settings.compression,
+        temporality: settings.temporality,
+        queue: settings.queueDir,
+        queued_batches: queue.depth,
+      },
+      `OTLP export to ${settings.url} (from ${settings.urlSource}), ${settings.compression}, ${settings.temporality} temporality` +
+        `${headerNames.length ? `, headers: ${headerNames.join(', ')}` : ''}; queue ${settings.queueDir} holds ${queue.depth} batches`,
     );
   };
   return { otlp: { settings, queue, sender, metrics: new DeliveryMetrics(sender, queue, Date.now() / 1000) }, announce };

@@ -46,6 +46,9 @@ export class Optimizer {
     const result = this.pipeline.run(snapshot, this.state, { decisions: false, extraSelf: otlp?.metrics.metrics() });
     this.state = result.state;
     const { batch } = result;
+    this.prometheusText = renderPrometheus(batch, result.kpis);
+    if (file) file.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));
+    // Last: a queue that cannot take the batch (disk full) fails the interval's OTLP, not the rest.
     if (otlp) {
       const parts = batch.resources.map((r) => encodeProtobuf([r], batch, otlp.settings.temporality));
       const { bodies, oversize } = buildRequests(parts, otlp.settings.compression, MAX_REQUEST_BYTES);
@@ -53,8 +56,6 @@ export class Optimizer {
       otlp.sender.dropOversize(oversize);
       otlp.sender.wake();
     }
-    if (file) file.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));
-    this.prometheusText = renderPrometheus(batch, result.kpis);
     return result.kpis;
   }
 }

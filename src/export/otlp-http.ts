@@ -99,7 +99,7 @@ export class OtlpHttpSender {
     this.wakeUp?.();
   }
 
-  /** Stops sending; a request in flight finishes (bounded by the timeout), the queue stays on disk. */
+  /** Stops sending; a request in flight has STOP_GRACE_MS to finish; the queue stays on disk. */
   async stop(): Promise<void> {
     this.stop$.abort();
     this.wake();
@@ -123,11 +123,6 @@ export class OtlpHttpSender {
       const outcome = await this.next();
       if (outcome === null || outcome.kind === 'retry') break;
     }
-  }
-
-  /** How many batches a backend still has to take. */
-  get queued(): number {
-    return this.queue.depth;
   }
 
   private async run(): Promise<void> {
