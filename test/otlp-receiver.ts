@@ -14,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 /** The part of protobufjs's static message API used here (the generated file is typed only as a Root). */
 interface MessageClass {
   decode(bytes: Uint8Array): unknown;
-  toObject(message: unknown, options: { longs: typeof String; defaults: boolean }): unknown;
+  toObject(message: unknown, options: { longs: typeof String; defaults?: boolean }): unknown;
   create(properties: object): unknown;
   encode(message: unknown): { finish(): Uint8Array };
 }
@@ -22,7 +22,8 @@ interface Generated {
   opentelemetry: { proto: { collector: { metrics: { v1: Record<'ExportMetricsServiceRequest' | 'ExportMetricsServiceResponse', MessageClass> } } } };
 }
 const root = createRequire(import.meta.url)('protobufjs-otlp/build/src/generated/root.js') as Generated;
-const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = root.opentelemetry.proto.collector.metrics.v1;
+/** The official ExportMetricsServiceRequest and ExportMetricsServiceResponse messages. */
+export const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = root.opentelemetry.proto.collector.metrics.v1;
 
 /** AggregationTemporality of opentelemetry/proto/metrics/v1/metrics.proto. */
 export const TEMPORALITY = { DELTA: 1, CUMULATIVE: 2 } as const;

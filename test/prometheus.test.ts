@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import { AGENT, freePort } from './run.js';
+import { AgentProcess } from './agent-process.js';
+import { freePort } from './run.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const skip = existsSync(PROMETHEUS) ? undefined : 'prometheus is not installed (apt-get install prometheus)';
@@ -19,13 +19,9 @@ after(() => {
 
 /** Starts the agent on an ephemeral port and resolves with the address it logs. */
 async function startAgent(): Promise<string> {
-  const agent = spawn(process.execPath, [AGENT, '--interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NRDOT_HTTP_ADDR: '127.0.0.1:0' } });
-  children.push(agent);
-  for await (const line of createInterface({ input: agent.stderr! })) {
-    const m = /"listen":"([^"]+)"/.exec(line);
-    if (m) return m[1]!;
-  }
-  throw new Error('the agent stopped before listening');
+  const agent = AgentProcess.start(['--interval', '1'], {});
+  children.push(agent.child);
+  return String((await agent.waitForLog((l) => typeof l.listen === 'string', 15_000, 'the listener')).listen);
 }
 
 interface QueryResult {

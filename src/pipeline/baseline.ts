@@ -82,23 +82,28 @@ export interface BaselineFigures {
   billedBytes: number;
 }
 
+/** The scraper's string resource attributes of a process, empty ones left out (as it does). */
+function scraperStringAttributes(p: ProcessSample, add: (key: string, value: string) => void): void {
+  const put = (key: string, value: string): void => {
+    if (value !== '') add(key, value);
+  };
+  put('process.executable.name', p.name);
+  put('process.executable.path', p.exe);
+  put('process.owner', p.user);
+  if (p.cmdline !== '') {
+    const space = p.cmdline.indexOf(' ');
+    put('process.command', space < 0 ? p.cmdline : p.cmdline.slice(0, space));
+    put('process.command_line', p.cmdline);
+  }
+}
+
 /**
  * The scraper's resource for one process, with its values: what the baseline's bytes count, built for
  * real (the export benchmark compresses it; a test checks that its encoding has the size counted).
  */
 export function baselineResource(host: Attributes, p: ProcessSample): ResourceSeries {
   const attributes: Attributes = { ...host, 'process.pid': p.pid, 'process.parent_pid': p.ppid };
-  const add = (key: string, value: string): void => {
-    if (value !== '') attributes[key] = value; // the scraper leaves empty values out
-  };
-  add('process.executable.name', p.name);
-  add('process.executable.path', p.exe);
-  add('process.owner', p.user);
-  if (p.cmdline !== '') {
-    const space = p.cmdline.indexOf(' ');
-    add('process.command', space < 0 ? p.cmdline : p.cmdline.slice(0, space));
-    add('process.command_line', p.cmdline);
-  }
+  scraperStringAttributes(p, (key, value) => (attributes[key] = value));
   return { kind: 'process', attributes, metrics: scraperMetrics(p.io_read_bytes !== null, p) };
 }
 
@@ -121,19 +126,10 @@ export class Baseline {
     const b = p.io_read_bytes !== null ? this.withIo : this.withoutIo;
     let attrs = this.hostSize + keyValueSize('process.pid', p.pid) + keyValueSize('process.parent_pid', p.ppid);
     let billed = this.hostBilled + PID_KEYS + String(p.pid).length + String(p.ppid).length;
-    const add = (key: string, value: string): void => {
-      if (value === '') return;
+    scraperStringAttributes(p, (key, value) => {
       attrs += keyValueSize(key, value);
       billed += key.length + Buffer.byteLength(value, 'utf8');
-    };
-    add('process.executable.name', p.name);
-    add('process.executable.path', p.exe);
-    add('process.owner', p.user);
-    if (p.cmdline !== '') {
-      const space = p.cmdline.indexOf(' ');
-      add('process.command', space < 0 ? p.cmdline : p.cmdline.slice(0, space));
-      add('process.command_line', p.cmdline);
-    }
+    });
     return {
       datapoints: b.datapoints,
       bytes: delimited(delimited(attrs + 2) + delimited(b.scopeMetrics)),
