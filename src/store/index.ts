@@ -1,0 +1,20 @@
+/** The daemon's SQLite state store: profile state and journal, settings, pipeline state, KPI history, alert outbox, decisions. */
+export { STATE_FILE, StateStore, StoreError } from './store.js';
+export { HOURLY_RETENTION_SECONDS, RAW_RETENTION_SECONDS } from './kpi-history.js';
+export { SCHEMA_VERSION } from './migrations.js';
+export type {
+  AlertRow,
+  ChangeContext,
+  DecisionInput,
+  DecisionRow,
+  JournalEntry,
+  KpiHistoryQuery,
+  KpiHistoryRow,
+  KpiRecord,
+  OpenOptions,
+  Pin,
+  PipelineStateRecord,
+  ProfileState,
+  PruneResult,
+  TimeQuery,
+} from './types.js';

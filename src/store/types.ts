@@ -1,0 +1,154 @@
+/** The values the state store takes and returns: one declaration each, shared by the store and its callers. */
+
+/** Who changed something, when (unix seconds), and why: every profile change carries one. */
+export interface ChangeContext {
+  time: number;
+  who: string;
+  reason: string;
+}
+
+/** A manual pin: the profile in force whatever the loop or the schedule says, until `until` (null: no expiry). */
+export interface Pin {
+  profile: string;
+  /** Unix seconds; null pins until unpinned. The store does not expire pins: the control loop clears them. */
+  until: number | null;
+  since: number;
+  who: string;
+  reason: string;
+}
+
+export interface ProfileState {
+  /** The profile set by operators or the control loop; null until the first one is set (then the config's default applies). */
+  active: string | null;
+  pin: Pin | null;
+}
+
+/** One profile change: from and to are the profiles in force before and after (a pin wins over the active profile). */
+export interface JournalEntry {
+  id: number;
+  time: number;
+  from: string | null;
+  to: string;
+  reason: string;
+  who: string;
+}
+
+/** One interval's KPIs (SPEC, "KPIs, self-metrics and the cost model"), as the control loop and the reports read them. */
+export interface KpiRecord {
+  /** Unix seconds of the data (the snapshot), not of the wall clock: a replay keeps its own times. */
+  time: number;
+  profile: string;
+  processes: number;
+  series_baseline: number;
+  series_exported: number;
+  series_unique_24h: number;
+  datapoints_baseline: number;
+  datapoints_exported: number;
+  bytes_baseline: number;
+  bytes_exported: number;
+  billed_bytes_baseline: number;
+  billed_bytes_exported: number;
+  reduction_datapoints: number;
+  reduction_bytes: number;
+  /** null on a host with no critical process. */
+  coverage_critical: number | null;
+  visibility: number;
+  /** null in an interval with no CPU deltas (the first one). */
+  visibility_cpu: number | null;
+  visibility_memory: number;
+  totals_error: number;
+  cost_per_hour_baseline: number;
+  cost_per_hour_optimized: number;
+  /** null where the agent does not measure itself (a replay). */
+  agent_cpu_percent: number | null;
+  agent_rss_bytes: number | null;
+  kept: number;
+  rolled_up: number;
+  anomalies: number;
+}
+
+/**
+ * A row of KPI history. A raw row is one interval; an hourly row (`time` = the UTC hour's start) has
+ * the hour's averages under the KpiRecord names (a nullable field's average counts only its non-null
+ * samples, and is null when all were null), and `profile` is the one with the most samples. The
+ * extremes are there for both (a raw row's are its own values) so that a chart reads them the same way.
+ */
+export interface KpiHistoryRow extends KpiRecord {
+  resolution: 'raw' | 'hour';
+  /** Intervals in the row: 1 for a raw row. */
+  samples: number;
+  /** The profiles in force and their number of intervals. */
+  profiles: Record<string, number>;
+  series_exported_max: number;
+  agent_rss_bytes_max: number | null;
+  agent_cpu_percent_max: number | null;
+  coverage_critical_min: number | null;
+  visibility_min: number;
+}
+
+export interface KpiHistoryQuery {
+  /** Unix seconds, inclusive (an hourly row is selected by its hour's start). */
+  since?: number;
+  /** Unix seconds, inclusive. */
+  until?: number;
+  resolution: 'raw' | 'hour';
+  /** At most this many rows: the newest ones in the range, still returned oldest first. */
+  limit?: number;
+}
+
+/** An alert waiting in (or delivered from) the outbox. Times are unix seconds. */
+export interface AlertRow {
+  id: number;
+  event: string;
+  payload: unknown;
+  created: number;
+  attempts: number;
+  nextAttempt: number;
+  /** When it was last tried; null before the first attempt. */
+  lastAttempt: number | null;
+  /** When it was delivered; null while pending. */
+  delivered: number | null;
+  lastError: string | null;
+}
+
+/** One evaluation of the control loop, with what it saw and what it did. */
+export interface DecisionInput {
+  time: number;
+  inputs: unknown;
+  /** What the loop did, e.g. "hold", "step", "emergency", "frozen". */
+  outcome: string;
+  from: string | null;
+  to: string | null;
+  reason: string;
+}
+
+export interface DecisionRow extends DecisionInput {
+  id: number;
+}
+
+/** A page of a time-ordered list: entries at or after `since` (unix seconds), at most `limit`. */
+export interface TimeQuery {
+  since?: number;
+  limit?: number;
+}
+
+export interface PipelineStateRecord {
+  blob: Buffer;
+  /** Unix seconds of the snapshot the state follows. */
+  timestamp: number;
+  /** Where the snapshots came from (e.g. "procfs:/proc" or a recording's path): a state is only resumed from the same one. */
+  source: string;
+}
+
+/** Rows deleted by one pruning. */
+export interface PruneResult {
+  raw: number;
+  hourly: number;
+  decisions: number;
+  alerts: number;
+}
+
+export interface OpenOptions {
+  /** For the CLI: nothing is created, migrated or written; the file must exist. */
+  readonly?: boolean;
+}
