@@ -19,6 +19,7 @@ import { openReader } from '../cli/snapshot.js';
 import { VERSION } from '../version.js';
 import { Collector } from './collector.js';
 import { createLogger, type Logger } from './log.js';
+import { installCommand, uninstallCommand } from './install.js';
 
 interface AgentOptions {
   config?: string;
@@ -51,7 +52,9 @@ export function buildAgentProgram(): Command {
     .option('--once', 'collect one interval and exit')
     .action(async (opts: AgentOptions) => {
       await runAgent(opts);
-    });
+    })
+    .addCommand(installCommand())
+    .addCommand(uninstallCommand());
 }
 
 async function runAgent(opts: AgentOptions): Promise<void> {
