@@ -15,11 +15,11 @@ import { startListener, type Listener } from '../api/server.js';
 import { Optimizer, type OtlpExport } from './optimizer.js';
 import { collectionInterval, envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
+import { installCommand, uninstallCommand } from './install.js';
 import { openReader } from '../cli/snapshot.js';
 import { VERSION } from '../version.js';
 import { Collector } from './collector.js';
 import { createLogger, type Logger } from './log.js';
-import { installCommand, uninstallCommand } from './install.js';
 
 interface AgentOptions {
   config?: string;
