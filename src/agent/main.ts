@@ -15,6 +15,7 @@ import { startListener, type Listener } from '../api/server.js';
 import { Optimizer, type OtlpExport } from './optimizer.js';
 import { collectionInterval, envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
+import { installCommand, uninstallCommand } from './install.js';
 import { openReader } from '../cli/snapshot.js';
 import { VERSION } from '../version.js';
 import { Collector } from './collector.js';
@@ -51,7 +52,9 @@ export function buildAgentProgram(): Command {
     .option('--once', 'collect one interval and exit')
     .action(async (opts: AgentOptions) => {
       await runAgent(opts);
-    });
+    })
+    .addCommand(installCommand())
+    .addCommand(uninstallCommand());
 }
 
 async function runAgent(opts: AgentOptions): Promise<void> {
