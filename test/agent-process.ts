@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { AGENT } from './run.js';
+import { AGENT, withDataDir } from './run.js';
 
 export type LogLine = Record<string, unknown>;
 
@@ -31,7 +31,7 @@ export class AgentProcess {
   static start(args: string[], env: Record<string, string | undefined>): AgentProcess {
     const child = spawn(process.execPath, [AGENT, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...NO_PROXY_ENV, NRDOT_HTTP_ADDR: '127.0.0.1:0', ...env },
+      env: withDataDir({ ...process.env, ...NO_PROXY_ENV, NRDOT_HTTP_ADDR: '127.0.0.1:0', ...env }),
     });
     return new AgentProcess(child);
   }

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AGENT, logLines, run } from './run.js';
+import { AGENT, logLines, run, withDataDir } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nrdot-agent-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,7 +25,7 @@ describe('nrdot-plus with a file exporter', () => {
     writeFileSync(config, `state: { active_profile: aggressive }\nexporters: { file: { path: ${JSON.stringify(out)}, max_mb: 10 } }\n`);
     const child = spawn(process.execPath, [AGENT, '--config', config, '--interval', '1'], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NRDOT_HTTP_ADDR: '127.0.0.1:0' },
+      env: withDataDir({ ...process.env, NRDOT_HTTP_ADDR: '127.0.0.1:0' }),
     });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

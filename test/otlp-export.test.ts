@@ -194,7 +194,7 @@ describe('OTLP/HTTP export', () => {
     await first.waitForLog(() => first.intervals() >= 3, 15_000, 'three intervals');
     const rival = await run(AGENT, ['--once', '--config', config], { env: { ...process.env, ...NO_PROXY_ENV, ...env } });
     assert.equal(rival.code, 1, 'a second agent on the same data directory is refused');
-    assert.match(rival.stderr, new RegExp(`OTLP queue .*: in use by another nrdot-plus \\(pid ${first.child.pid}\\)`));
+    assert.match(rival.stderr, new RegExp(`another nrdot-plus \\(pid ${first.child.pid}\\) is running with the data directory`));
     await first.kill9();
     const queued = readdirSync(join(dataDir, 'queue')).filter((f) => f.endsWith('.batch')).length;
     assert.ok(queued >= 3, `${queued} batches on disk`);

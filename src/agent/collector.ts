@@ -1,73 +1,142 @@
 /**
- * The collection loop: one snapshot every interval, on a fixed cadence (a slow read does not push
- * later ones back), optimized and exported, and one log line per interval.
+ * The collection loop: one snapshot every interval on a fixed cadence (a slow read does not push
+ * later ones back, and an interval whose work overruns the next tick skips that tick and counts it),
+ * handed to the daemon's handler, and one log line per interval. A replayed recording is paced by
+ * its own timestamps, or read as fast as possible.
  */
-import type { ProcfsReader } from '../procfs/index.js';
+import { setImmediate as yieldToEvents, setTimeout as wait } from 'node:timers/promises';
+import type { ReadResult } from '../procfs/index.js';
+import type { Snapshot } from '../snapshot/types.js';
 import type { Logger } from './log.js';
-import type { Optimizer } from './optimizer.js';
+import type { SnapshotSource } from './source.js';
+
+/** What the handler reports of an interval, for the log line. */
+export interface IntervalReport {
+  fields: Record<string, unknown>;
+  /** Appended to the log message. */
+  summary: string;
+}
 
 export interface CollectorOptions {
-  reader: ProcfsReader;
+  source: SnapshotSource;
   intervalSeconds: number;
   log: Logger;
   /** Log every permission error instead of only counting them (OpenTelemetry's mute_process_*_error=false). */
   logPermissionErrors: boolean;
-  /** The pipeline and exporters; without it the agent only reads. */
-  optimizer?: Optimizer;
+  /** Optimizes and exports a snapshot; a throw is logged and the loop goes on. */
+  handle?: (snapshot: Snapshot) => IntervalReport;
+  /** Called once when a replayed recording ends (the loop stops; the daemon keeps serving). */
+  onEnd?: () => void;
 }
 
 export class Collector {
-  private timer: NodeJS.Timeout | null = null;
-  private started = 0;
-  private ticks = 0;
+  /** Ticks skipped because the previous interval's work ran past them. */
+  skipped = 0;
+  /** Intervals handled. */
+  intervals = 0;
+  private stopped = false;
+  private readonly wake = new AbortController();
+  private running: Promise<void> | null = null;
 
   constructor(private readonly options: CollectorOptions) {}
 
-  /** Reads now, then every interval until stop(). */
+  /** Collects now, then every interval until stop(). */
   start(): void {
-    this.started = performance.now(); // monotonic: a clock step neither stalls nor rushes collection
-    this.tick();
+    this.running = this.loop();
   }
 
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.options.reader.close();
+  /** Stops the loop after the interval in hand and closes the source. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake.abort();
+    await this.running;
+    this.options.source.close();
   }
 
-  /** Reads one snapshot and logs it; a failing read is logged (false) and the loop goes on. */
-  collectOnce(): boolean {
-    const { reader, log } = this.options;
-    let result;
-    try {
-      result = reader.read();
-    } catch (err) {
-      log.error({ err, procfs: reader.root }, `cannot read ${reader.root}: ${(err as Error).message}`);
-      return false;
+  /** Reads and handles one snapshot; false when the read or the handling failed (logged). */
+  async collectOnce(): Promise<boolean> {
+    const r = await this.read();
+    return r !== null && r !== 'end' && this.handle(r);
+  }
+
+  private async loop(): Promise<void> {
+    const { source, intervalSeconds, log } = this.options;
+    const intervalMs = intervalSeconds * 1000;
+    const origin = performance.now(); // monotonic: a clock step neither stalls nor rushes collection
+    let firstTimestamp: number | null = null;
+    let tick = 0;
+    while (!this.stopped) {
+      const r = await this.read();
+      if (r === 'end') {
+        this.options.onEnd?.();
+        return;
+      }
+      if (r !== null && source.kind === 'replay' && source.pace === 'recorded') {
+        firstTimestamp ??= r.snapshot.timestamp;
+        await this.sleep(origin + (r.snapshot.timestamp - firstTimestamp) * 1000 - performance.now());
+        if (this.stopped) return;
+      }
+      if (r !== null) this.handle(r);
+      if (source.kind === 'replay') {
+        await yieldToEvents(); // let the API answer between snapshots
+        continue;
+      }
+      // Next due time on the fixed grid; grid points already past are skipped, not piled up.
+      tick++;
+      let due = origin + tick * intervalMs;
+      const now = performance.now();
+      if (due < now) {
+        const missed = Math.ceil((now - due) / intervalMs);
+        this.skipped += missed;
+        tick += missed;
+        due += missed * intervalMs;
+        log.warn(
+          { skipped: missed, skipped_total: this.skipped, interval_s: intervalSeconds },
+          `the interval's work overran the next tick: skipped ${missed} (${this.skipped} in all); consider a longer interval`,
+        );
+      }
+      await this.sleep(due - now);
     }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return;
+    try {
+      await wait(ms, undefined, { signal: this.wake.signal });
+    } catch {
+      // stop() woke us
+    }
+  }
+
+  /** The next snapshot; null when the read failed (logged), 'end' at the end of a recording. */
+  private async read(): Promise<ReadResult | null | 'end'> {
+    const { source, log } = this.options;
+    try {
+      return (await source.next()) ?? 'end';
+    } catch (err) {
+      const what = source.kind === 'procfs' ? `cannot read ${source.location}` : `cannot replay ${source.location}`;
+      log.error({ err, source: source.location }, `${what}: ${(err as Error).message}`);
+      if (source.kind === 'replay') return 'end';
+      return null;
+    }
+  }
+
+  private handle(result: ReadResult): boolean {
+    const { log, source } = this.options;
     const { stats, snapshot } = result;
-    let optimized: Record<string, unknown> = {};
-    let summary = '';
-    if (this.options.optimizer) {
+    let report: IntervalReport = { fields: {}, summary: '' };
+    if (this.options.handle) {
       try {
-        const k = this.options.optimizer.process(snapshot);
-        optimized = {
-          profile: k.profile,
-          datapoints_baseline: k.datapoints_baseline,
-          datapoints_exported: k.datapoints_exported,
-          reduction_datapoints: Math.round(k.reduction_datapoints * 1000) / 1000,
-          cost_per_hour_baseline: k.cost_per_hour_baseline,
-          cost_per_hour_optimized: k.cost_per_hour_optimized,
-          coverage_critical: k.coverage_critical,
-        };
-        summary = `; ${k.profile}: ${k.datapoints_exported} of ${k.datapoints_baseline} datapoints (-${(k.reduction_datapoints * 100).toFixed(1)}%)`;
+        report = this.options.handle(snapshot);
       } catch (err) {
         log.error({ err }, `cannot optimize or export this interval: ${(err as Error).message}`);
         return false;
       }
     }
+    this.intervals++;
     const denied = Object.fromEntries(Object.entries(stats.permissionErrors).filter(([, n]) => n > 0));
     const mutedNote = this.options.logPermissionErrors ? '' : `, ${stats.permissionErrorsTotal} permission errors muted`;
+    const verb = source.kind === 'replay' ? `replayed snapshot ${new Date(snapshot.timestamp * 1000).toISOString()}:` : 'collected';
     log.info(
       {
         processes: stats.processes,
@@ -76,9 +145,9 @@ export class Collector {
         permission_errors_by_kind: denied,
         other_errors: stats.otherErrors,
         read_ms: round(stats.durationMs),
-        ...optimized,
+        ...report.fields,
       },
-      `collected ${stats.processes} processes in ${round(stats.durationMs)} ms${mutedNote}${summary}`,
+      `${verb} ${stats.processes} processes in ${round(stats.durationMs)} ms${mutedNote}${report.summary}`,
     );
     if (this.options.logPermissionErrors) {
       for (const d of stats.permissionErrorDetails) {
@@ -87,21 +156,6 @@ export class Collector {
       }
     }
     return true;
-  }
-
-  private tick(): void {
-    this.collectOnce();
-    this.ticks++;
-    const intervalMs = this.options.intervalSeconds * 1000;
-    // Next due time on the fixed grid; skip grid points already past (an overrun is not piled up).
-    let due = this.started + this.ticks * intervalMs;
-    const now = performance.now();
-    if (due < now) {
-      const missed = Math.ceil((now - due) / intervalMs);
-      this.ticks += missed;
-      due += missed * intervalMs;
-    }
-    this.timer = setTimeout(() => this.tick(), due - now);
   }
 }
 

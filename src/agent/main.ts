@@ -3,23 +3,31 @@
  * optimizer with the active profile, hands the result to the exporters (OTLP/HTTP through the durable
  * queue, a file, `/metrics`), and logs one line.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadConfig, type Config } from '../config/index.js';
+import { agentAlive, ensureToken, readAgentInfo } from '../api/discovery.js';
+import { configLocation, dataDir, loadConfigAt, type Config } from '../config/index.js';
+import { describeFileError } from '../file-errors.js';
+import type { PipelineState } from '../pipeline/index.js';
+import { StateStore } from '../store/index.js';
 import { CONFIG_OPTION } from '../cli/config.js';
 import { EXIT, UsageError, UserError } from '../cli/errors.js';
 import { DurableQueue, FileExporter } from '../export/index.js';
 import { DeliveryMetrics, OtlpHttpSender } from '../export/otlp-http.js';
 import { resolveOtlp } from '../export/otlp-settings.js';
-import { startListener, type Listener } from '../api/server.js';
 import { Optimizer, type OtlpExport } from './optimizer.js';
-import { collectionInterval, envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
+import { envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
 import { installCommand, uninstallCommand } from './install.js';
 import { openReader } from '../cli/snapshot.js';
 import { VERSION } from '../version.js';
 import { Collector } from './collector.js';
+import { Daemon } from './daemon.js';
 import { createLogger, type Logger } from './log.js';
+import { profileInForce } from './profiles.js';
+import { ProcfsSource, ReplaySource, type ReplayPace, type SnapshotSource } from './source.js';
+import { decodeState } from './state-codec.js';
 
 interface AgentOptions {
   config?: string;
@@ -28,18 +36,22 @@ interface AgentOptions {
   interval?: number;
   logPermissionErrors?: boolean;
   once?: boolean;
+  replay?: string;
+  replayPace?: ReplayPace;
 }
 
 /** Most permission errors one interval logs when they are not muted. */
 const PERMISSION_DETAILS_PER_INTERVAL = 50;
+/** A saved pipeline state older than this is not resumed (the anomaly statistics are stale). */
+const STATE_MAX_AGE_S = 86400;
 
 export function buildAgentProgram(): Command {
   return configure(new Command('nrdot-plus'))
-    .description('NRDOT-Plus agent: per-process host metrics, optimized. Runs until SIGTERM or Ctrl-C.')
+    .description('NRDOT-Plus agent: per-process host metrics, optimized. Runs until SIGTERM or Ctrl-C; SIGHUP reloads the configuration.')
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(new Option('--procfs <dir>', 'procfs root to read (env NRDOT_PROCFS)').default(undefined, '/proc'))
     .addOption(
-      new Option('--interval <seconds>', 'collection interval, 1 or more (env NRDOT_COLLECTION_INTERVAL)')
+      new Option('--interval <seconds>', 'collection interval, 1 or more (env NRDOT_COLLECTION_INTERVAL, config cost_model.collection_interval_seconds)')
         .argParser(secondsArg(1))
         .default(undefined, '60'),
     )
@@ -48,8 +60,10 @@ export function buildAgentProgram(): Command {
       'log each permission error instead of counting them (env NRDOT_MUTE_PERMISSION_ERRORS=false)',
     )
     .option(...CONFIG_OPTION)
-    .option('--profile <name>', 'optimization profile (default: state.active_profile of the configuration)')
+    .option('--profile <name>', 'set the active profile at start (kept in the state store; a pin still wins)')
     .option('--once', 'collect one interval and exit')
+    .option('--replay <file>', 'read snapshots from a recording instead of /proc (time from the snapshots)')
+    .addOption(new Option('--replay-pace <pace>', 'with --replay: at the recorded pace, or as fast as possible').choices(['recorded', 'fast']).default('recorded'))
     .action(async (opts: AgentOptions) => {
       await runAgent(opts);
     })
@@ -58,71 +72,99 @@ export function buildAgentProgram(): Command {
 }
 
 async function runAgent(opts: AgentOptions): Promise<void> {
-  const intervalSeconds = collectionInterval(opts.interval);
-  const root = procfsRoot(opts.procfs);
   const mute = envBoolean('NRDOT_MUTE_PERMISSION_ERRORS');
   const logPermissionErrors = opts.logPermissionErrors ?? mute === false;
-  const { config, file: configFile } = loadConfig(opts.config);
-  const profile = opts.profile ?? config.state.active_profile;
-  if (!config.profiles[profile]) {
-    throw new UsageError(`--profile: no profile named "${profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+  const location = configLocation(opts.config);
+  const { config, file: configFile, env } = loadConfigAt(location);
+  if (opts.interval !== undefined) config.cost_model.collection_interval_seconds = opts.interval;
+  const intervalSeconds = config.cost_model.collection_interval_seconds;
+  if (opts.profile !== undefined && !config.profiles[opts.profile]) {
+    throw new UsageError(`--profile: no profile named "${opts.profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
   }
+  const source = openSource(opts, intervalSeconds, logPermissionErrors);
+  const home = openDataDir();
+  const store = openStore(home, source);
   const log = createLogger();
+  const now = Date.now() / 1000;
+  if (store.profileState().active === null) {
+    // The configuration's profile is only the first-start default; from now on the store's is in force.
+    store.setActiveProfile(config.state.active_profile, { time: now, who: 'nrdot-plus', reason: 'first start: the configuration\'s state.active_profile' });
+  }
+  if (opts.profile !== undefined) store.setActiveProfile(opts.profile, { time: now, who: 'nrdot-plus --profile', reason: 'set at start' });
+  const profile = profileInForce(store.profileState(), config, now).profile;
+  const stateSource = source.kind === 'procfs' ? `procfs:${source.location}` : `replay:${source.location}`;
+  const resumed = resumeState(store, stateSource, now, source.kind === 'procfs');
+
   const exportPath = config.exporters.file.path;
   let file: FileExporter | null = null;
   if (exportPath !== '') {
     try {
       appendFileSync(exportPath, ''); // can we write there at all? Say so now, not at every interval
     } catch (err) {
+      source.close();
+      store.close();
       throw new UserError(`exporters.file.path ${exportPath}: ${(err as Error).message}`);
     }
     file = new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 });
   }
   const { otlp, announce } = openOtlp(config, intervalSeconds, log);
-  const optimizer = new Optimizer(config, profile, { file, otlp });
-  const reader = openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0);
-  const collector = new Collector({ reader, intervalSeconds, log, logPermissionErrors, optimizer });
+  const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource });
+  const collector = new Collector({
+    source,
+    intervalSeconds,
+    log,
+    logPermissionErrors,
+    handle: (snapshot) => daemon.handle(snapshot),
+    onEnd: () => {
+      daemon.replayFinished = true;
+      log.info({ replay: source.location, intervals: collector.intervals }, `replay finished: ${collector.intervals} snapshots of ${source.location}; still serving until stopped`);
+    },
+  });
+  daemon.collector = collector;
   if (opts.once) {
     announce();
-    const ok = collector.collectOnce();
-    reader.close();
-    if (otlp) {
-      await otlp.sender.flush();
-      await otlp.sender.stop();
-      otlp.queue.close();
-      if (otlp.queue.depth > 0) {
-        log.warn({ queued_batches: otlp.queue.depth, queue: otlp.settings.queueDir }, `${otlp.queue.depth} batches stay queued for the next run`);
-      }
+    const ok = await collector.collectOnce();
+    await otlp?.sender.flush();
+    await daemon.stop();
+    if (otlp && otlp.queue.depth > 0) {
+      log.warn({ queued_batches: otlp.queue.depth, queue: otlp.settings.queueDir }, `${otlp.queue.depth} batches stay queued for the next run`);
     }
     if (!ok) process.exitCode = EXIT.error;
     return;
   }
   const exporting = [otlp ? `, sending OTLP to ${otlp.settings.url}` : '', file ? `, writing OTLP JSON to ${file.path}` : ''].join('');
-  const listen = process.env.NRDOT_HTTP_ADDR || config.server.listen;
-  const source = process.env.NRDOT_HTTP_ADDR ? 'NRDOT_HTTP_ADDR' : 'server.listen';
-  let listener: Listener;
+  const listen = config.server.listen;
+  const listenFrom = env.some((e) => e.name === 'NRDOT_HTTP_ADDR') ? 'NRDOT_HTTP_ADDR' : 'server.listen';
   try {
-    listener = await startListener(listen, () => optimizer.prometheusText);
+    await daemon.listen(listen, ensureToken(home).token);
   } catch (err) {
-    reader.close();
-    await otlp?.sender.stop();
-    otlp?.queue.close();
+    await daemon.stop();
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
-    throw new UserError(`${source} ${listen}: ${why}`);
+    throw new UserError(`${listenFrom} ${listen}: ${why}`);
   }
+  const address = daemon.listener!.address;
+  const reading = source.kind === 'procfs' ? `reading ${source.location} every ${intervalSeconds} s` : `replaying ${source.location} (${source.pace} pace)`;
   log.info(
-    { version: VERSION, procfs: root, interval_s: intervalSeconds, config: configFile ?? 'embedded defaults', profile, otlp_endpoint: otlp?.settings.url ?? null, file_export: file?.path ?? null, listen: listener.address },
-    `nrdot-plus ${VERSION} started: reading ${root} every ${intervalSeconds} s, profile ${profile}${exporting}; Prometheus metrics at http://${listener.address}/metrics`,
+    {
+      version: VERSION, procfs: source.kind === 'procfs' ? source.location : null, replay: source.kind === 'replay' ? source.location : null,
+      interval_s: intervalSeconds, config: configFile ?? 'embedded defaults', env: env.map((e) => e.name), profile, data_dir: home,
+      state_resumed: resumed !== null, otlp_endpoint: otlp?.settings.url ?? null, file_export: file?.path ?? null, listen: address,
+    },
+    `nrdot-plus ${VERSION} started: ${reading}, profile ${profile}${exporting}; Prometheus metrics at http://${address}/metrics, API at /api/v1${resumed ? '; pipeline state resumed' : ''}`,
   );
   announce();
+  daemon.watchConfig();
+  const onHup = (): void => daemon.tryReload({ who: 'SIGHUP', reason: 'SIGHUP' });
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
-      collector.stop();
-      void Promise.all([listener.close(), otlp?.sender.stop()])
+      process.off('SIGHUP', onHup);
+      void daemon
+        .stop()
         .catch((err: Error) => log.error({ err }, `while stopping: ${err.message}`))
         .finally(() => {
-          otlp?.queue.close();
           log.info({ signal }, `stopped on ${signal}`);
           resolve();
         });
@@ -132,6 +174,53 @@ async function runAgent(opts: AgentOptions): Promise<void> {
     collector.start();
     otlp?.sender.start();
   });
+}
+
+function openSource(opts: AgentOptions, intervalSeconds: number, logPermissionErrors: boolean): SnapshotSource {
+  if (opts.replay !== undefined) {
+    if (opts.procfs !== undefined) throw new UsageError('--replay and --procfs: choose one source');
+    if (opts.once) throw new UsageError('--replay and --once: a replay runs to the end of the recording');
+    try {
+      statSync(opts.replay);
+    } catch (err) {
+      throw new UserError(`--replay ${opts.replay}: ${describeFileError(err)}`);
+    }
+    return new ReplaySource(opts.replay, opts.replayPace ?? 'recorded');
+  }
+  const root = procfsRoot(opts.procfs);
+  return new ProcfsSource(openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0));
+}
+
+/** The data directory, created (0750) when missing; refused when another agent runs on it. */
+function openDataDir(): string {
+  const home = dataDir();
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o750 });
+  } catch (err) {
+    throw new UserError(`data directory ${home} (NRDOT_DATA_DIR): ${describeFileError(err)}`);
+  }
+  const other = readAgentInfo(home);
+  if (other && other.pid !== process.pid && agentAlive(other.pid)) {
+    throw new UserError(`another nrdot-plus (pid ${other.pid}) is running with the data directory ${home}; stop it, or give this one its own NRDOT_DATA_DIR`);
+  }
+  return home;
+}
+
+function openStore(home: string, source: SnapshotSource): StateStore {
+  try {
+    return StateStore.open(join(home, 'state'));
+  } catch (err) {
+    source.close();
+    throw new UserError(`state store: ${(err as Error).message}`);
+  }
+}
+
+/** The saved pipeline state, when it was saved by the same source and is recent enough. */
+function resumeState(store: StateStore, source: string, now: number, live: boolean): PipelineState | null {
+  const saved = store.loadPipelineState();
+  if (!saved || saved.source !== source) return null;
+  if (live && (saved.timestamp > now + 60 || now - saved.timestamp > STATE_MAX_AGE_S)) return null;
+  return decodeState(saved.blob);
 }
 
 /**

@@ -10,7 +10,7 @@ import { MAX_REQUEST_BYTES, type OtlpSettings } from '../export/otlp-settings.js
 import type { DurableQueue } from '../export/queue.js';
 import { buildRequests } from '../export/requests.js';
 import { encodeProtobuf, toOtlpJson } from '../otlp/encode.js';
-import { emptyState, Pipeline, type Kpis, type PipelineState } from '../pipeline/index.js';
+import { emptyState, Pipeline, type AgentUsage, type Decision, type Kpis, type Metric, type PipelineState } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 
 /** The OTLP/HTTP exporter's parts: batches go to the queue, the sender drains it. */
@@ -27,24 +27,53 @@ export interface Exporters {
 }
 
 export class Optimizer {
-  private readonly pipeline: Pipeline;
-  private state: PipelineState = emptyState();
+  private pipeline: Pipeline;
   /** The Prometheus exposition of the latest interval (empty before the first). */
   prometheusText = '';
+  /** The latest interval's KPIs and per-process decisions (for status, explain and top). */
+  lastKpis: Kpis | null = null;
+  lastDecisions: Decision[] = [];
 
   constructor(
-    private readonly config: Config,
-    readonly profile: string,
+    private config: Config,
+    private profileName: string,
     private readonly exporters: Exporters,
+    private pipelineState: PipelineState = emptyState(),
   ) {
+    this.pipeline = new Pipeline(config, profileName);
+  }
+
+  get profile(): string {
+    return this.profileName;
+  }
+
+  /** The state after the latest interval (the next run consumes it: encode it, do not keep it). */
+  get state(): PipelineState {
+    return this.pipelineState;
+  }
+
+  /** Switches the profile from the next interval on; the pipeline state carries over. */
+  setProfile(profile: string): void {
+    if (profile === this.profileName) return;
+    this.profileName = profile;
+    this.pipeline = new Pipeline(this.config, profile);
+  }
+
+  /** A reloaded configuration, from the next interval on. */
+  setConfig(config: Config, profile: string): void {
+    this.config = config;
+    this.profileName = profile;
     this.pipeline = new Pipeline(config, profile);
   }
 
   /** Optimizes one snapshot, exports the batch and returns the interval's KPIs. */
-  process(snapshot: Snapshot): Kpis {
+  process(snapshot: Snapshot, extra: { agent?: AgentUsage; extraSelf?: Metric[] } = {}): Kpis {
     const { file, otlp } = this.exporters;
-    const result = this.pipeline.run(snapshot, this.state, { decisions: false, extraSelf: otlp?.metrics.metrics() });
-    this.state = result.state;
+    const extraSelf = [...(otlp?.metrics.metrics() ?? []), ...(extra.extraSelf ?? [])];
+    const result = this.pipeline.run(snapshot, this.pipelineState, { decisions: true, extraSelf, agent: extra.agent });
+    this.pipelineState = result.state;
+    this.lastKpis = result.kpis;
+    this.lastDecisions = result.decisions;
     const { batch } = result;
     this.prometheusText = renderPrometheus(batch, result.kpis);
     if (file) file.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));

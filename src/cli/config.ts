@@ -1,8 +1,13 @@
-/** `nrdot-plus-ctl config validate|show`: the configuration file and the effective configuration. */
+/**
+ * `nrdot-plus-ctl config validate|show|reload`: the configuration file, the effective configuration
+ * (the running agent's when one runs), and reloading it in the agent.
+ */
 import { Command } from 'commander';
 import { stringify } from 'yaml';
-import { configLocation, loadConfig, redactConfig } from '../config/index.js';
+import { configLocation, loadConfig, redactConfig, type Config } from '../config/index.js';
+import { connectDaemon, findDaemon, operator } from './client.js';
 import { configure } from './program.js';
+import { writeJson } from './style.js';
 
 export const CONFIG_OPTION = ['--config <file>', 'optimization.yaml to use (env NRDOT_CONFIG)'] as const;
 
@@ -29,14 +34,37 @@ export function configCommand(): Command {
   );
   cmd.addCommand(
     configure(new Command('show'))
-      .description('print the effective configuration (defaults merged, secrets redacted)')
+      .description('print the effective configuration (defaults merged, environment applied, secrets redacted): the running agent\'s, else this machine\'s')
       .option(...CONFIG_OPTION)
+      .option('--local', 'the configuration this command loads, even when an agent runs')
       .option('--json', 'print as JSON instead of YAML')
-      .action((opts: { config?: string; json?: boolean }) => {
-        const { config, file } = loadConfig(opts.config);
-        const shown = redactConfig(config);
-        if (opts.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
-        else process.stdout.write(`# effective configuration: ${file ?? 'embedded defaults'}\n${stringify(shown, { lineWidth: 0 })}`);
+      .action(async (opts: { config?: string; local?: boolean; json?: boolean }) => {
+        const daemon = opts.config || opts.local ? null : findDaemon();
+        let shown: Config;
+        let header: string;
+        if (daemon) {
+          const r = await daemon.get<{ file: string | null; env: string[]; config: Config }>('/api/v1/config');
+          shown = r.config;
+          header = `in force in nrdot-plus pid ${daemon.info.pid}: ${r.file ?? 'embedded defaults'}${r.env.length ? `; environment: ${r.env.join(', ')}` : ''}`;
+        } else {
+          const { config, file, env } = loadConfig(opts.config);
+          shown = redactConfig(config);
+          header = `${file ?? 'embedded defaults'}${env.length ? `; environment: ${env.map((e) => e.name).join(', ')}` : ''}`;
+        }
+        if (opts.json) writeJson(shown);
+        else process.stdout.write(`# effective configuration, ${header}\n${stringify(shown, { lineWidth: 0 })}`);
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('reload'))
+      .description('make the running agent reload its configuration file; a broken file is refused (exit 1) and the agent keeps the previous one')
+      .option('--json', 'print as JSON')
+      .action(async (opts: { json?: boolean }) => {
+        const r = await connectDaemon().change<{ file: string | null; changed: string[]; restart_needed: string[] }>('POST', '/api/v1/config/reload', { who: operator() });
+        if (opts.json) return writeJson(r);
+        const what = r.changed.length ? `changed: ${r.changed.join(', ')}` : 'no change';
+        const restart = r.restart_needed.length ? `; ${r.restart_needed.join(', ')} take effect at the next start` : '';
+        process.stdout.write(`reloaded ${r.file ?? 'embedded defaults'} (${what})${restart}\n`);
       }),
   );
   return cmd;

@@ -1,11 +1,16 @@
-/** `nrdot-plus-ctl explain PID|NAME --input FILE`: why a process was kept or rolled up, with the numbers. */
+/**
+ * `nrdot-plus-ctl explain PID|NAME [--input FILE]`: why a process was kept or rolled up, with the
+ * numbers: live from the running agent's latest interval, or offline in an interval of a recording.
+ */
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { emptyState, Pipeline, type Decision } from '../pipeline/index.js';
 import { readRecording } from '../snapshot/recording.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError, UserError } from './errors.js';
+import { connectDaemon } from './client.js';
 import { configure } from './program.js';
+import { writeJson } from './style.js';
 import { countArg } from './options.js';
 import { chooseProfiles } from './simulate.js';
 
@@ -19,15 +24,21 @@ interface ExplainOptions {
 
 export function explainCommand(): Command {
   return configure(new Command('explain'))
-    .description('explain the decision for a process (by pid or name) in an interval of a recording')
+    .description('explain the decision for a process (by pid or name): live in the running agent, or in an interval of a recording')
     .argument('<pid|name>', 'process id, or process name (all processes of that name)')
-    .option('-i, --input <file>', 'recording to replay (required until the daemon can answer)')
-    .option('--at <index>', 'interval to explain, 1 = first snapshot (default: the last)', (v) => countArg(v))
-    .option('--profile <name>', 'profile (default: the configured active profile)')
+    .option('-i, --input <file>', 'a recording to replay instead of asking the running agent')
+    .option('--at <index>', 'with --input: interval to explain, 1 = first snapshot (default: the last)', (v) => countArg(v))
+    .option('--profile <name>', 'with --input: profile (default: the configured active profile)')
     .option(...CONFIG_OPTION)
     .option('--json', 'print as JSON')
     .action(async (target: string, opts: ExplainOptions) => {
-      if (opts.input === undefined) throw new UsageError('--input FILE is required: asking the running daemon comes with the daemon');
+      if (opts.input === undefined) {
+        if (opts.at !== undefined || opts.profile !== undefined) throw new UsageError('--at and --profile go with --input FILE; live, the agent explains its latest interval');
+        const r = await connectDaemon().get<{ timestamp: number; profile: string; decisions: Decision[] }>(`/api/v1/processes/${encodeURIComponent(target)}`);
+        if (opts.json) return writeJson({ live: true, ...r });
+        process.stdout.write(`profile ${r.profile}, latest interval (${new Date(r.timestamp * 1000).toISOString()})\n\n${renderDecisions(r.decisions)}\n`);
+        return;
+      }
       const { config } = loadConfig(opts.config);
       const [profile] = chooseProfiles(config, opts.profile ?? config.state.active_profile);
       const pipeline = new Pipeline(config, profile!);
@@ -50,7 +61,13 @@ export function explainCommand(): Command {
         process.stdout.write(JSON.stringify({ profile, snapshot: index, timestamp, decisions: found }, null, 2) + '\n');
         return;
       }
-      const lines = found.map((d) =>
+      process.stdout.write(`profile ${profile}, snapshot ${index} (${new Date(timestamp * 1000).toISOString()})\n\n${renderDecisions(found)}\n`);
+    });
+}
+
+export function renderDecisions(found: Decision[]): string {
+  return found
+    .map((d) =>
         [
           `pid ${d.pid} (${d.name}), started ${new Date(d.startTime * 1000).toISOString()}`,
           `  decision:   ${d.action} (${d.reason})${d.action === 'keep' ? `, ${d.series} series` : ''}`,
@@ -59,7 +76,6 @@ export function explainCommand(): Command {
           `  composite:  ${(d.composite * 100).toFixed(2)}% of the host's usage`,
           d.anomalyUntil !== null ? `  anomaly:    retained until ${new Date(d.anomalyUntil * 1000).toISOString()}` : '',
         ].filter(Boolean).join('\n'),
-      );
-      process.stdout.write(`profile ${profile}, snapshot ${index} (${new Date(timestamp * 1000).toISOString()})\n\n${lines.join('\n\n')}\n`);
-    });
+    )
+    .join('\n\n');
 }

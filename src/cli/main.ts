@@ -8,6 +8,8 @@ import { simulateCommand } from './simulate.js';
 import { profileCommand } from './profile.js';
 import { snapshotCommand } from './snapshot.js';
 import { synthCommand } from './synth.js';
+import { metricsCommand, statusCommand } from './status.js';
+import { topCommand } from './top.js';
 
 export function buildProgram(): Command {
   const program = configure(new Command('nrdot-plus-ctl'))
@@ -19,6 +21,9 @@ export function buildProgram(): Command {
   program.addCommand(simulateCommand());
   program.addCommand(explainCommand());
   program.addCommand(synthCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(metricsCommand());
+  program.addCommand(topCommand());
   program.addCommand(
     configure(new Command('version'))
       .description('print the version')

@@ -1,9 +1,47 @@
-/** `nrdot-plus-ctl profile list`: the profiles with their key parameters. */
-import { Command } from 'commander';
-import { loadConfig, type ProfileConfig } from '../config/index.js';
+/**
+ * `nrdot-plus-ctl profile list|show|get|set|pin|unpin`: the profiles of the configuration, and the
+ * one in force in the running daemon (set, pinned for a while, unpinned; every change journaled).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { durationSeconds, loadConfig, type Config, type ProfileConfig } from '../config/index.js';
+import { connectDaemon, operator } from './client.js';
 import { CONFIG_OPTION } from './config.js';
+import { UsageError } from './errors.js';
 import { configure } from './program.js';
+import { bold, keyValues, writeJson, yellow } from './style.js';
 import { formatTable } from './table.js';
+
+interface JournalEntry {
+  time: number;
+  from: string | null;
+  to: string;
+  who: string;
+  reason: string;
+}
+
+export interface InForce {
+  profile: string;
+  source: string;
+  pin: { profile: string; until: number | null; who: string; reason: string } | null;
+  note: string | null;
+  last_change: JournalEntry | null;
+}
+
+function durationArg(value: string): string {
+  if (!/^\d+(\.\d+)?(s|m|h|d)$/.test(value.trim())) throw new InvalidArgumentError('a duration such as 30m, 2h or 1d.');
+  return value.trim();
+}
+
+/** `NAME: why` (pin, who set it, or the configuration default). */
+export function describeInForce(f: InForce): string {
+  const c = f.last_change;
+  const why = f.pin
+    ? `pinned by ${f.pin.who}${f.pin.until ? ` until ${new Date(f.pin.until * 1000).toISOString()}` : ' until unpinned'}${f.pin.reason ? ` (${f.pin.reason})` : ''}`
+    : f.source === 'state store' && c
+      ? `set by ${c.who} at ${new Date(c.time * 1000).toISOString()} (${c.reason})`
+      : 'the configuration default (state.active_profile)';
+  return `${bold(f.profile)}: ${why}${f.note ? `; ${yellow(f.note)}` : ''}`;
+}
 
 function topK(p: ProfileConfig): string {
   const entries = Object.entries(p.limits.top_k_per_class).filter(([, k]) => k > 0);
@@ -44,6 +82,79 @@ export function profileCommand(): Command {
           p.description,
         ]);
         process.stdout.write(formatTable(header, rows) + '\n\n* the configured default profile (state.active_profile)\n');
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('get'))
+      .description('print the name of the profile in force in the running agent')
+      .option('--json', 'print as JSON, with why it is in force')
+      .action(async (opts: { json?: boolean }) => {
+        const f = await connectDaemon().get<InForce>('/api/v1/profile');
+        if (opts.json) writeJson(f);
+        else process.stdout.write(`${f.profile}\n`);
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('show'))
+      .description('the profile in force (or NAME) in the running agent: why, and its parameters')
+      .argument('[name]', 'a profile of the agent\'s configuration (default: the one in force)')
+      .option('--json', 'print as JSON')
+      .action(async (name: string | undefined, opts: { json?: boolean }) => {
+        const daemon = connectDaemon();
+        const f = await daemon.get<InForce>('/api/v1/profile');
+        const { config } = await daemon.get<{ config: Config }>('/api/v1/config');
+        const shown = name ?? f.profile;
+        const p = config.profiles[shown];
+        if (!p) throw new UsageError(`no profile named "${shown}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+        const { entries } = await daemon.get<{ entries: JournalEntry[] }>('/api/v1/journal?limit=5');
+        if (opts.json) return writeJson({ name: shown, in_force: shown === f.profile, why: f, parameters: p, journal: entries });
+        const rows: Array<[string, string]> = [
+          ['profile', shown === f.profile ? `${describeInForce(f)}` : `${bold(shown)} (not in force; ${f.profile} is)`],
+          ['description', p.description],
+          ['thresholds', `importance >= ${p.thresholds.min_importance_score}, CPU >= ${p.thresholds.cpu_threshold_percent}%, RSS >= ${p.thresholds.memory_threshold_mb} MB, IO >= ${p.thresholds.io_threshold_kb_per_sec} KB/s`],
+          ['limits', `max ${p.limits.max_series_per_host} series, top-K ${topK(p)}, rollup ${rollup(p)}`],
+          ['anomalies', p.anomaly.retention_minutes > 0 ? `kept ${p.anomaly.retention_minutes} min` : 'off'],
+          ...entries.map((e, i): [string, string] => [i === 0 ? 'recent changes' : '', `${new Date(e.time * 1000).toISOString()}  ${e.from ?? '-'} -> ${e.to}  by ${e.who}: ${e.reason}`]),
+        ];
+        process.stdout.write(keyValues(rows) + '\n');
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('set'))
+      .description('set the active profile of the running agent (kept across restarts; journaled)')
+      .argument('<name>', 'profile name')
+      .option('--reason <text>', 'why (journaled)')
+      .option('--json', 'print as JSON')
+      .action(async (name: string, opts: { reason?: string; json?: boolean }) => {
+        const r = await connectDaemon().change<InForce & { changed: boolean }>('PUT', '/api/v1/profile', { profile: name, who: operator(), ...(opts.reason ? { reason: opts.reason } : {}) });
+        if (opts.json) return writeJson(r);
+        process.stdout.write(`${r.changed ? `active profile set to ${name}` : `${name} was already the active profile`}; in force: ${describeInForce(r)}\n`);
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('pin'))
+      .description('pin a profile in the running agent, over schedules and the control loop (journaled)')
+      .argument('<name>', 'profile name')
+      .option('--for <duration>', 'how long, e.g. 30m, 2h, 1d (default: until unpinned)', durationArg)
+      .option('--reason <text>', 'why (journaled)')
+      .option('--json', 'print as JSON')
+      .action(async (name: string, opts: { for?: string; reason?: string; json?: boolean }) => {
+        const body = { profile: name, who: operator(), ...(opts.for ? { for: durationSeconds(opts.for) } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
+        const r = await connectDaemon().change<InForce>('PUT', '/api/v1/profile/pin', body);
+        if (opts.json) return writeJson(r);
+        process.stdout.write(`pinned; in force: ${describeInForce(r)}\n`);
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('unpin'))
+      .description('remove the pin in the running agent (journaled)')
+      .option('--reason <text>', 'why (journaled)')
+      .option('--json', 'print as JSON')
+      .action(async (opts: { reason?: string; json?: boolean }) => {
+        const q = new URLSearchParams({ who: operator(), ...(opts.reason ? { reason: opts.reason } : {}) });
+        const r = await connectDaemon().change<InForce & { unpinned: boolean }>('DELETE', `/api/v1/profile/pin?${q.toString()}`);
+        if (opts.json) return writeJson(r);
+        process.stdout.write(`${r.unpinned ? 'unpinned' : 'no pin to remove'}; in force: ${describeInForce(r)}\n`);
       }),
   );
   return cmd;

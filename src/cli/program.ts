@@ -25,7 +25,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     }
     if (err instanceof UserError || err instanceof RecordingError || err instanceof ConfigError) {
       process.stderr.write(`${program.name()}: ${err.message}\n`);
-      return err instanceof UserError ? err.exitCode : EXIT.error;
+      return err instanceof UserError || err instanceof ConfigError ? err.exitCode : EXIT.error;
     }
     throw err;
   }

@@ -9,11 +9,16 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults.js';
 import { deepMerge, isPlainObject, type Plain } from './merge.js';
+import { applyEnv, envFor, type AppliedEnv, type Env } from './env.js';
 import { configLocation, type ConfigLocation } from './paths.js';
 import { configSchema, profileSchema, type Config, type ProfileConfig } from './schema.js';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** 1, or 2 (usage) when the bad value came from an environment variable. */
+    readonly exitCode: number = 1,
+  ) {
     super(message);
     this.name = 'ConfigError';
   }
@@ -23,24 +28,26 @@ export interface LoadedConfig {
   config: Config;
   /** The file read, or null when the embedded defaults are in force. */
   file: string | null;
+  /** The environment variables that replaced settings (ENV_SETTINGS). */
+  env: AppliedEnv[];
 }
 
 /** Loads the configuration the way every command does: --config, NRDOT_CONFIG, default location. */
-export function loadConfig(flag?: string, env = process.env): LoadedConfig {
-  return loadConfigAt(configLocation(flag, env));
+export function loadConfig(flag?: string, env: Env = process.env): LoadedConfig {
+  return loadConfigAt(configLocation(flag, env), env);
 }
 
-export function loadConfigAt(location: ConfigLocation): LoadedConfig {
+export function loadConfigAt(location: ConfigLocation, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(location.path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Nothing at the default location (or a home that is not ours to read): the embedded defaults.
-    if ((code === 'ENOENT' || code === 'EACCES') && !location.explicit) return { config: defaultConfig(), file: null };
+    if ((code === 'ENOENT' || code === 'EACCES') && !location.explicit) return { ...withEnv(DEFAULT_CONFIG as Plain, '(embedded defaults)', null, null, env), file: null };
     throw new ConfigError(`${location.path}: ${describeFileError(err)}${location.explicit ? ` (from ${location.source})` : ''}`);
   }
-  return { config: parseConfig(text, location.path), file: location.path };
+  return { ...parseWithEnv(text, location.path, env), file: location.path };
 }
 
 /** The shipped defaults alone. */
@@ -50,6 +57,10 @@ export function defaultConfig(): Config {
 
 /** Parses and validates the text of a config file (named `file` in messages) over the defaults. */
 export function parseConfig(text: string, file: string): Config {
+  return parseWithEnv(text, file, {}).config;
+}
+
+function parseWithEnv(text: string, file: string, env: Env): { config: Config; env: AppliedEnv[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -60,10 +71,23 @@ export function parseConfig(text: string, file: string): Config {
   }
   const user: unknown = doc.toJS() ?? {};
   if (!isPlainObject(user)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
-  const merged = deepMerge(DEFAULT_CONFIG, user);
+  return withEnv(deepMerge(DEFAULT_CONFIG, user) as Plain, file, doc, lines, env);
+}
+
+/** Applies the environment over defaults + file, then validates; a bad variable is named as such. */
+function withEnv(base: Plain, file: string, doc: Document | null, lines: LineCounter | null, env: Env): { config: Config; env: AppliedEnv[] } {
+  const merged = structuredClone(base);
+  const applied = applyEnv(merged, env);
   const result = configSchema.safeParse(merged);
-  if (!result.success) throw new ConfigError(describeIssues(file, result.error.issues, doc, lines, []));
-  return finish(result.data, file, doc, lines);
+  if (!result.success) {
+    const fromEnv = result.error.issues.map((i) => envFor(applied, i.path as PathKey[])).find((a) => a !== undefined);
+    if (fromEnv) {
+      const issue = result.error.issues.find((i) => envFor(applied, i.path as PathKey[]) === fromEnv)!;
+      throw new ConfigError(`${fromEnv.name}: ${issue.message} (got "${fromEnv.value}"; it sets ${fromEnv.path.join('.')})`, 2);
+    }
+    throw new ConfigError(describeIssues(file, result.error.issues, doc, lines, []));
+  }
+  return { config: finish(result.data, file, doc, lines), env: applied };
 }
 
 /** Cross-field rules and custom profiles, which the per-field schema cannot see. */

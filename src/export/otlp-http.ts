@@ -68,6 +68,7 @@ export class OtlpHttpSender {
   private failingSince = 0;
   private lastFailure = '';
   private readonly loggedStatuses = new Set<string>();
+  private lastDelivered = 0;
   private readonly loggedPartial = new Set<string>();
 
   constructor(
@@ -180,6 +181,7 @@ export class OtlpHttpSender {
       case 'delivered':
         this.queue.remove(key);
         this.stats.delivered++;
+        this.lastDelivered = Date.now();
         if (this.failures > 0) {
           const seconds = Math.round((Date.now() - this.failingSince) / 1000);
           this.log.info(
@@ -222,6 +224,17 @@ export class OtlpHttpSender {
         break;
     }
     return outcome;
+  }
+
+  /** For `status`: is delivery failing, since when and why, and the last delivery (ms since epoch; 0: none). */
+  health(): { failing: boolean; failingSince: number | null; lastError: string | null; lastDelivered: number | null } {
+    const failing = this.failures > 0;
+    return {
+      failing,
+      failingSince: failing ? this.failingSince : null,
+      lastError: failing ? this.lastFailure : null,
+      lastDelivered: this.lastDelivered || null,
+    };
   }
 
   /** A failure that will be retried: counted; logged when it differs from the previous one. */

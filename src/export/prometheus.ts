@@ -74,9 +74,9 @@ export function renderPrometheus(batch: Batch, kpis: Kpis): string {
   const tiers = new Map<string, { kept: number; rolled: number }>();
   for (const r of batch.resources) {
     if (r.kind === 'self') {
-      // The delivery counters come from the exporter, not the KPIs: rendered by the general rule.
+      // The delivery counters and the agent's own usage come from outside the KPIs: the general rule.
       for (const m of r.metrics) {
-        if (!m.name.startsWith('nrdot.export.')) continue;
+        if (!m.name.startsWith('nrdot.export.') && !m.name.startsWith('nrdot.agent.')) continue;
         const counter = m.kind === 'sum' && m.monotonic;
         for (const p of m.points) e.add(prometheusName(m), counter ? 'counter' : 'gauge', m.description, [], counter ? (p.cumulative ?? p.value) : p.value);
       }

@@ -1,4 +1,4 @@
 /** The optimizer: snapshot + state -> exported series, decisions, KPIs, next state. */
-export { Pipeline, identityKey, type RunOptions } from './pipeline.js';
+export { Pipeline, identityKey, type AgentUsage, type RunOptions } from './pipeline.js';
 export { emptyState } from './types.js';
 export type { Attributes, Batch, Decision, Kpis, Metric, MetricPoint, PipelineResult, PipelineState, ResourceSeries } from './types.js';

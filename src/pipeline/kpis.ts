@@ -35,6 +35,7 @@ export interface KpiInput {
   seriesUnique: number;
   /** Self-metrics from outside the pipeline (the exporter's delivery counters), sent and billed too. */
   extraSelf: readonly Metric[];
+  agent: { cpuPercent: number | null; rssBytes: number } | null;
 }
 
 export function intervalKpis(k: KpiInput): { kpis: Kpis; self: ResourceSeries; seriesUnique: number } {
@@ -100,6 +101,8 @@ export function intervalKpis(k: KpiInput): { kpis: Kpis; self: ResourceSeries; s
     anomalies: k.anomalies,
     critical_over_cap: k.fixedSeries > k.cap,
     series_over_cap: datapoints > k.cap,
+    agent_cpu_percent: k.agent?.cpuPercent ?? null,
+    agent_rss_bytes: k.agent?.rssBytes ?? null,
   };
   return { kpis, self, seriesUnique };
 }

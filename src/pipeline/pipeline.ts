@@ -317,6 +317,7 @@ export class Pipeline {
       seriesSeen: state.seriesSeen,
       seriesUnique: state.seriesUnique,
       extraSelf,
+      agent: options.agent ?? null,
     });
     resources.push(self);
 
@@ -440,7 +441,14 @@ export class Pipeline {
 export interface RunOptions {
   /** Build the per-process decisions (default true). */
   decisions?: boolean;
-  /** Metrics to add to the self-metrics resource (the agent's delivery counters). */
+  /** Metrics to add to the self-metrics resource (the agent's delivery counters and own usage). */
   extraSelf?: readonly Metric[];
+  /** The agent's own usage, for the KPIs (measured outside: the pipeline knows no clock). */
+  agent?: AgentUsage;
+}
+
+export interface AgentUsage {
+  cpuPercent: number | null;
+  rssBytes: number;
 }
 

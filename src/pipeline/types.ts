@@ -103,6 +103,10 @@ export interface Kpis {
   critical_over_cap: boolean;
   /** The interval's series exceed the cap all the same (critical processes and minimal rollups). */
   series_over_cap: boolean;
+  /** The agent's CPU share of one core since the previous interval, in percent (null: not measured). */
+  agent_cpu_percent: number | null;
+  /** The agent's resident memory (null: not measured, e.g. offline). */
+  agent_rss_bytes: number | null;
 }
 
 /** Per process identity (pid + start), carried between intervals. */

@@ -1,0 +1,371 @@
+/**
+ * The daemon: wires the snapshot source -> optimizer -> exporters -> state store, serves the local
+ * API, follows configuration changes (SIGHUP, `config reload`, the file changing), and keeps the
+ * profile in force, the pipeline state and the KPI history in the store so that a restart (even
+ * after kill -9) carries on where it stopped.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { ApiError } from '../api/errors.js';
+import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
+import { apiRoutes, type Actor, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
+import { startListener, type Listener } from '../api/server.js';
+import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import type { Decision, Kpis } from '../pipeline/index.js';
+import type { Snapshot } from '../snapshot/types.js';
+import type { JournalEntry, KpiRecord, StateStore } from '../store/index.js';
+import { VERSION } from '../version.js';
+import type { Collector, IntervalReport } from './collector.js';
+import type { Logger } from './log.js';
+import type { Optimizer, OtlpExport } from './optimizer.js';
+import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
+import { SelfMeter, selfUsageMetrics } from './self.js';
+import type { SnapshotSource } from './source.js';
+import { encodeState } from './state-codec.js';
+
+/** Sections a reload cannot apply to a running daemon: they take effect at the next start. */
+const RESTART_SECTIONS = ['exporters', 'server'];
+
+export interface DaemonParts {
+  config: Config;
+  configFile: string | null;
+  configLocation: ConfigLocation;
+  env: AppliedEnv[];
+  /** Flags that override the configuration (re-applied after a reload). */
+  intervalFlag: number | undefined;
+  dataDir: string;
+  log: Logger;
+  store: StateStore;
+  optimizer: Optimizer;
+  source: SnapshotSource;
+  otlp: OtlpExport | null;
+  filePath: string | null;
+  /** Where the pipeline state comes from (a state saved by another source is not reused). */
+  stateSource: string;
+}
+
+export class Daemon implements DaemonApi {
+  readonly meter = new SelfMeter();
+  readonly startedAt = new Date();
+  collector: Collector | null = null;
+  listener: Listener | null = null;
+  replayFinished = false;
+  private watcher: FSWatcher | null = null;
+  private configText: string | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private reloads = { ok: 0, failed: 0, last_error: null as string | null };
+
+  constructor(private readonly p: DaemonParts) {
+    this.configText = this.readConfigText();
+  }
+
+  /** The profile in force now (pin, state store, configuration). */
+  inForce(now = Date.now() / 1000): ProfileInForce {
+    return profileInForce(this.p.store.profileState(), this.p.config, now);
+  }
+
+  /** The profile in force, why, and the latest change of the journal (for status and ctl). */
+  private described(): ProfileInForce & { last_change: JournalEntry | null } {
+    return { ...this.inForce(), last_change: this.p.store.journal({ limit: 1 })[0] ?? null };
+  }
+
+  /** Applies the profile in force to the optimizer (after a change, a reload or a pin's expiry). */
+  private apply(): ProfileInForce {
+    const f = this.inForce();
+    if (f.profile !== this.p.optimizer.profile) {
+      this.p.log.info({ profile: f.profile, previous: this.p.optimizer.profile, profile_source: f.source }, `profile ${f.profile} in force (${f.source}), was ${this.p.optimizer.profile}`);
+      this.p.optimizer.setProfile(f.profile);
+    }
+    if (f.note) this.p.log.warn({ profile: f.profile }, `${f.note}: using ${f.profile} (${f.source})`);
+    return f;
+  }
+
+  /** One interval: optimize and export the snapshot, keep the KPIs and the pipeline state. */
+  handle(snapshot: Snapshot): IntervalReport {
+    const { store, optimizer } = this.p;
+    const now = Date.now() / 1000;
+    if (pinExpired(store.profileState(), now)) {
+      store.clearPin({ time: now, who: 'nrdot-plus', reason: 'pin expired' });
+      this.apply();
+    }
+    const usage = this.meter.read();
+    const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage) });
+    store.recordKpis(kpiRecord(k));
+    store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
+    return {
+      fields: {
+        profile: k.profile,
+        datapoints_baseline: k.datapoints_baseline,
+        datapoints_exported: k.datapoints_exported,
+        reduction_datapoints: Math.round(k.reduction_datapoints * 1000) / 1000,
+        cost_per_hour_baseline: k.cost_per_hour_baseline,
+        cost_per_hour_optimized: k.cost_per_hour_optimized,
+        coverage_critical: k.coverage_critical,
+        agent_cpu_percent: k.agent_cpu_percent === null ? null : Math.round(k.agent_cpu_percent * 100) / 100,
+        agent_rss_bytes: k.agent_rss_bytes,
+      },
+      summary: `; ${k.profile}: ${k.datapoints_exported} of ${k.datapoints_baseline} datapoints (-${(k.reduction_datapoints * 100).toFixed(1)}%)`,
+    };
+  }
+
+  /** Serves the API and /metrics, and registers in the data directory for nrdot-plus-ctl. */
+  async listen(address: string, token: string): Promise<Listener> {
+    this.listener = await startListener(address, { metrics: () => this.p.optimizer.prometheusText, routes: apiRoutes(this), token });
+    writeAgentInfo(this.p.dataDir, { pid: process.pid, address: this.listener.address, version: VERSION, started_at: this.startedAt.toISOString(), data_dir: this.p.dataDir });
+    return this.listener;
+  }
+
+  /** Reloads on changes of the configuration file (editors replace files: the directory is watched). */
+  watchConfig(): void {
+    const path = this.p.configLocation.path;
+    const dir = dirname(path);
+    if (!existsSync(dir)) return;
+    try {
+      this.watcher = watch(dir, (_event, name) => {
+        if (name !== basename(path)) return;
+        if (this.reloadTimer) clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reloadTimer = null;
+          if (this.readConfigText() === this.configText) return; // touched, not changed
+          this.tryReload({ who: 'file watch', reason: `${path} changed` });
+        }, 300);
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch (err) {
+      this.p.log.warn({ config: path }, `cannot watch ${dir} for configuration changes (${(err as Error).message}); reload with SIGHUP or nrdot-plus-ctl config reload`);
+    }
+  }
+
+  /** A reload that only logs its failure (SIGHUP, file watch). */
+  tryReload(by: Actor): void {
+    try {
+      this.reload(by);
+    } catch {
+      // logged by reload()
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    await this.collector?.stop();
+    await Promise.all([this.listener?.close(), this.p.otlp?.sender.stop()]);
+    this.p.otlp?.queue.close();
+    removeAgentInfo(this.p.dataDir);
+    this.p.store.close();
+  }
+
+  private readConfigText(): string | null {
+    try {
+      return createHash('sha256').update(readFileSync(this.p.configLocation.path)).digest('hex');
+    } catch {
+      return null;
+    }
+  }
+
+  // ---- DaemonApi ----
+
+  reload(by: Actor): unknown {
+    const { log, configLocation } = this.p;
+    let loaded;
+    try {
+      loaded = loadConfigAt(configLocation);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.reloads.failed++;
+      this.reloads.last_error = err.message;
+      log.error({ config: configLocation.path, by: by.who }, `configuration not reloaded, the previous one stays in force: ${err.message}`);
+      throw new ApiError(422, `configuration not reloaded, the previous one stays in force: ${err.message}`);
+    }
+    const config = loaded.config;
+    if (this.p.intervalFlag !== undefined) config.cost_model.collection_interval_seconds = this.p.intervalFlag;
+    const before = this.p.config as unknown as Record<string, unknown>;
+    const after = config as unknown as Record<string, unknown>;
+    const changed = Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    const restart = changed.filter((k) => RESTART_SECTIONS.includes(k));
+    if (JSON.stringify(before.cost_model) !== JSON.stringify(after.cost_model) && config.cost_model.collection_interval_seconds !== this.p.config.cost_model.collection_interval_seconds) {
+      restart.push('cost_model.collection_interval_seconds');
+    }
+    this.p.config = config;
+    this.p.configFile = loaded.file;
+    this.p.env = loaded.env;
+    this.configText = this.readConfigText();
+    this.p.optimizer.setConfig(config, this.inForce().profile);
+    this.apply();
+    this.reloads.ok++;
+    this.reloads.last_error = null;
+    const note = restart.length ? `; ${restart.join(', ')} take effect at the next start` : '';
+    log.info(
+      { config: loaded.file ?? 'embedded defaults', by: by.who, changed, restart_needed: restart },
+      `configuration reloaded from ${loaded.file ?? 'embedded defaults'} (${by.who}): ${changed.length ? `changed ${changed.join(', ')}` : 'no change'}${note}`,
+    );
+    return { reloaded: true, file: loaded.file, changed, restart_needed: restart };
+  }
+
+  status(): unknown {
+    const f = this.described();
+    const k = this.p.optimizer.lastKpis;
+    const otlp = this.p.otlp;
+    const usage = this.meter.last;
+    return {
+      version: VERSION,
+      pid: process.pid,
+      started_at: this.startedAt.toISOString(),
+      uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      data_dir: this.p.dataDir,
+      config_file: this.p.configFile,
+      source: { kind: this.p.source.kind, location: this.p.source.location, pace: this.p.source.pace, finished: this.replayFinished },
+      interval_s: this.p.config.cost_model.collection_interval_seconds,
+      intervals: this.collector?.intervals ?? 0,
+      skipped_intervals: this.collector?.skipped ?? 0,
+      profile: { name: f.profile, source: f.source, pin: f.pin, note: f.note, last_change: f.last_change },
+      kpis: k,
+      agent: { cpu_percent: usage.cpuPercent, rss_bytes: usage.rssBytes, peak_rss_bytes: usage.peakRssBytes },
+      export: {
+        otlp: otlp
+          ? {
+              enabled: true,
+              endpoint: otlp.settings.url,
+              queue_batches: otlp.queue.depth,
+              queue_bytes: otlp.queue.bytes,
+              delivered: otlp.sender.stats.delivered,
+              failed: otlp.sender.stats.failed,
+              retries: otlp.sender.stats.retries,
+              dropped: otlp.queue.dropped,
+              ...health(otlp),
+            }
+          : { enabled: false },
+        file: this.p.filePath,
+        prometheus: this.listener ? `http://${this.listener.address}/metrics` : null,
+      },
+      reloads: this.reloads,
+    };
+  }
+
+  kpis(): unknown {
+    return { kpis: this.p.optimizer.lastKpis ?? this.p.store.latestKpis() };
+  }
+
+  kpiHistory(q: HistoryQuery): unknown {
+    return { resolution: q.resolution, rows: this.p.store.kpiHistory(q) };
+  }
+
+  processes(q: ProcessQuery): unknown {
+    let list = this.decisions();
+    if (q.action) list = list.filter((d) => d.action === q.action);
+    if (q.tier) list = list.filter((d) => d.tier === q.tier);
+    list = [...list].sort((a, b) => b.composite - a.composite || a.pid - b.pid);
+    if (q.limit !== undefined) list = list.slice(0, Math.max(0, q.limit));
+    return { timestamp: this.p.optimizer.lastKpis?.timestamp ?? null, profile: this.p.optimizer.profile, total: this.decisions().length, processes: list };
+  }
+
+  explain(target: string): unknown {
+    const pid = /^\d+$/.test(target) ? Number(target) : null;
+    const found = this.decisions().filter((d) => (pid !== null ? d.pid === pid : d.name === target));
+    if (this.p.optimizer.lastKpis === null) throw new ApiError(503, 'no interval collected yet; try again after the first one');
+    if (found.length === 0) throw new ApiError(404, `no process ${pid !== null ? `with pid ${pid}` : `named "${target}"`} in the latest interval`);
+    return { timestamp: this.p.optimizer.lastKpis.timestamp, profile: this.p.optimizer.profile, decisions: found };
+  }
+
+  profiles(): unknown {
+    const f = this.inForce();
+    return {
+      in_force: f.profile,
+      profiles: Object.entries(this.p.config.profiles).map(([name, p]) => ({
+        name,
+        description: p.description,
+        in_force: name === f.profile,
+        configuration_default: name === this.p.config.state.active_profile,
+      })),
+    };
+  }
+
+  profile(): unknown {
+    return { ...this.described(), stored: this.p.store.profileState().active };
+  }
+
+  setProfile(profile: string, by: Actor): unknown {
+    this.known(profile);
+    const entry = this.p.store.setActiveProfile(profile, { time: Date.now() / 1000, ...by });
+    this.apply();
+    const f = this.described();
+    const pinned = f.source === 'pin' && f.profile !== profile ? `pinned to ${f.profile}: ${profile} takes effect when unpinned` : null;
+    return { ...f, changed: entry !== null, note: pinned ?? f.note };
+  }
+
+  pin(profile: string, forSeconds: number | null, by: Actor): unknown {
+    this.known(profile);
+    const now = Date.now() / 1000;
+    const until = forSeconds === null ? null : now + forSeconds;
+    this.p.store.setPin(profile, until, { time: now, ...by });
+    this.apply();
+    return this.described();
+  }
+
+  unpin(by: Actor): unknown {
+    const entry = this.p.store.clearPin({ time: Date.now() / 1000, ...by });
+    this.apply();
+    return { ...this.described(), unpinned: entry !== null };
+  }
+
+  journal(q: { since?: number; limit?: number }): unknown {
+    return { entries: this.p.store.journal({ since: q.since, limit: q.limit ?? 100 }) };
+  }
+
+  config(): unknown {
+    return { file: this.p.configFile, env: this.p.env.map((e) => e.name), config: redactConfig(this.p.config) };
+  }
+
+  private decisions(): Decision[] {
+    return this.p.optimizer.lastDecisions;
+  }
+
+  private known(profile: string): void {
+    if (!(profile in this.p.config.profiles)) {
+      throw new ApiError(400, `no profile named "${profile}" (profiles: ${Object.keys(this.p.config.profiles).join(', ')})`);
+    }
+  }
+}
+
+function health(otlp: OtlpExport): Record<string, unknown> {
+  const h = otlp.sender.health();
+  return {
+    failing: h.failing,
+    failing_since: h.failingSince === null ? null : new Date(h.failingSince).toISOString(),
+    last_error: h.lastError,
+    last_delivered: h.lastDelivered === null ? null : new Date(h.lastDelivered).toISOString(),
+  };
+}
+
+/** The KPIs as the store keeps them. */
+export function kpiRecord(k: Kpis): KpiRecord {
+  return {
+    time: k.timestamp,
+    profile: k.profile,
+    processes: k.processes,
+    series_baseline: k.series_baseline,
+    series_exported: k.series_exported,
+    series_unique_24h: k.series_unique_24h,
+    datapoints_baseline: k.datapoints_baseline,
+    datapoints_exported: k.datapoints_exported,
+    bytes_baseline: k.bytes_baseline,
+    bytes_exported: k.bytes_exported,
+    billed_bytes_baseline: k.billed_bytes_baseline,
+    billed_bytes_exported: k.billed_bytes_exported,
+    reduction_datapoints: k.reduction_datapoints,
+    reduction_bytes: k.reduction_bytes,
+    coverage_critical: k.coverage_critical,
+    visibility: k.visibility,
+    visibility_cpu: k.visibility_cpu,
+    visibility_memory: k.visibility_memory,
+    totals_error: k.totals_error,
+    cost_per_hour_baseline: k.cost_per_hour_baseline,
+    cost_per_hour_optimized: k.cost_per_hour_optimized,
+    agent_cpu_percent: k.agent_cpu_percent,
+    agent_rss_bytes: k.agent_rss_bytes,
+    kept: k.kept,
+    rolled_up: k.rolled_up,
+    anomalies: k.anomalies,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Which profile is in force, and why: a pin (until it expires) > the profile an operator (or later
+ * the control loop) set in the state store > the configuration's `state.active_profile`, which is
+ * only the first-start default. A stored profile the configuration no longer has falls back to it.
+ */
+import type { Config } from '../config/index.js';
+import type { Pin, ProfileState } from '../store/index.js';
+
+export type ProfileSource = 'pin' | 'state store' | 'configuration';
+
+export interface ProfileInForce {
+  profile: string;
+  source: ProfileSource;
+  pin: Pin | null;
+  /** Why the stored choice was not used, when it was not. */
+  note: string | null;
+}
+
+export function profileInForce(stored: ProfileState, config: Config, now: number): ProfileInForce {
+  const known = (p: string | null | undefined): p is string => !!p && p in config.profiles;
+  const pin = stored.pin && (stored.pin.until === null || stored.pin.until > now) ? stored.pin : null;
+  if (pin && known(pin.profile)) return { profile: pin.profile, source: 'pin', pin, note: null };
+  const missing = (p: string): string => `profile "${p}" is not in the configuration any more`;
+  if (known(stored.active)) {
+    return { profile: stored.active, source: 'state store', pin: null, note: pin ? `pinned ${missing(pin.profile)}` : null };
+  }
+  const note = pin ? `pinned ${missing(pin.profile)}` : stored.active ? missing(stored.active) : null;
+  return { profile: config.state.active_profile, source: 'configuration', pin: null, note };
+}
+
+/** A pin whose time is up (the daemon clears it and journals why). */
+export function pinExpired(stored: ProfileState, now: number): boolean {
+  return stored.pin !== null && stored.pin.until !== null && stored.pin.until <= now;
+}

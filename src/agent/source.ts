@@ -1,0 +1,78 @@
+/**
+ * Where the agent's snapshots come from: the live procfs, or a recording replayed (`--replay FILE`)
+ * at the recorded pace or as fast as possible. Either way the pipeline sees the same snapshots, and
+ * time comes from the snapshots themselves.
+ */
+import { PERMISSION_KINDS, type ProcfsReader, type ReadResult } from '../procfs/index.js';
+import { readRecording } from '../snapshot/recording.js';
+import type { Snapshot } from '../snapshot/types.js';
+
+export type ReplayPace = 'recorded' | 'fast';
+
+export interface SnapshotSource {
+  readonly kind: 'procfs' | 'replay';
+  /** What is read, for logs: the procfs root or the recording's path. */
+  readonly location: string;
+  /** Replay only: how fast. */
+  readonly pace: ReplayPace | null;
+  /** The next snapshot, or null at the end of a recording. A procfs read that fails throws. */
+  next(): Promise<ReadResult | null>;
+  close(): void;
+}
+
+export class ProcfsSource implements SnapshotSource {
+  readonly kind = 'procfs';
+  readonly pace = null;
+
+  constructor(private readonly reader: ProcfsReader) {}
+
+  get location(): string {
+    return this.reader.root;
+  }
+
+  next(): Promise<ReadResult> {
+    return Promise.resolve(this.reader.read());
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+}
+
+export class ReplaySource implements SnapshotSource {
+  readonly kind = 'replay';
+  /** Snapshots handed out so far. */
+  count = 0;
+  private readonly snapshots: AsyncGenerator<Snapshot>;
+
+  constructor(
+    readonly location: string,
+    readonly pace: ReplayPace,
+  ) {
+    this.snapshots = readRecording(location);
+  }
+
+  async next(): Promise<ReadResult | null> {
+    const started = performance.now();
+    const { value, done } = await this.snapshots.next();
+    if (done) return null;
+    this.count++;
+    const permissionErrors = Object.fromEntries(PERMISSION_KINDS.map((k) => [k, 0])) as ReadResult['stats']['permissionErrors'];
+    return {
+      snapshot: value,
+      stats: {
+        processes: value.processes.length,
+        vanished: 0,
+        permissionErrors,
+        permissionErrorsTotal: 0,
+        otherErrors: 0,
+        durationMs: performance.now() - started,
+        permissionErrorDetails: [],
+      },
+    };
+  }
+
+  close(): void {
+    void this.snapshots.return(undefined);
+  }
+}

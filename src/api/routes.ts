@@ -1,0 +1,218 @@
+/**
+ * The local API's endpoints: what each one answers, which ones change state (and so need the
+ * token), and their machine-readable description (OpenAPI 3.1, served at /api/v1/openapi.json).
+ * The daemon implements DaemonApi; request bodies are validated here, once, at the boundary.
+ */
+import { z } from 'zod';
+import { durationSeconds } from '../config/index.js';
+import { VERSION } from '../version.js';
+import { ApiError } from './errors.js';
+
+export interface ApiRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface ApiAnswer {
+  status?: number;
+  body: unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  path: string;
+  summary: string;
+  /** Changes state: needs the bearer token. */
+  auth: boolean;
+  query?: Record<string, string>;
+  /** The JSON body's fields, described. */
+  body?: Record<string, string>;
+  handler: (req: ApiRequest) => ApiAnswer | Promise<ApiAnswer>;
+}
+
+export interface HistoryQuery {
+  since?: number;
+  until?: number;
+  resolution: 'raw' | 'hour';
+  limit?: number;
+}
+
+export interface ProcessQuery {
+  action?: string;
+  tier?: string;
+  limit?: number;
+}
+
+/** Who asked for a change, and why (journaled). */
+export interface Actor {
+  who: string;
+  reason: string;
+}
+
+/** What the daemon answers; each method's result is the endpoint's JSON. */
+export interface DaemonApi {
+  status(): unknown;
+  kpis(): unknown;
+  kpiHistory(q: HistoryQuery): unknown;
+  processes(q: ProcessQuery): unknown;
+  explain(target: string): unknown;
+  profiles(): unknown;
+  profile(): unknown;
+  setProfile(profile: string, by: Actor): unknown;
+  pin(profile: string, forSeconds: number | null, by: Actor): unknown;
+  unpin(by: Actor): unknown;
+  journal(q: { since?: number; limit?: number }): unknown;
+  config(): unknown;
+  /** Rejects with ApiError(422) and the configuration's error when the file is broken. */
+  reload(by: Actor): unknown;
+}
+
+const actor = { who: z.string().max(200).optional(), reason: z.string().max(500).optional() };
+const setBody = z.strictObject({ profile: z.string().min(1), ...actor });
+const pinBody = z.strictObject({
+  profile: z.string().min(1),
+  /** A duration: seconds, or "30m", "2h", "1d". */
+  for: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration such as 30m, 2h or 1d')]).optional(),
+  ...actor,
+});
+const actorBody = z.strictObject(actor);
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new ApiError(400, `body${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+  }
+  return r.data;
+}
+
+function by(b: { who?: string; reason?: string }, fallback: string): Actor {
+  return { who: b.who || 'api', reason: b.reason || fallback };
+}
+
+function numberParam(q: URLSearchParams, name: string): number | undefined {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new ApiError(400, `query ${name}: not a number ("${raw}")`);
+  return n;
+}
+
+/** The endpoints, in the order the description lists them. */
+export function apiRoutes(d: DaemonApi): Route[] {
+  return [
+    { method: 'GET', path: '/api/v1/status', summary: 'The agent at a glance: profile and why, KPIs, own CPU and memory, export health.', auth: false, handler: () => ({ body: d.status() }) },
+    { method: 'GET', path: '/api/v1/kpis', summary: 'The latest interval\'s KPIs.', auth: false, handler: () => ({ body: d.kpis() }) },
+    {
+      method: 'GET',
+      path: '/api/v1/kpis/history',
+      summary: 'KPI history: raw intervals (7 days) or hourly rollups (90 days), oldest first.',
+      auth: false,
+      query: { since: 'unix seconds', until: 'unix seconds', resolution: 'raw (default) or hour', limit: 'rows, newest kept' },
+      handler: ({ query }) => {
+        const resolution = query.get('resolution') ?? 'raw';
+        if (resolution !== 'raw' && resolution !== 'hour') throw new ApiError(400, `query resolution: raw or hour (got "${resolution}")`);
+        return { body: d.kpiHistory({ since: numberParam(query, 'since'), until: numberParam(query, 'until'), limit: numberParam(query, 'limit'), resolution }) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/processes',
+      summary: 'Every process of the latest interval with its decision (keep, sample, rollup) and reason.',
+      auth: false,
+      query: { action: 'keep, sample or rollup', tier: 'a tier name', limit: 'most processes, by usage' },
+      handler: ({ query }) => ({ body: d.processes({ action: query.get('action') ?? undefined, tier: query.get('tier') ?? undefined, limit: numberParam(query, 'limit') }) }),
+    },
+    { method: 'GET', path: '/api/v1/processes/:target', summary: 'The decision for a pid, or for every process of a name, with the numbers behind it.', auth: false, handler: ({ params }) => ({ body: d.explain(params.target!) }) },
+    { method: 'GET', path: '/api/v1/profiles', summary: 'The profiles of the configuration, and the one in force.', auth: false, handler: () => ({ body: d.profiles() }) },
+    { method: 'GET', path: '/api/v1/profile', summary: 'The profile in force and why (pin, operator, configuration).', auth: false, handler: () => ({ body: d.profile() }) },
+    {
+      method: 'PUT',
+      path: '/api/v1/profile',
+      summary: 'Set the active profile (kept across restarts; a pin still wins).',
+      auth: true,
+      body: { profile: 'profile name', who: 'who asks (journal)', reason: 'why (journal)' },
+      handler: ({ body }) => {
+        const b = parseBody(setBody, body);
+        return { body: d.setProfile(b.profile, by(b, 'set by operator')) };
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/api/v1/profile/pin',
+      summary: 'Pin a profile, over schedules and the control loop, optionally for a while.',
+      auth: true,
+      body: { profile: 'profile name', for: 'seconds or a duration (30m, 2h, 1d); none: until unpinned', who: 'who asks', reason: 'why' },
+      handler: ({ body }) => {
+        const b = parseBody(pinBody, body);
+        const forSeconds = b.for === undefined ? null : durationSeconds(b.for);
+        return { body: d.pin(b.profile, forSeconds, by(b, 'pinned by operator')) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/profile/pin',
+      summary: 'Remove the pin.',
+      auth: true,
+      handler: ({ query }) => ({ body: d.unpin({ who: query.get('who') || 'api', reason: query.get('reason') || 'unpinned by operator' }) }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/journal',
+      summary: 'Profile changes: from, to, reason, who, when (newest first).',
+      auth: false,
+      query: { since: 'unix seconds', limit: 'entries (default 100)' },
+      handler: ({ query }) => ({ body: d.journal({ since: numberParam(query, 'since'), limit: numberParam(query, 'limit') }) }),
+    },
+    { method: 'GET', path: '/api/v1/config', summary: 'The configuration in force (secrets redacted), its file and the environment variables applied.', auth: false, handler: () => ({ body: d.config() }) },
+    {
+      method: 'POST',
+      path: '/api/v1/config/reload',
+      summary: 'Reload the configuration file; a broken file is refused (422) and the previous configuration stays.',
+      auth: true,
+      body: { who: 'who asks' },
+      handler: ({ body }) => ({ body: d.reload(by(parseBody(actorBody, body), 'reload')) }),
+    },
+  ];
+}
+
+/** OpenAPI 3.1 description of the routes (plus /metrics). */
+export function openApi(routes: readonly Route[]): unknown {
+  const paths: Record<string, Record<string, unknown>> = {
+    '/metrics': { get: { summary: 'Prometheus text exposition of the latest interval.', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
+  };
+  for (const r of routes) {
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const parameters = [
+      ...[...r.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
+      ...Object.entries(r.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
+    ];
+    (paths[path] ??= {})[r.method.toLowerCase()] = {
+      summary: r.summary,
+      ...(parameters.length ? { parameters } : {}),
+      ...(r.auth ? { security: [{ bearer: [] }] } : {}),
+      ...(r.body
+        ? {
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: Object.fromEntries(Object.entries(r.body).map(([k, v]) => [k, { description: v }])) },
+                },
+              },
+            },
+          }
+        : {}),
+      responses: {
+        200: { description: 'JSON' },
+        ...(r.auth ? { 401: { description: 'no token' }, 403: { description: 'wrong token' } } : {}),
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'nrdot-plus local API', version: VERSION },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the api-token file in the data directory' } } },
+    paths,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * `nrdot-plus-ctl status` and `metrics human|json|prometheus`: the running daemon at a glance, and
+ * the latest interval's figures. Both ask the daemon (exit 3 when none runs).
+ */
+import { Argument, Command, Option } from 'commander';
+import type { Kpis } from '../pipeline/index.js';
+import { connectDaemon } from './client.js';
+import { configure } from './program.js';
+import { describeInForce, type InForce } from './profile.js';
+import { formatBytes, formatDuration, formatPercent, formatUsd, green, keyValues, red, writeJson, yellow } from './style.js';
+
+/** The daemon's /api/v1/status answer (the parts the CLI shows). */
+export interface Status {
+  version: string;
+  pid: number;
+  uptime_s: number;
+  data_dir: string;
+  config_file: string | null;
+  source: { kind: 'procfs' | 'replay'; location: string; pace: string | null; finished: boolean };
+  interval_s: number;
+  intervals: number;
+  skipped_intervals: number;
+  profile: InForce & { name: string };
+  kpis: Kpis | null;
+  agent: { cpu_percent: number | null; rss_bytes: number; peak_rss_bytes: number };
+  export: {
+    otlp: { enabled: false } | { enabled: true; endpoint: string; queue_batches: number; queue_bytes: number; delivered: number; failed: number; retries: number; dropped: number; failing: boolean; failing_since: string | null; last_error: string | null; last_delivered: string | null };
+    file: string | null;
+    prometheus: string | null;
+  };
+  reloads: { ok: number; failed: number; last_error: string | null };
+}
+
+export function statusCommand(): Command {
+  return configure(new Command('status'))
+    .description('the running agent at a glance: profile and why, series, reduction, cost, coverage, own CPU and memory, export health')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const s = await connectDaemon().get<Status>('/api/v1/status');
+      if (opts.json) return writeJson(s);
+      process.stdout.write(renderStatus(s) + '\n');
+    });
+}
+
+export function renderStatus(s: Status): string {
+  const k = s.kpis;
+  const reading = s.source.kind === 'procfs' ? `reading ${s.source.location} every ${s.interval_s} s` : `replaying ${s.source.location} (${s.source.pace})${s.source.finished ? ', finished' : ''}`;
+  const rows: Array<[string, string]> = [];
+  rows.push(['agent', `nrdot-plus ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${reading}; ${s.intervals} intervals${s.skipped_intervals ? `, ${yellow(`${s.skipped_intervals} skipped (overran)`)}` : ''}`]);
+  rows.push(['profile', describeInForce({ ...s.profile, profile: s.profile.name })]);
+  if (k) {
+    rows.push(['series', `${k.series_exported} kept of ${k.series_baseline} (${k.processes} processes: ${k.kept} individual, ${k.rolled_up} rolled up)`]);
+    rows.push(['reduction', `${formatPercent(k.reduction_datapoints)} of datapoints, ${formatPercent(k.reduction_bytes)} of billed bytes`]);
+    const saving = k.cost_per_hour_baseline > 0 ? ` (${formatPercent(1 - k.cost_per_hour_optimized / k.cost_per_hour_baseline)} less)` : '';
+    rows.push(['cost / hour', `${formatUsd(k.cost_per_hour_optimized)} optimized vs ${formatUsd(k.cost_per_hour_baseline)} baseline${saving}`]);
+    const coverage = k.coverage_critical === null ? 'n/a (no critical process)' : k.coverage_critical >= 1 ? green(`100% of ${k.critical_processes} critical processes`) : red(`${formatPercent(k.coverage_critical)} of ${k.critical_processes} critical processes`);
+    rows.push(['coverage', `${coverage}; visibility ${formatPercent(k.visibility)} of CPU and memory`]);
+  } else {
+    rows.push(['series', 'no interval collected yet']);
+  }
+  rows.push(['agent usage', `CPU ${s.agent.cpu_percent === null ? 'n/a' : `${s.agent.cpu_percent.toFixed(2)}% of a core`}, memory ${formatBytes(s.agent.rss_bytes)} (peak ${formatBytes(s.agent.peak_rss_bytes)})`]);
+  const o = s.export.otlp;
+  if (o.enabled) {
+    const state = o.failing ? red(`failing since ${o.failing_since}: ${o.last_error}`) : green(o.last_delivered ? `healthy, last delivery ${o.last_delivered}` : 'healthy, nothing delivered yet');
+    rows.push(['export', `OTLP ${o.endpoint}: ${state}; queue ${o.queue_batches} batches (${formatBytes(o.queue_bytes)}), ${o.delivered} delivered, ${o.failed} failed, ${o.dropped} dropped, ${o.retries} retries`]);
+  } else {
+    rows.push(['export', 'OTLP off (no endpoint, no license key)']);
+  }
+  if (s.export.file) rows.push(['', `file ${s.export.file}`]);
+  if (s.export.prometheus) rows.push(['', `Prometheus ${s.export.prometheus}`]);
+  rows.push(['config', `${s.config_file ?? 'embedded defaults'}${s.reloads.last_error ? `; ${red(`last reload refused: ${s.reloads.last_error.split('\n')[0]}`)}` : ''}`]);
+  return keyValues(rows);
+}
+
+export function metricsCommand(): Command {
+  return configure(new Command('metrics'))
+    .description('the latest interval\'s figures from the running agent: human (default), json or prometheus')
+    .addArgument(new Argument('[format]', 'human, json or prometheus').choices(['human', 'json', 'prometheus']).default('human'))
+    .addOption(new Option('--json', 'same as the json format'))
+    .action(async (format: string, opts: { json?: boolean }) => {
+      const daemon = connectDaemon();
+      if (format === 'prometheus') {
+        process.stdout.write(await daemon.text('/metrics'));
+        return;
+      }
+      const { kpis } = await daemon.get<{ kpis: Kpis | null }>('/api/v1/kpis');
+      if (format === 'json' || opts.json) return writeJson({ kpis });
+      if (!kpis) {
+        process.stdout.write('no interval collected yet\n');
+        return;
+      }
+      const rows: Array<[string, string]> = [
+        ['time', new Date(kpis.timestamp * 1000).toISOString()],
+        ['profile', kpis.profile],
+        ['processes', `${kpis.processes} (${kpis.kept} individual, ${kpis.rolled_up} rolled up, ${kpis.anomalies} anomalous)`],
+        ['series', `${kpis.series_exported} exported, ${kpis.series_baseline} baseline, ${kpis.series_unique_24h} distinct in 24 h`],
+        ['datapoints', `${kpis.datapoints_exported} of ${kpis.datapoints_baseline} (-${formatPercent(kpis.reduction_datapoints)})`],
+        ['billed bytes', `${formatBytes(kpis.billed_bytes_exported)} of ${formatBytes(kpis.billed_bytes_baseline)} (-${formatPercent(kpis.reduction_bytes)})`],
+        ['OTLP bytes', `${formatBytes(kpis.bytes_exported)} of ${formatBytes(kpis.bytes_baseline)}`],
+        ['cost / hour', `${formatUsd(kpis.cost_per_hour_optimized)} optimized, ${formatUsd(kpis.cost_per_hour_baseline)} baseline`],
+        ['coverage', `critical ${formatPercent(kpis.coverage_critical)}, visibility CPU ${formatPercent(kpis.visibility_cpu)} memory ${formatPercent(kpis.visibility_memory)}`],
+        ['totals error', formatPercent(kpis.totals_error, 4)],
+        ['agent', `CPU ${kpis.agent_cpu_percent === null ? 'n/a' : `${kpis.agent_cpu_percent.toFixed(2)}%`}, memory ${kpis.agent_rss_bytes === null ? 'n/a' : formatBytes(kpis.agent_rss_bytes)}`],
+      ];
+      process.stdout.write(keyValues(rows) + '\n');
+    });
+}

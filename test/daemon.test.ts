@@ -1,0 +1,248 @@
+/**
+ * The daemon as an operator meets it: the real agent on the real /proc with a temporary data
+ * directory, driven by the real nrdot-plus-ctl. Profile changes and pins survive kill -9, a broken
+ * configuration is refused while the agent keeps serving, changes need the token, and ctl without a
+ * daemon says how to start one (exit 3).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { AgentProcess, NO_PROXY_ENV, type LogLine } from './agent-process.js';
+import { CTL, run, type RunResult } from './run.js';
+
+const root = mkdtempSync(join(tmpdir(), 'nrdot-daemon-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let dirs = 0;
+function dataDir(): string {
+  return mkdtempSync(join(root, `data-${++dirs}-`));
+}
+
+function ctl(dir: string, args: string[]): Promise<RunResult> {
+  return run(CTL, args, { env: { ...process.env, ...NO_PROXY_ENV, NRDOT_DATA_DIR: dir, NO_COLOR: '1' } });
+}
+
+const isInterval = (l: LogLine): boolean => typeof l.processes === 'number' && typeof l.read_ms === 'number';
+
+async function startAgent(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<AgentProcess> {
+  const agent = AgentProcess.start(['--interval', '1', ...args], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '', ...env });
+  await agent.waitForLog(isInterval, 20_000, 'the first interval');
+  return agent;
+}
+
+interface Profile {
+  profile: string;
+  source: string;
+  pin: { profile: string; until: number | null; who: string } | null;
+}
+
+describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
+  it('keeps the profile set and the pin across kill -9, and resumes the pipeline state', async () => {
+    const dir = dataDir();
+    let agent = await startAgent(dir);
+    try {
+      await agent.waitForLog(() => agent.intervals() >= 2, 10_000, 'a second interval (the agent\'s CPU share needs two)');
+      const status = await ctl(dir, ['status']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /profile\s+balanced: set by nrdot-plus .*first start/);
+      assert.match(status.stdout, /series\s+\d+ kept of \d+/);
+      assert.match(status.stdout, /agent usage\s+CPU [\d.]+% of a core, memory [\d.]+ MB/);
+      const set = await ctl(dir, ['profile', 'set', 'aggressive', '--reason', 'incident over']);
+      assert.equal(set.code, 0, set.stderr);
+      const pin = await ctl(dir, ['profile', 'pin', 'conservative', '--for', '2h', '--reason', 'deploy']);
+      assert.equal(pin.code, 0, pin.stderr);
+      const intervals = agent.intervals();
+      await agent.waitForLog((l) => isInterval(l) && l.profile === 'conservative' && agent.intervals() > intervals, 10_000, 'an interval in conservative');
+      await agent.kill9();
+
+      const down = await ctl(dir, ['status']);
+      assert.equal(down.code, 3);
+      assert.match(down.stderr, /no nrdot-plus daemon is running.*start it with `nrdot-plus`/);
+
+      agent = await startAgent(dir);
+      const started = agent.lines.find((l) => typeof l.listen === 'string')!;
+      assert.equal(started.profile, 'conservative');
+      assert.equal(started.state_resumed, true);
+      const first = agent.lines.find(isInterval)!;
+      assert.equal(first.profile, 'conservative');
+      const get = await ctl(dir, ['profile', 'get', '--json']);
+      const f = JSON.parse(get.stdout) as Profile;
+      assert.equal(f.profile, 'conservative');
+      assert.equal(f.source, 'pin');
+      assert.ok(f.pin!.until! > Date.now() / 1000 + 3600, 'the pin keeps its expiry');
+      const unpin = await ctl(dir, ['profile', 'unpin']);
+      assert.equal(unpin.code, 0, unpin.stderr);
+      assert.match(unpin.stdout, /in force: aggressive: set by nrdot-plus-ctl/);
+      const show = await ctl(dir, ['profile', 'show', '--json']);
+      const journal = (JSON.parse(show.stdout) as { journal: Array<{ from: string | null; to: string; reason: string }> }).journal;
+      assert.deepEqual(
+        journal.map((e) => [e.from, e.to, e.reason]),
+        [
+          ['conservative', 'aggressive', 'unpinned by operator'],
+          ['aggressive', 'conservative', 'deploy'],
+          ['balanced', 'aggressive', 'incident over'],
+          [null, 'balanced', "first start: the configuration's state.active_profile"],
+        ],
+      );
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('refuses changes without the token, and the token is readable by its owner only', async () => {
+    const dir = dataDir();
+    const agent = await startAgent(dir);
+    try {
+      const token = join(dir, 'api-token');
+      assert.equal(statSync(token).mode & 0o777, 0o600);
+      const info = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { address: string; pid: number };
+      assert.equal(info.pid, agent.child.pid);
+      const base = `http://${info.address}/api/v1`;
+      const put = (headers: Record<string, string>): Promise<Response> =>
+        fetch(`${base}/profile`, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ profile: 'minimal' }) });
+      const none = await put({});
+      assert.equal(none.status, 401);
+      assert.match(((await none.json()) as { error: string }).error, /Bearer/);
+      assert.equal((await put({ authorization: 'Bearer not-the-token' })).status, 403);
+      const profile = (await (await fetch(`${base}/profile`)).json()) as Profile;
+      assert.equal(profile.profile, 'balanced', 'nothing changed');
+      const good = await put({ authorization: `Bearer ${readFileSync(token, 'utf8').trim()}` });
+      assert.equal(good.status, 200);
+      assert.equal(((await good.json()) as Profile).profile, 'minimal');
+
+      const described = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown }>> };
+      assert.equal(described.openapi, '3.1.0');
+      assert.ok(described.paths['/api/v1/profile']!.put!.security, 'PUT /profile is described as needing the token');
+      assert.equal(described.paths['/api/v1/status']!.get!.security, undefined);
+      for (const path of ['/api/v1/status', '/api/v1/kpis', '/api/v1/kpis/history', '/api/v1/processes', '/api/v1/profiles', '/api/v1/journal', '/api/v1/config']) {
+        assert.ok(described.paths[path], `${path} described`);
+        assert.equal((await fetch(`http://${info.address}${path}`)).status, 200, path);
+      }
+    } finally {
+      await agent.stop();
+    }
+    assert.equal(existsSync(join(dir, 'agent.json')), false, 'a stopped agent unregisters');
+  });
+
+  it('keeps serving on the previous configuration when a reload finds a broken file', async () => {
+    const dir = dataDir();
+    const config = join(dir, 'optimization.yaml');
+    writeFileSync(config, 'cost_model: { per_gb: 0.30 }\n');
+    const agent = await startAgent(dir, ['--config', config]);
+    try {
+      writeFileSync(config, 'cost_model: { per_gb: 0.30 }\ncontrol_loop:\n  max_series: -5\n');
+      const r = await ctl(dir, ['config', 'reload']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`previous one stays in force: ${config.replace(/[.]/g, '\\.')}:3: control_loop\\.max_series`));
+      await agent.waitForLog((l) => l.level === 50 && /configuration not reloaded/.test(String(l.msg)), 5000, 'the error in the log');
+      agent.child.kill('SIGHUP');
+      const n = agent.intervals();
+      await agent.waitForLog(() => agent.intervals() > n + 1, 10_000, 'intervals after a refused SIGHUP reload');
+      const status = await ctl(dir, ['status', '--json']);
+      assert.equal(status.code, 0);
+      assert.match((JSON.parse(status.stdout) as { reloads: { last_error: string } }).reloads.last_error, /max_series/);
+
+      // The file fixed and changed: the agent notices it by itself.
+      writeFileSync(config, 'cost_model: { per_gb: 0.60 }\n');
+      const reloaded = await agent.waitForLog((l) => /configuration reloaded/.test(String(l.msg)), 10_000, 'the reload on the file change');
+      assert.equal(reloaded.by, 'file watch');
+      assert.deepEqual(reloaded.changed, ['cost_model']);
+      const shown = await ctl(dir, ['config', 'show', '--json']);
+      assert.equal((JSON.parse(shown.stdout) as { cost_model: { per_gb: number } }).cost_model.per_gb, 0.6);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('answers live: explain, top and metrics in three formats', async () => {
+    const dir = dataDir();
+    const agent = await startAgent(dir);
+    try {
+      const pid = String(agent.child.pid);
+      const explain = await ctl(dir, ['explain', pid]);
+      assert.equal(explain.code, 0, explain.stderr);
+      assert.match(explain.stdout, new RegExp(`pid ${pid} \\(node\\)`));
+      assert.match(explain.stdout, /decision: {3}(keep|rollup|sample) \(/);
+      const top = JSON.parse((await ctl(dir, ['top', '-n', '5', '--json'])).stdout) as { processes: Array<{ composite: number }>; total: number };
+      assert.equal(top.processes.length, Math.min(5, top.total));
+      assert.ok(top.processes.every((p, i, a) => i === 0 || a[i - 1]!.composite >= p.composite), 'by usage');
+      const human = await ctl(dir, ['top']);
+      assert.match(human.stdout, /PID\s+NAME\s+TIER\s+IMP\s+CPU %\s+RSS\s+IO KB\/s\s+DECISION\s+REASON/);
+      const prom = await ctl(dir, ['metrics', 'prometheus']);
+      assert.match(prom.stdout, /^nrdot_agent_memory_rss_bytes \d+$/m);
+      const json = JSON.parse((await ctl(dir, ['metrics', 'json'])).stdout) as { kpis: { agent_rss_bytes: number; processes: number } };
+      assert.ok(json.kpis.agent_rss_bytes > 10e6 && json.kpis.processes > 0);
+      assert.match((await ctl(dir, ['metrics'])).stdout, /datapoints\s+\d+ of \d+/);
+      const missing = await ctl(dir, ['explain', '999999999']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no process with pid 999999999/);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('serves the API on a Unix socket when asked', async () => {
+    const dir = dataDir();
+    const socket = join(dir, 'api.sock');
+    const agent = await startAgent(dir, [], { NRDOT_HTTP_ADDR: `unix:${socket}` });
+    try {
+      assert.equal(statSync(socket).isSocket(), true);
+      const r = await ctl(dir, ['profile', 'set', 'minimal']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await ctl(dir, ['profile', 'get'])).stdout, 'minimal\n');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('exits 3 with how to start the agent when none runs', async () => {
+    const dir = dataDir();
+    for (const args of [['status'], ['profile', 'set', 'minimal'], ['top'], ['metrics', 'json'], ['config', 'reload'], ['explain', '1']]) {
+      const r = await ctl(dir, args);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /no nrdot-plus daemon is running .*start it with `nrdot-plus`/);
+    }
+  });
+
+  it('replays a recording as fast as possible, with time from the snapshots, into the KPI history', async () => {
+    const dir = dataDir();
+    const recording = join(dir, 'web.ndjson.gz');
+    const synth = await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '6', '--interval', '10', '--output', recording]);
+    assert.equal(synth.code, 0, synth.stderr);
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
+    try {
+      const done = await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the replay');
+      assert.equal(done.intervals, 6);
+      const status = JSON.parse((await ctl(dir, ['status', '--json'])).stdout) as { source: { kind: string; finished: boolean }; intervals: number };
+      assert.deepEqual([status.source.kind, status.source.finished, status.intervals], ['replay', true, 6]);
+      const info = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { address: string };
+      const history = (await (await fetch(`http://${info.address}/api/v1/kpis/history`)).json()) as { rows: Array<{ time: number }> };
+      const times = history.rows.map((r) => Math.floor(r.time));
+      assert.deepEqual(times, [1764115200, 1764115210, 1764115220, 1764115230, 1764115240, 1764115250]);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('takes flags over environment over the file over defaults', async () => {
+    const dir = dataDir();
+    const config = join(dir, 'optimization.yaml');
+    writeFileSync(config, 'cost_model: { collection_interval_seconds: 30 }\n');
+    const start = async (args: string[], env: Record<string, string>): Promise<LogLine> => {
+      const a = AgentProcess.start([...args, '--config', config], { NRDOT_DATA_DIR: dataDir(), ...env });
+      try {
+        return await a.waitForLog((l) => typeof l.listen === 'string', 10_000, 'the start line');
+      } finally {
+        await a.stop();
+      }
+    };
+    assert.equal((await start([], {})).interval_s, 30);
+    assert.equal((await start([], { NRDOT_COLLECTION_INTERVAL: '20' })).interval_s, 20);
+    assert.equal((await start(['--interval', '5'], { NRDOT_COLLECTION_INTERVAL: '20' })).interval_s, 5);
+    const bad = await run(CTL, ['config', 'show', '--config', config], { env: { ...process.env, NRDOT_MAX_SERIES: 'many' } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /NRDOT_MAX_SERIES: .*got "many".*control_loop\.max_series/);
+  });
+});
