@@ -129,13 +129,15 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
   it('keeps serving on the previous configuration when a reload finds a broken file', async () => {
     const dir = dataDir();
     const config = join(dir, 'optimization.yaml');
-    writeFileSync(config, 'cost_model: { per_gb: 0.30 }\n');
+    const secret = 'whsec-7f3a9c1e-do-not-print';
+    const hooks = `webhooks: { profile_change: { url: "http://127.0.0.1:9/hook", secret: "${secret}" } }\n`;
+    writeFileSync(config, 'cost_model: { per_gb: 0.30 }\n' + hooks);
     const agent = await startAgent(dir, ['--config', config]);
     try {
-      writeFileSync(config, 'cost_model: { per_gb: 0.30 }\ncontrol_loop:\n  max_series: -5\n');
+      writeFileSync(config, 'cost_model: { per_gb: 0.30 }\n' + hooks + 'control_loop:\n  max_series: -5\n');
       const r = await ctl(dir, ['config', 'reload']);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`previous one stays in force: ${config.replace(/[.]/g, '\\.')}:3: control_loop\\.max_series`));
+      assert.match(r.stderr, new RegExp(`previous one stays in force: ${config.replace(/[.]/g, '\\.')}:4: control_loop\\.max_series`));
       await agent.waitForLog((l) => l.level === 50 && /configuration not reloaded/.test(String(l.msg)), 5000, 'the error in the log');
       agent.child.kill('SIGHUP');
       const n = agent.intervals();
@@ -145,15 +147,21 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       assert.match((JSON.parse(status.stdout) as { reloads: { last_error: string } }).reloads.last_error, /max_series/);
 
       // The file fixed and changed: the agent notices it by itself.
-      writeFileSync(config, 'cost_model: { per_gb: 0.60 }\n');
+      writeFileSync(config, 'cost_model: { per_gb: 0.60 }\n' + hooks);
       const reloaded = await agent.waitForLog((l) => /configuration reloaded/.test(String(l.msg)), 10_000, 'the reload on the file change');
       assert.equal(reloaded.by, 'file watch');
       assert.deepEqual(reloaded.changed, ['cost_model']);
       const shown = await ctl(dir, ['config', 'show', '--json']);
       assert.equal((JSON.parse(shown.stdout) as { cost_model: { per_gb: number } }).cost_model.per_gb, 0.6);
+      const yaml = await ctl(dir, ['config', 'show']);
+      assert.match(yaml.stdout, /^# effective configuration, in force in nrdot-plus pid \d+: /);
+      assert.match(yaml.stdout, /secret: "\*\*\*"/);
+      assert.ok(!yaml.stdout.includes(secret) && !shown.stdout.includes(secret), 'config show redacts the webhook secret');
+      assert.ok(!(await ctl(dir, ['status', '--json'])).stdout.includes(secret));
     } finally {
       await agent.stop();
     }
+    assert.ok(!agent.stderr.includes(secret), 'the secret never reaches the log');
   });
 
   it('answers live: explain, top and metrics in three formats', async () => {
@@ -209,8 +217,9 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
   it('replays a recording as fast as possible, with time from the snapshots, into the KPI history', async () => {
     const dir = dataDir();
     const recording = join(dir, 'web.ndjson.gz');
-    const synth = await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '6', '--interval', '10', '--output', recording]);
+    const synth = await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '6', '--interval', '10', '--output', recording, '--json']);
     assert.equal(synth.code, 0, synth.stderr);
+    assert.equal((JSON.parse(synth.stdout) as { snapshots: number }).snapshots, 6);
     const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
     try {
       const done = await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the replay');

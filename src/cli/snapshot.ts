@@ -7,13 +7,14 @@ import { ProcfsReader } from '../procfs/index.js';
 import { RecordingWriter } from '../snapshot/recording.js';
 import { collectionInterval, countArg, procfsRoot, secondsArg } from './options.js';
 import { configure } from './program.js';
-import { UserError } from './errors.js';
+import { UsageError, UserError } from './errors.js';
 
 interface SnapshotOptions {
   procfs?: string;
   count: number;
   interval?: number;
   output: string;
+  json?: boolean;
 }
 
 export function snapshotCommand(): Command {
@@ -27,12 +28,14 @@ export function snapshotCommand(): Command {
         .default(undefined, 'NRDOT_COLLECTION_INTERVAL or 60'),
     )
     .addOption(new Option('-o, --output <file>', 'write to FILE instead of stdout (gzip when it ends in .gz)').default('-'))
+    .option('--json', 'with --output: print what was written as JSON on stdout')
     .action(async (opts: SnapshotOptions) => {
       await takeSnapshots(opts);
     });
 }
 
 async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
+  if (opts.json && opts.output === '-') throw new UsageError('--json goes with --output FILE (on stdout, the recording itself is JSON lines)');
   const root = procfsRoot(opts.procfs);
   const interval = collectionInterval(opts.interval);
   // Back-to-back reads still give a young process a second look at its static attributes once it
@@ -94,8 +97,9 @@ async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
     if (opts.output === '-' && failure.code === 'EPIPE') return;
     throw new UserError(`${opts.output === '-' ? 'stdout' : `--output ${opts.output}`}: ${failure.message}`);
   }
+  if (opts.json && opts.output !== '-') process.stdout.write(JSON.stringify({ output: opts.output, snapshots: written, interrupted }) + '\n');
   if (interrupted) {
-    process.stderr.write(`snapshot: interrupted, ${written} snapshot(s) written\n`);
+    if (!opts.json) process.stderr.write(`snapshot: interrupted, ${written} snapshot(s) written\n`);
     process.exitCode = 130;
   }
 }

@@ -18,6 +18,7 @@ interface SynthCliOptions {
   seed: number;
   start: number;
   output: string;
+  json?: boolean;
 }
 
 function integerArg(value: string): number {
@@ -36,6 +37,7 @@ export function synthCommand(): Command {
     .addOption(new Option('--seed <n>', 'random seed: the same seed gives the same bytes').argParser(integerArg).default(SYNTH_DEFAULTS.seed))
     .addOption(new Option('--start <unix-seconds>', 'time of the first snapshot').argParser(secondsArg(0)).default(SYNTH_DEFAULTS.start))
     .addOption(new Option('-o, --output <file>', 'recording to write (gzip when it ends in .gz); the ground truth goes to FILE.truth.json').makeOptionMandatory())
+    .option('--json', 'print what was written as JSON on stdout')
     .addHelpText(
       'after',
       `\nArchetypes:\n${archetypes}\n\n` +
@@ -77,6 +79,11 @@ async function synthesize(opts: SynthCliOptions): Promise<void> {
     writeFileSync(truthFile, JSON.stringify(truth, null, 2) + '\n');
   } catch (err) {
     throw new UserError(`${truthFile}: ${(err as Error).message}`);
+  }
+  if (opts.json) {
+    const summary = { output: opts.output, truth: truthFile, archetype: opts.archetype, seed: opts.seed, snapshots: opts.intervals, processes_min: min, processes_max: max, anomalies: truth.anomalies.length };
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    return;
   }
   process.stderr.write(
     `synth: ${opts.intervals} snapshot(s) of ${opts.archetype} (seed ${opts.seed}, ${min === max ? min : `${min}-${max}`} processes) to ${opts.output}; ` +
