@@ -183,6 +183,11 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       const json = JSON.parse((await ctl(dir, ['metrics', 'json'])).stdout) as { kpis: { agent_rss_bytes: number; processes: number } };
       assert.ok(json.kpis.agent_rss_bytes > 10e6 && json.kpis.processes > 0);
       assert.match((await ctl(dir, ['metrics'])).stdout, /datapoints\s+\d+ of \d+/);
+      const logs = await ctl(dir, ['logs', '-n', '3', '--json']);
+      assert.equal(logs.code, 0, logs.stderr);
+      const tail = logs.stdout.trim().split('\n').map((l) => JSON.parse(l) as LogLine);
+      assert.equal(tail.length, 3);
+      assert.ok(tail.every((l) => l.pid === agent.child.pid), 'the agent\'s log file, as ctl finds it');
       const missing = await ctl(dir, ['explain', '999999999']);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /no process with pid 999999999/);

@@ -1,10 +1,30 @@
-/** The agent's structured log: JSON lines on stderr (pino), ISO timestamps. */
-import { pino, type Logger } from 'pino';
-import { UsageError } from '../cli/errors.js';
+/**
+ * The agent's structured log: JSON lines (pino, ISO timestamps) on stderr and, when given a file, the
+ * same lines in that file too, rotated by size (`nrdot-plus-ctl logs` reads it). Both are written
+ * synchronously: a line is on disk before the call returns, and nothing runs in another thread.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { UsageError, UserError } from '../cli/errors.js';
+import { RotatingFile } from '../export/file.js';
 
 export type { Logger };
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Size at which the log file is rotated (10 MB), and the rotated files kept (FILE.1 to FILE.3). */
+export const LOG_MAX_BYTES = 10_000_000;
+export const LOG_KEEP = 3;
+
+export interface LogFileOptions {
+  /** Also write every line to this file (its directory is created, 0750, if missing). */
+  file?: string;
+  /** Rotate the file before it would pass this size (default LOG_MAX_BYTES). */
+  maxBytes?: number;
+  /** Rotated files kept (default LOG_KEEP). */
+  keep?: number;
+}
 
 /** The log level from NRDOT_LOG_LEVEL (default info); a bad value is a usage error naming it. */
 export function logLevel(env = process.env): string {
@@ -15,9 +35,47 @@ export function logLevel(env = process.env): string {
   return level;
 }
 
-export function createLogger(level = logLevel()): Logger {
-  return pino(
-    { name: 'nrdot-plus', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 2, sync: true }),
-  );
+/**
+ * The agent's logger. With `options.file`, a file that cannot be created or written is a UserError
+ * naming it, here and now; a later failure (disk full) is reported once on stderr, and the file is
+ * tried again at every line, so logging goes on on stderr meanwhile.
+ */
+export function createLogger(level = logLevel(), options: LogFileOptions = {}): Logger {
+  const settings = { name: 'nrdot-plus', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  const stderr = pino.destination({ dest: 2, sync: true });
+  if (options.file === undefined) return pino(settings, stderr);
+  const file = openLogFile(options.file, options);
+  const streams = pino.multistream([
+    { level: 'trace', stream: stderr },
+    { level: 'trace', stream: fileDestination(file, pino(settings, stderr)) },
+  ]);
+  return pino(settings, streams);
+}
+
+function openLogFile(path: string, options: LogFileOptions): RotatingFile {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    const file = new RotatingFile({ path, maxBytes: options.maxBytes ?? LOG_MAX_BYTES, keep: options.keep ?? LOG_KEEP, mode: 0o640 });
+    file.append(''); // can we write there at all? Say so at start, not at the first line
+    return file;
+  } catch (err) {
+    throw new UserError(`log file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Lines to the file; a write error is reported once (on stderr) until a write succeeds again. */
+function fileDestination(file: RotatingFile, stderrOnly: Logger): DestinationStream {
+  let failing = false;
+  return {
+    write(line: string): void {
+      try {
+        file.append(line);
+        failing = false;
+      } catch (err) {
+        if (failing) return;
+        failing = true;
+        stderrOnly.error({ err, log_file: file.path }, `log file ${file.path}: ${(err as Error).message}; logging on stderr only until it can be written again`);
+      }
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { agentAlive, ensureToken, readAgentInfo } from '../api/discovery.js';
-import { configLocation, dataDir, loadConfigAt, type Config } from '../config/index.js';
+import { configLocation, dataDir, loadConfigAt, logFile, type Config } from '../config/index.js';
 import { describeFileError } from '../file-errors.js';
 import type { PipelineState } from '../pipeline/index.js';
 import { StateStore } from '../store/index.js';
@@ -24,7 +24,7 @@ import { openReader } from '../cli/snapshot.js';
 import { VERSION } from '../version.js';
 import { Collector } from './collector.js';
 import { Daemon } from './daemon.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, logLevel, type Logger } from './log.js';
 import { profileInForce } from './profiles.js';
 import { ProcfsSource, ReplaySource, type ReplayPace, type SnapshotSource } from './source.js';
 import { decodeState } from './state-codec.js';
@@ -81,10 +81,10 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   if (opts.profile !== undefined && !config.profiles[opts.profile]) {
     throw new UsageError(`--profile: no profile named "${opts.profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
   }
-  const source = openSource(opts, intervalSeconds, logPermissionErrors);
   const home = openDataDir();
+  const log = createLogger(logLevel(), { file: logFile() });
+  const source = openSource(opts, intervalSeconds, logPermissionErrors);
   const store = openStore(home, source);
-  const log = createLogger();
   const now = Date.now() / 1000;
   if (store.profileState().active === null) {
     // The configuration's profile is only the first-start default; from now on the store's is in force.

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { configure, runProgram } from './program.js';
 import { configCommand } from './config.js';
 import { explainCommand } from './explain.js';
+import { logsCommand } from './logs.js';
 import { simulateCommand } from './simulate.js';
 import { profileCommand } from './profile.js';
 import { snapshotCommand } from './snapshot.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand());
   program.addCommand(metricsCommand());
   program.addCommand(topCommand());
+  program.addCommand(logsCommand());
   program.addCommand(
     configure(new Command('version'))
       .description('print the version')

@@ -1,23 +1,34 @@
 /**
- * The file exporter: one OTLP JSON ExportMetricsServiceRequest per interval per line (the format of
- * the OpenTelemetry Collector's file exporter, and of `simulate --export-file`), rotated by size:
- * when the file would pass `maxBytes`, it becomes FILE.1 (FILE.1 becomes FILE.2, ...), keeping `keep`.
+ * Files rotated by size, and the file exporter built on one: one OTLP JSON ExportMetricsServiceRequest
+ * per interval per line (the format of the OpenTelemetry Collector's file exporter, and of
+ * `simulate --export-file`). The agent's log file is the other user of the rotation.
  */
 import { appendFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 
-export interface FileExporterOptions {
+export interface RotatingFileOptions {
   path: string;
+  /** The file is rotated before a write that would take it past this size. */
   maxBytes: number;
-  /** Rotated files kept beside the current one (default 3). */
+  /** Rotated files kept beside the current one, as FILE.1 (newest) to FILE.keep (default 3). */
   keep?: number;
+  /** Permissions of a file this creates (default 0o644, less the umask). */
+  mode?: number;
 }
 
-export class FileExporter {
+/**
+ * A file written by whole chunks (synchronously: a chunk is small and must be whole on disk), rotated
+ * by size: when the file would pass `maxBytes`, it becomes FILE.1 (FILE.1 becomes FILE.2, ...) and a
+ * new FILE is started. Rotation is by rename, so a reader holding the old file open (`logs --follow`)
+ * reads it to its end, then moves on to the new one.
+ */
+export class RotatingFile {
   private size: number;
   private readonly keep: number;
+  private readonly mode: number;
 
-  constructor(private readonly options: FileExporterOptions) {
+  constructor(private readonly options: RotatingFileOptions) {
     this.keep = options.keep ?? 3;
+    this.mode = options.mode ?? 0o644;
     this.size = existsSync(options.path) ? statSync(options.path).size : 0;
   }
 
@@ -25,11 +36,11 @@ export class FileExporter {
     return this.options.path;
   }
 
-  /** Appends one line (synchronously: an interval's line is small and must be whole on disk). */
-  write(line: string): void {
-    const bytes = Buffer.byteLength(line) + 1;
+  /** Appends `text` as it is (a caller writing lines ends them with "\n"). */
+  append(text: string): void {
+    const bytes = Buffer.byteLength(text);
     if (this.size > 0 && this.size + bytes > this.options.maxBytes) this.rotate();
-    appendFileSync(this.options.path, line + '\n');
+    appendFileSync(this.options.path, text, { mode: this.mode });
     this.size += bytes;
   }
 
@@ -40,5 +51,29 @@ export class FileExporter {
     if (this.keep > 0) renameSync(p, `${p}.1`);
     else rmSync(p, { force: true });
     this.size = 0;
+  }
+}
+
+export interface FileExporterOptions {
+  path: string;
+  maxBytes: number;
+  /** Rotated files kept beside the current one (default 3). */
+  keep?: number;
+}
+
+export class FileExporter {
+  private readonly file: RotatingFile;
+
+  constructor(options: FileExporterOptions) {
+    this.file = new RotatingFile(options);
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Appends one line. */
+  write(line: string): void {
+    this.file.append(line + '\n');
   }
 }
