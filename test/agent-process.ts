@@ -71,12 +71,20 @@ export class AgentProcess {
     return (await fetch(`http://${String(started.listen)}/metrics`)).text();
   }
 
-  /** SIGTERM, and the exit code. */
+  /** SIGTERM, and the exit code; an agent that has not stopped 15 s later is killed and the test fails. */
   async stop(): Promise<number | null> {
     if (!this.running) return this.child.exitCode;
     const exited = once(this.child, 'exit');
     this.child.kill('SIGTERM');
-    return (await exited)[0] as number | null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 15_000)));
+    const outcome = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      this.child.kill('SIGKILL');
+      throw new Error(`the agent did not stop within 15 s of SIGTERM; log:\n${this.stderr}`);
+    }
+    return outcome[0] as number | null;
   }
 
   async kill9(): Promise<void> {

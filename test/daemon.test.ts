@@ -5,12 +5,13 @@
  * daemon says how to start one (exit 3).
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AgentProcess, NO_PROXY_ENV, type LogLine } from './agent-process.js';
-import { CTL, run, type RunResult } from './run.js';
+import { AGENT, CTL, run, type RunResult } from './run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nrdot-daemon-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -54,7 +55,7 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       const pin = await ctl(dir, ['profile', 'pin', 'conservative', '--for', '2h', '--reason', 'deploy']);
       assert.equal(pin.code, 0, pin.stderr);
       const intervals = agent.intervals();
-      await agent.waitForLog((l) => isInterval(l) && l.profile === 'conservative' && agent.intervals() > intervals, 10_000, 'an interval in conservative');
+      const before = await agent.waitForLog((l) => isInterval(l) && l.profile === 'conservative' && agent.intervals() > intervals, 10_000, 'an interval in conservative');
       await agent.kill9();
 
       const down = await ctl(dir, ['status']);
@@ -67,6 +68,9 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       assert.equal(started.state_resumed, true);
       const first = agent.lines.find(isInterval)!;
       assert.equal(first.profile, 'conservative');
+      // The first interval spans the downtime: its deltas do, its cost per hour must not shrink by it.
+      const ratio = Number(first.cost_per_hour_baseline) / Number(before.cost_per_hour_baseline);
+      assert.ok(ratio > 0.5 && ratio < 2, `cost per hour after the restart ${ratio.toFixed(2)}x the one before`);
       const get = await ctl(dir, ['profile', 'get', '--json']);
       const f = JSON.parse(get.stdout) as Profile;
       assert.equal(f.profile, 'conservative');
@@ -147,10 +151,18 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       assert.match((JSON.parse(status.stdout) as { reloads: { last_error: string } }).reloads.last_error, /max_series/);
 
       // The file fixed and changed: the agent notices it by itself.
-      writeFileSync(config, 'cost_model: { per_gb: 0.60 }\n' + hooks);
+      // --interval 1 wins over the file's 30; an exporter waits for the next start.
+      const out = join(dir, 'later.jsonl');
+      writeFileSync(config, `cost_model: { per_gb: 0.60, collection_interval_seconds: 30 }\nexporters: { file: { path: ${JSON.stringify(out)} } }\n` + hooks);
       const reloaded = await agent.waitForLog((l) => /configuration reloaded/.test(String(l.msg)), 10_000, 'the reload on the file change');
       assert.equal(reloaded.by, 'file watch');
       assert.deepEqual(reloaded.changed, ['cost_model']);
+      assert.deepEqual(reloaded.restart_needed, ['exporters']);
+      const after = JSON.parse((await ctl(dir, ['status', '--json'])).stdout) as { interval_s: number; export: { file: string | null }; reloads: { last_error: string | null; pending_restart: string[] } };
+      assert.equal(after.interval_s, 1, 'the flag wins over the file');
+      assert.equal(after.export.file, null, 'what is in force, not what waits for a restart');
+      assert.deepEqual(after.reloads.pending_restart, ['exporters']);
+      assert.equal(after.reloads.last_error, null);
       const shown = await ctl(dir, ['config', 'show', '--json']);
       assert.equal((JSON.parse(shown.stdout) as { cost_model: { per_gb: number } }).cost_model.per_gb, 0.6);
       const yaml = await ctl(dir, ['config', 'show']);
@@ -208,6 +220,67 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  it('refuses mistaken and hostile input with a clear message and keeps running', async () => {
+    const dir = dataDir();
+    const agent = await startAgent(dir);
+    try {
+      const inherited = await ctl(dir, ['profile', 'set', 'constructor']);
+      assert.equal(inherited.code, 2);
+      assert.match(inherited.stderr, /no profile named "constructor"/);
+      const forever = await ctl(dir, ['profile', 'pin', 'minimal', '--for', '999999d']);
+      assert.equal(forever.code, 2);
+      assert.match(forever.stderr, /--for.*a duration from 1s to 366d/);
+      const day = JSON.parse((await ctl(dir, ['profile', 'pin', 'minimal', '--for', '1d', '--json'])).stdout) as Profile;
+      assert.ok(Math.abs(day.pin!.until! - (Date.now() / 1000 + 86400)) < 60);
+      const dots = await ctl(dir, ['explain', '..']);
+      assert.equal(dots.code, 1);
+      assert.match(dots.stderr, /no process named "\.\." in the latest interval/);
+      const info = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { address: string };
+      const unbounded = await fetch(`http://${info.address}/api/v1/kpis/history?limit=-1`);
+      assert.equal(unbounded.status, 400);
+      const [host, port] = info.address.split(':');
+      const rebound = await new Promise<number>((resolve, reject) => {
+        // fetch() will not send another Host; a browser led here by DNS rebinding would.
+        const req = httpRequest({ host, port: Number(port), path: '/api/v1/config', headers: { host: `attacker.example:${port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(rebound, 403);
+      assert.equal((await ctl(dir, ['status'])).code, 0, 'still serving');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('allows one agent per data directory, even when two start at once, and never deletes what is at a socket path', async () => {
+    const dir = dataDir();
+    const a = AgentProcess.start(['--interval', '1'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
+    const b = AgentProcess.start(['--interval', '1'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
+    const outcome = (x: AgentProcess): Promise<string> => x.waitForLog(isInterval, 20_000, 'the first interval').then(() => 'running', () => 'refused');
+    try {
+      const results = await Promise.all([outcome(a), outcome(b)]);
+      assert.deepEqual([...results].sort(), ['refused', 'running'], 'exactly one of the two is refused');
+      const loser = results[0] === 'refused' ? a : b;
+      assert.equal(loser.child.exitCode, 1);
+      assert.match(loser.stderr, /another nrdot-plus \(pid \d+\) is running with the data directory/);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    const other = dataDir();
+    const precious = join(other, 'notes.txt');
+    writeFileSync(precious, 'keep me\n');
+    const refused = await run(AGENT, [], { env: { ...process.env, ...NO_PROXY_ENV, NRDOT_DATA_DIR: other, NRDOT_CONFIG: '', NRDOT_HTTP_ADDR: `unix:${precious}` } });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /NRDOT_HTTP_ADDR unix:.*notes\.txt: .*exists and is not a socket/);
+    assert.equal(readFileSync(precious, 'utf8'), 'keep me\n');
+    const notRecording = await run(AGENT, ['--replay', precious], { env: { ...process.env, NRDOT_DATA_DIR: dataDir(), NRDOT_CONFIG: '' } });
+    assert.equal(notRecording.code, 1);
+    assert.match(notRecording.stderr, /notes\.txt:1: invalid JSON/);
   });
 
   it('exits 3 with how to start the agent when none runs', async () => {

@@ -7,13 +7,16 @@ import { createInterface } from 'node:readline';
 import { createLogger } from '../src/agent/log.js';
 
 const [file, maxBytes] = process.argv.slice(2);
-const log = createLogger('debug', { file, maxBytes: Number(maxBytes) });
-let next = 0;
-for await (const count of createInterface({ input: process.stdin })) {
-  for (const end = next + Number(count); next < end; next++) {
-    if (next % 10 === 9) log.error({ i: next }, `line ${next}`);
-    else if (next % 5 === 4) log.warn({ i: next }, `line ${next}`);
-    else log.info({ i: next }, `line ${next}`);
+// `node --test dist/` also loads this file (it is under test/), without arguments: then it does nothing.
+if (file !== undefined) {
+  const log = createLogger('debug', { file, maxBytes: Number(maxBytes) });
+  let next = 0;
+  for await (const count of createInterface({ input: process.stdin })) {
+    for (const end = next + Number(count); next < end; next++) {
+      if (next % 10 === 9) log.error({ i: next }, `line ${next}`);
+      else if (next % 5 === 4) log.warn({ i: next }, `line ${next}`);
+      else log.info({ i: next }, `line ${next}`);
+    }
+    process.stdout.write(`wrote ${next}\n`);
   }
-  process.stdout.write(`wrote ${next}\n`);
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
@@ -35,6 +35,8 @@ export interface DaemonParts {
   /** Flags that override the configuration (re-applied after a reload). */
   intervalFlag: number | undefined;
   dataDir: string;
+  /** Gives up the data directory's lock. */
+  unlock: () => void;
   log: Logger;
   store: StateStore;
   optimizer: Optimizer;
@@ -55,9 +57,15 @@ export class Daemon implements DaemonApi {
   private configText: string | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   private reloads = { ok: 0, failed: 0, last_error: null as string | null };
+  /** Settings changed in the file that take effect at the next start. */
+  private pendingRestart: string[] = [];
+  private stopping: Promise<void> | null = null;
+  /** The collection interval in force (a reload does not change it). */
+  readonly intervalSeconds: number;
 
   constructor(private readonly p: DaemonParts) {
     this.configText = this.readConfigText();
+    this.intervalSeconds = p.config.cost_model.collection_interval_seconds;
   }
 
   /** The profile in force now (pin, state store, configuration). */
@@ -90,7 +98,8 @@ export class Daemon implements DaemonApi {
       this.apply();
     }
     const usage = this.meter.read();
-    const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage) });
+    const cadenceSeconds = this.p.source.kind === 'procfs' ? this.intervalSeconds : undefined;
+    const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage), cadenceSeconds });
     store.recordKpis(kpiRecord(k));
     store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
     return {
@@ -109,11 +118,15 @@ export class Daemon implements DaemonApi {
     };
   }
 
-  /** Serves the API and /metrics, and registers in the data directory for nrdot-plus-ctl. */
+  /** Serves the API and /metrics. */
   async listen(address: string, token: string): Promise<Listener> {
     this.listener = await startListener(address, { metrics: () => this.p.optimizer.prometheusText, routes: apiRoutes(this), token });
-    writeAgentInfo(this.p.dataDir, { pid: process.pid, address: this.listener.address, version: VERSION, started_at: this.startedAt.toISOString(), data_dir: this.p.dataDir });
     return this.listener;
+  }
+
+  /** Registers in the data directory (agent.json), for nrdot-plus-ctl. */
+  register(): void {
+    writeAgentInfo(this.p.dataDir, { pid: process.pid, address: this.listener!.address, version: VERSION, started_at: this.startedAt.toISOString(), data_dir: this.p.dataDir });
   }
 
   /** Reloads on changes of the configuration file (editors replace files: the directory is watched). */
@@ -122,16 +135,24 @@ export class Daemon implements DaemonApi {
     const dir = dirname(path);
     if (!existsSync(dir)) return;
     try {
-      this.watcher = watch(dir, (_event, name) => {
-        if (name !== basename(path)) return;
+      // Any entry of the directory: a file reached through a swapped symlink (a Kubernetes ConfigMap's
+      // ..data) changes under another name. The content decides whether it changed.
+      this.watcher = watch(dir, () => {
         if (this.reloadTimer) clearTimeout(this.reloadTimer);
         this.reloadTimer = setTimeout(() => {
           this.reloadTimer = null;
-          if (this.readConfigText() === this.configText) return; // touched, not changed
-          this.tryReload({ who: 'file watch', reason: `${path} changed` });
+          if (this.readConfigText() !== this.configText) {
+            this.tryReload({ who: 'file watch', reason: `${path} changed` });
+          } else if (this.reloads.last_error !== null) {
+            this.reloads.last_error = null; // back to the configuration in force
+            this.p.log.info({ config: path }, `${path} is back to the configuration in force`);
+          }
         }, 300);
       });
-      this.watcher.on('error', () => this.watcher?.close());
+      this.watcher.on('error', (err) => {
+        this.watcher?.close();
+        this.p.log.warn({ config: path }, `stopped watching ${dir} (${err.message}); reload with SIGHUP or nrdot-plus-ctl config reload`);
+      });
     } catch (err) {
       this.p.log.warn({ config: path }, `cannot watch ${dir} for configuration changes (${(err as Error).message}); reload with SIGHUP or nrdot-plus-ctl config reload`);
     }
@@ -146,7 +167,13 @@ export class Daemon implements DaemonApi {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stops everything once (a second signal waits for the first stop). */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
     this.watcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.collector?.stop();
@@ -154,6 +181,7 @@ export class Daemon implements DaemonApi {
     this.p.otlp?.queue.close();
     removeAgentInfo(this.p.dataDir);
     this.p.store.close();
+    this.p.unlock();
   }
 
   private readConfigText(): string | null {
@@ -170,6 +198,8 @@ export class Daemon implements DaemonApi {
     const { log, configLocation } = this.p;
     let loaded;
     try {
+      // A file that was in force and is gone is a mistake to report, not a return to the defaults.
+      if (this.p.configFile !== null && !existsSync(this.p.configFile)) throw new ConfigError(`${this.p.configFile}: the file is gone`);
       loaded = loadConfigAt(configLocation);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -182,11 +212,14 @@ export class Daemon implements DaemonApi {
     if (this.p.intervalFlag !== undefined) config.cost_model.collection_interval_seconds = this.p.intervalFlag;
     const before = this.p.config as unknown as Record<string, unknown>;
     const after = config as unknown as Record<string, unknown>;
+    // What needs a restart stays as it runs (so that status and config show tell the truth).
+    const restart = RESTART_SECTIONS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    if (config.cost_model.collection_interval_seconds !== this.intervalSeconds) restart.push('cost_model.collection_interval_seconds');
+    config.exporters = this.p.config.exporters;
+    config.server = this.p.config.server;
+    config.cost_model.collection_interval_seconds = this.intervalSeconds;
     const changed = Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-    const restart = changed.filter((k) => RESTART_SECTIONS.includes(k));
-    if (JSON.stringify(before.cost_model) !== JSON.stringify(after.cost_model) && config.cost_model.collection_interval_seconds !== this.p.config.cost_model.collection_interval_seconds) {
-      restart.push('cost_model.collection_interval_seconds');
-    }
+    this.pendingRestart = restart;
     this.p.config = config;
     this.p.configFile = loaded.file;
     this.p.env = loaded.env;
@@ -216,7 +249,7 @@ export class Daemon implements DaemonApi {
       data_dir: this.p.dataDir,
       config_file: this.p.configFile,
       source: { kind: this.p.source.kind, location: this.p.source.location, pace: this.p.source.pace, finished: this.replayFinished },
-      interval_s: this.p.config.cost_model.collection_interval_seconds,
+      interval_s: this.intervalSeconds,
       intervals: this.collector?.intervals ?? 0,
       skipped_intervals: this.collector?.skipped ?? 0,
       profile: { name: f.profile, source: f.source, pin: f.pin, note: f.note, last_change: f.last_change },
@@ -239,7 +272,7 @@ export class Daemon implements DaemonApi {
         file: this.p.filePath,
         prometheus: this.listener ? `http://${this.listener.address}/metrics` : null,
       },
-      reloads: this.reloads,
+      reloads: { ...this.reloads, pending_restart: this.pendingRestart },
     };
   }
 
@@ -316,7 +349,7 @@ export class Daemon implements DaemonApi {
   }
 
   config(): unknown {
-    return { file: this.p.configFile, env: this.p.env.map((e) => e.name), config: redactConfig(this.p.config) };
+    return { file: this.p.configFile, env: this.p.env.map((e) => e.name), pending_restart: this.pendingRestart, config: redactConfig(this.p.config) };
   }
 
   private decisions(): Decision[] {
@@ -324,7 +357,7 @@ export class Daemon implements DaemonApi {
   }
 
   private known(profile: string): void {
-    if (!(profile in this.p.config.profiles)) {
+    if (!Object.hasOwn(this.p.config.profiles, profile)) {
       throw new ApiError(400, `no profile named "${profile}" (profiles: ${Object.keys(this.p.config.profiles).join(', ')})`);
     }
   }

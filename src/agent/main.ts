@@ -6,7 +6,8 @@
 import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { agentAlive, ensureToken, readAgentInfo } from '../api/discovery.js';
+import { AGENT_FILE, ensureToken, TOKEN_FILE } from '../api/discovery.js';
+import { acquireLock, LockedError } from '../file-lock.js';
 import { configLocation, dataDir, loadConfigAt, logFile, type Config } from '../config/index.js';
 import { describeFileError } from '../file-errors.js';
 import type { PipelineState } from '../pipeline/index.js';
@@ -72,18 +73,55 @@ export function buildAgentProgram(): Command {
 }
 
 async function runAgent(opts: AgentOptions): Promise<void> {
+  // One listener per signal for the whole run, installed first: a signal caught by a listener that
+  // is then removed is lost, and a signal before any listener kills the agent half-way. Until the
+  // agent runs, signals are kept (a stop or reload asked for while starting happens once started).
+  const signals = new Signals();
+  const dispatch = (signal: NodeJS.Signals): void => signals.deliver(signal);
+  for (const signal of SIGNALS) process.on(signal, dispatch);
+  try {
+    await startAgent(opts, signals);
+  } finally {
+    for (const signal of SIGNALS) process.off(signal, dispatch);
+  }
+}
+
+const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT'] as const;
+
+/** Signals kept until a handler is set, then handed to it (kept ones first). */
+class Signals {
+  private kept: NodeJS.Signals[] = [];
+  private handler: ((signal: NodeJS.Signals) => void) | null = null;
+
+  deliver(signal: NodeJS.Signals): void {
+    if (this.handler) this.handler(signal);
+    else this.kept.push(signal);
+  }
+
+  handle(handler: (signal: NodeJS.Signals) => void): void {
+    this.handler = handler;
+    const kept = this.kept;
+    this.kept = [];
+    // A stop asked for while starting wins over a reload.
+    const stop = kept.find((s) => s !== 'SIGHUP');
+    if (stop) handler(stop);
+    else if (kept.length > 0) handler('SIGHUP');
+  }
+}
+
+async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   const mute = envBoolean('NRDOT_MUTE_PERMISSION_ERRORS');
   const logPermissionErrors = opts.logPermissionErrors ?? mute === false;
   const location = configLocation(opts.config);
   const { config, file: configFile, env } = loadConfigAt(location);
   if (opts.interval !== undefined) config.cost_model.collection_interval_seconds = opts.interval;
   const intervalSeconds = config.cost_model.collection_interval_seconds;
-  if (opts.profile !== undefined && !config.profiles[opts.profile]) {
+  if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) {
     throw new UsageError(`--profile: no profile named "${opts.profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
   }
-  const home = openDataDir();
+  const { home, unlock } = openDataDir();
   const log = createLogger(logLevel(), { file: logFile() });
-  const source = openSource(opts, intervalSeconds, logPermissionErrors);
+  const source = await openSource(opts, intervalSeconds, logPermissionErrors);
   const store = openStore(home, source);
   const now = Date.now() / 1000;
   if (store.profileState().active === null) {
@@ -109,7 +147,7 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   }
   const { otlp, announce } = openOtlp(config, intervalSeconds, log);
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
-  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource });
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource });
   const collector = new Collector({
     source,
     intervalSeconds,
@@ -136,13 +174,26 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   const exporting = [otlp ? `, sending OTLP to ${otlp.settings.url}` : '', file ? `, writing OTLP JSON to ${file.path}` : ''].join('');
   const listen = config.server.listen;
   const listenFrom = env.some((e) => e.name === 'NRDOT_HTTP_ADDR') ? 'NRDOT_HTTP_ADDR' : 'server.listen';
+  let token: string;
   try {
-    await daemon.listen(listen, ensureToken(home).token);
+    token = ensureToken(home).token;
+  } catch (err) {
+    await daemon.stop();
+    throw new UserError(`API token ${join(home, TOKEN_FILE)}: ${describeFileError(err)}`);
+  }
+  try {
+    await daemon.listen(listen, token);
   } catch (err) {
     await daemon.stop();
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
     throw new UserError(`${listenFrom} ${listen}: ${why}`);
+  }
+  try {
+    daemon.register();
+  } catch (err) {
+    await daemon.stop();
+    throw new UserError(`${join(home, AGENT_FILE)} (how nrdot-plus-ctl finds the agent): ${describeFileError(err)}`);
   }
   const address = daemon.listener!.address;
   const reading = source.kind === 'procfs' ? `reading ${source.location} every ${intervalSeconds} s` : `replaying ${source.location} (${source.pace} pace)`;
@@ -156,11 +207,15 @@ async function runAgent(opts: AgentOptions): Promise<void> {
   );
   announce();
   daemon.watchConfig();
-  const onHup = (): void => daemon.tryReload({ who: 'SIGHUP', reason: 'SIGHUP' });
-  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGHUP', onHup);
+    let stopping = false;
+    signals.handle((signal) => {
+      if (signal === 'SIGHUP') {
+        if (!stopping) daemon.tryReload({ who: 'SIGHUP', reason: 'SIGHUP' });
+        return;
+      }
+      if (stopping) return; // a second signal while stopping waits for the first stop
+      stopping = true;
       void daemon
         .stop()
         .catch((err: Error) => log.error({ err }, `while stopping: ${err.message}`))
@@ -168,42 +223,42 @@ async function runAgent(opts: AgentOptions): Promise<void> {
           log.info({ signal }, `stopped on ${signal}`);
           resolve();
         });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    });
+    if (stopping) return;
     collector.start();
     otlp?.sender.start();
   });
 }
 
-function openSource(opts: AgentOptions, intervalSeconds: number, logPermissionErrors: boolean): SnapshotSource {
+async function openSource(opts: AgentOptions, intervalSeconds: number, logPermissionErrors: boolean): Promise<SnapshotSource> {
   if (opts.replay !== undefined) {
     if (opts.procfs !== undefined) throw new UsageError('--replay and --procfs: choose one source');
     if (opts.once) throw new UsageError('--replay and --once: a replay runs to the end of the recording');
     try {
-      statSync(opts.replay);
+      if (!statSync(opts.replay).isFile()) throw new UserError(`--replay ${opts.replay}: not a file`);
     } catch (err) {
+      if (err instanceof UserError) throw err;
       throw new UserError(`--replay ${opts.replay}: ${describeFileError(err)}`);
     }
-    return new ReplaySource(opts.replay, opts.replayPace ?? 'recorded');
+    // The first snapshot is read now: a file that is not a recording stops the start, not the replay.
+    return ReplaySource.open(opts.replay, opts.replayPace ?? 'recorded');
   }
   const root = procfsRoot(opts.procfs);
   return new ProcfsSource(openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0));
 }
 
-/** The data directory, created (0750) when missing; refused when another agent runs on it. */
-function openDataDir(): string {
+/** The data directory, created (0750) when missing, and locked: one agent per data directory. */
+function openDataDir(): { home: string; unlock: () => void } {
   const home = dataDir();
   try {
     mkdirSync(home, { recursive: true, mode: 0o750 });
+    return { home, unlock: acquireLock(join(home, 'agent.lock')) };
   } catch (err) {
+    if (err instanceof LockedError) {
+      throw new UserError(`another nrdot-plus (pid ${err.owner}) is running with the data directory ${home}; stop it, or give this one its own NRDOT_DATA_DIR`);
+    }
     throw new UserError(`data directory ${home} (NRDOT_DATA_DIR): ${describeFileError(err)}`);
   }
-  const other = readAgentInfo(home);
-  if (other && other.pid !== process.pid && agentAlive(other.pid)) {
-    throw new UserError(`another nrdot-plus (pid ${other.pid}) is running with the data directory ${home}; stop it, or give this one its own NRDOT_DATA_DIR`);
-  }
-  return home;
 }
 
 function openStore(home: string, source: SnapshotSource): StateStore {

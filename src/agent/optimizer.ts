@@ -67,10 +67,10 @@ export class Optimizer {
   }
 
   /** Optimizes one snapshot, exports the batch and returns the interval's KPIs. */
-  process(snapshot: Snapshot, extra: { agent?: AgentUsage; extraSelf?: Metric[] } = {}): Kpis {
+  process(snapshot: Snapshot, extra: { agent?: AgentUsage; extraSelf?: Metric[]; cadenceSeconds?: number } = {}): Kpis {
     const { file, otlp } = this.exporters;
     const extraSelf = [...(otlp?.metrics.metrics() ?? []), ...(extra.extraSelf ?? [])];
-    const result = this.pipeline.run(snapshot, this.pipelineState, { decisions: true, extraSelf, agent: extra.agent });
+    const result = this.pipeline.run(snapshot, this.pipelineState, { decisions: true, extraSelf, agent: extra.agent, cadenceSeconds: extra.cadenceSeconds });
     this.pipelineState = result.state;
     this.lastKpis = result.kpis;
     this.lastDecisions = result.decisions;

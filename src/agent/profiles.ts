@@ -17,7 +17,7 @@ export interface ProfileInForce {
 }
 
 export function profileInForce(stored: ProfileState, config: Config, now: number): ProfileInForce {
-  const known = (p: string | null | undefined): p is string => !!p && p in config.profiles;
+  const known = (p: string | null | undefined): p is string => !!p && Object.hasOwn(config.profiles, p);
   const pin = stored.pin && (stored.pin.until === null || stored.pin.until > now) ? stored.pin : null;
   if (pin && known(pin.profile)) return { profile: pin.profile, source: 'pin', pin, note: null };
   const missing = (p: string): string => `profile "${p}" is not in the configuration any more`;

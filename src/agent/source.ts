@@ -44,17 +44,26 @@ export class ReplaySource implements SnapshotSource {
   /** Snapshots handed out so far. */
   count = 0;
   private readonly snapshots: AsyncGenerator<Snapshot>;
+  private first: IteratorResult<Snapshot> | null = null;
 
-  constructor(
+  private constructor(
     readonly location: string,
     readonly pace: ReplayPace,
   ) {
     this.snapshots = readRecording(location);
   }
 
+  /** Opens the recording and reads its first snapshot (a RecordingError when it is not one). */
+  static async open(location: string, pace: ReplayPace): Promise<ReplaySource> {
+    const source = new ReplaySource(location, pace);
+    source.first = await source.snapshots.next();
+    return source;
+  }
+
   async next(): Promise<ReadResult | null> {
     const started = performance.now();
-    const { value, done } = await this.snapshots.next();
+    const { value, done } = this.first ?? (await this.snapshots.next());
+    this.first = null;
     if (done) return null;
     this.count++;
     const permissionErrors = Object.fromEntries(PERMISSION_KINDS.map((k) => [k, 0])) as ReadResult['stats']['permissionErrors'];

@@ -70,12 +70,24 @@ export interface DaemonApi {
 
 const actor = { who: z.string().max(200).optional(), reason: z.string().max(500).optional() };
 const setBody = z.strictObject({ profile: z.string().min(1), ...actor });
-const pinBody = z.strictObject({
-  profile: z.string().min(1),
-  /** A duration: seconds, or "30m", "2h", "1d". */
-  for: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration such as 30m, 2h or 1d')]).optional(),
-  ...actor,
-});
+/** The longest pin: a year (a pin meant for good has no `for`). */
+export const MAX_PIN_SECONDS = 366 * 86400;
+const pinFor = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    let seconds = NaN;
+    try {
+      seconds = durationSeconds(v);
+    } catch {
+      // reported below
+    }
+    if (!(seconds >= 1 && seconds <= MAX_PIN_SECONDS)) {
+      ctx.addIssue({ code: 'custom', message: 'a duration from 1s to 366d, such as 30m, 2h or 1d' });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+const pinBody = z.strictObject({ profile: z.string().min(1), for: pinFor.optional(), ...actor });
 const actorBody = z.strictObject(actor);
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -99,6 +111,15 @@ function numberParam(q: URLSearchParams, name: string): number | undefined {
   return n;
 }
 
+/** Most rows one answer carries: reading them is synchronous (a week of raw 60 s rows). */
+export const MAX_ROWS = 10080;
+
+function limitParam(q: URLSearchParams): number | undefined {
+  const n = numberParam(q, 'limit');
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= MAX_ROWS)) throw new ApiError(400, `query limit: a whole number from 1 to ${MAX_ROWS} (got "${q.get('limit')}")`);
+  return n;
+}
+
 /** The endpoints, in the order the description lists them. */
 export function apiRoutes(d: DaemonApi): Route[] {
   return [
@@ -113,7 +134,7 @@ export function apiRoutes(d: DaemonApi): Route[] {
       handler: ({ query }) => {
         const resolution = query.get('resolution') ?? 'raw';
         if (resolution !== 'raw' && resolution !== 'hour') throw new ApiError(400, `query resolution: raw or hour (got "${resolution}")`);
-        return { body: d.kpiHistory({ since: numberParam(query, 'since'), until: numberParam(query, 'until'), limit: numberParam(query, 'limit'), resolution }) };
+        return { body: d.kpiHistory({ since: numberParam(query, 'since'), until: numberParam(query, 'until'), limit: limitParam(query), resolution }) };
       },
     },
     {
@@ -122,7 +143,7 @@ export function apiRoutes(d: DaemonApi): Route[] {
       summary: 'Every process of the latest interval with its decision (keep, sample, rollup) and reason.',
       auth: false,
       query: { action: 'keep, sample or rollup', tier: 'a tier name', limit: 'most processes, by usage' },
-      handler: ({ query }) => ({ body: d.processes({ action: query.get('action') ?? undefined, tier: query.get('tier') ?? undefined, limit: numberParam(query, 'limit') }) }),
+      handler: ({ query }) => ({ body: d.processes({ action: query.get('action') ?? undefined, tier: query.get('tier') ?? undefined, limit: limitParam(query) }) }),
     },
     { method: 'GET', path: '/api/v1/processes/:target', summary: 'The decision for a pid, or for every process of a name, with the numbers behind it.', auth: false, handler: ({ params }) => ({ body: d.explain(params.target!) }) },
     { method: 'GET', path: '/api/v1/profiles', summary: 'The profiles of the configuration, and the one in force.', auth: false, handler: () => ({ body: d.profiles() }) },
@@ -146,8 +167,7 @@ export function apiRoutes(d: DaemonApi): Route[] {
       body: { profile: 'profile name', for: 'seconds or a duration (30m, 2h, 1d); none: until unpinned', who: 'who asks', reason: 'why' },
       handler: ({ body }) => {
         const b = parseBody(pinBody, body);
-        const forSeconds = b.for === undefined ? null : durationSeconds(b.for);
-        return { body: d.pin(b.profile, forSeconds, by(b, 'pinned by operator')) };
+        return { body: d.pin(b.profile, b.for ?? null, by(b, 'pinned by operator')) };
       },
     },
     {
@@ -163,7 +183,7 @@ export function apiRoutes(d: DaemonApi): Route[] {
       summary: 'Profile changes: from, to, reason, who, when (newest first).',
       auth: false,
       query: { since: 'unix seconds', limit: 'entries (default 100)' },
-      handler: ({ query }) => ({ body: d.journal({ since: numberParam(query, 'since'), limit: numberParam(query, 'limit') }) }),
+      handler: ({ query }) => ({ body: d.journal({ since: numberParam(query, 'since'), limit: limitParam(query) }) }),
     },
     { method: 'GET', path: '/api/v1/config', summary: 'The configuration in force (secrets redacted), its file and the environment variables applied.', auth: false, handler: () => ({ body: d.config() }) },
     {

@@ -4,37 +4,23 @@
  * Endpoints that change state require the bearer token the daemon keeps in its data directory.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { DEFAULT_LISTEN, isLoopback, parseListen } from '../config/listen.js';
 import { ApiError } from './errors.js';
 import { openApi, type Route } from './routes.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:8887';
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 /** Request bodies are small JSON objects. */
 const MAX_BODY_BYTES = 64 * 1024;
+
+export { DEFAULT_LISTEN, parseListen };
 
 export interface Listener {
   /** The address actually bound, `host:port` (the port is known even when 0 was asked for) or `unix:/path`. */
   address: string;
   close(): Promise<void>;
-}
-
-export type ListenAddress = { host: string; port: number } | { socket: string };
-
-/** Splits `host:port`, `[v6]:port` or `unix:/path`; throws with the reason when it is none. */
-export function parseListen(value: string): ListenAddress {
-  const v = value.trim();
-  if (v.startsWith('unix:')) {
-    const socket = v.slice(5);
-    if (!socket.startsWith('/')) throw new Error(`"${value}": a Unix socket needs an absolute path (unix:/run/nrdot-plus/api.sock)`);
-    return { socket };
-  }
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`"${value}" is not host:port (for example ${DEFAULT_LISTEN}) or unix:/path`);
-  return { host: (m[1] ?? m[2])!, port };
 }
 
 export interface ListenerOptions {
@@ -60,11 +46,15 @@ export async function startListener(listen: string, options: ListenerOptions): P
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    // The raw path, not a URL's: dot segments in a process name must not walk to another endpoint.
+    const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split('?', 2);
+    const path = rawPath.replace(/\/+$/, '') || '/';
+    const query = new URLSearchParams(rawQuery);
     const method = req.method ?? 'GET';
+    // On loopback, a Host that is not loopback is a browser led here by DNS rebinding.
+    if (loopback && !loopbackHost(req.headers.host)) return void json(res, 403, { error: `Host ${req.headers.host ?? '(none)'} is not this loopback listener` });
     if (path === '/metrics' || path === '/') {
-      if (method !== 'GET' && method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      if (method !== 'GET' && method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end(JSON.stringify({ error: `${method} ${path}: only GET` }) + '\n');
       if (path === '/') {
         return void res
           .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
@@ -91,12 +81,18 @@ export async function startListener(listen: string, options: ListenerOptions): P
       });
     }
     const body = method === 'GET' || method === 'DELETE' ? undefined : await readJson(req);
-    const params = Object.fromEntries(Object.entries(found.match!.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
-    const answer = await found.route.handler({ params, query: url.searchParams, body });
+    let params: Record<string, string>;
+    try {
+      params = Object.fromEntries(Object.entries(found.match!.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+    } catch {
+      throw new ApiError(400, `${path}: malformed percent-encoding`);
+    }
+    const answer = await found.route.handler({ params, query, body });
     json(res, answer.status ?? 200, answer.body);
   }
 
-  if ('socket' in address) rmSync(address.socket, { force: true }); // a stale socket from a killed agent
+  const loopback = 'host' in address && isLoopback(address.host);
+  if ('socket' in address) await clearStaleSocket(address.socket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const listening = (): void => {
@@ -152,4 +148,34 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch (err) {
     throw new ApiError(400, `request body is not JSON: ${(err as Error).message}`);
   }
+}
+
+function loopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = /^\[([^\]]+)\](?::\d+)?$/.exec(host)?.[1] ?? host.replace(/:\d+$/, '');
+  return isLoopback(name);
+}
+
+/**
+ * A socket file left by a killed agent is removed; anything else at the path (a file, a socket a
+ * live process answers on) is refused, never deleted.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new Error(`${path} exists and is not a socket`);
+  const answered = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (answered) throw new Error(`${path} is in use by another process`);
+  rmSync(path, { force: true });
 }

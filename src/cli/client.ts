@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { agentAlive, readAgentInfo, TOKEN_FILE, type AgentInfo } from '../api/discovery.js';
-import { parseListen } from '../api/server.js';
+import { parseListen } from '../config/listen.js';
 import { dataDir, SYSTEM_DATA_DIR } from '../config/index.js';
 import { EXIT, UserError } from './errors.js';
 
@@ -49,7 +49,8 @@ export class DaemonClient {
     }
     if (r.status >= 400) {
       const message = (parsed as { error?: string }).error ?? `HTTP ${r.status}`;
-      throw new UserError(message);
+      // 400: the value given (a profile name, a duration) is wrong, as a bad flag would be.
+      throw new UserError(message, r.status === 400 ? EXIT.usage : EXIT.error);
     }
     return parsed as T;
   }

@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { durationSeconds, loadConfig, type Config, type ProfileConfig } from '../config/index.js';
+import { MAX_PIN_SECONDS } from '../api/routes.js';
 import { connectDaemon, operator } from './client.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError } from './errors.js';
@@ -27,9 +28,15 @@ export interface InForce {
   last_change: JournalEntry | null;
 }
 
-function durationArg(value: string): string {
-  if (!/^\d+(\.\d+)?(s|m|h|d)$/.test(value.trim())) throw new InvalidArgumentError('a duration such as 30m, 2h or 1d.');
-  return value.trim();
+function durationArg(value: string): number {
+  let seconds = NaN;
+  try {
+    seconds = durationSeconds(value);
+  } catch {
+    // reported below
+  }
+  if (!(seconds >= 1 && seconds <= MAX_PIN_SECONDS)) throw new InvalidArgumentError('a duration from 1s to 366d, such as 30m, 2h or 1d.');
+  return seconds;
 }
 
 /** `NAME: why` (pin, who set it, or the configuration default). */
@@ -104,7 +111,7 @@ export function profileCommand(): Command {
         const f = await daemon.get<InForce>('/api/v1/profile');
         const { config } = await daemon.get<{ config: Config }>('/api/v1/config');
         const shown = name ?? f.profile;
-        const p = config.profiles[shown];
+        const p = Object.hasOwn(config.profiles, shown) ? config.profiles[shown] : undefined;
         if (!p) throw new UsageError(`no profile named "${shown}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
         const { entries } = await daemon.get<{ entries: JournalEntry[] }>('/api/v1/journal?limit=5');
         if (opts.json) return writeJson({ name: shown, in_force: shown === f.profile, why: f, parameters: p, journal: entries });
@@ -138,8 +145,8 @@ export function profileCommand(): Command {
       .option('--for <duration>', 'how long, e.g. 30m, 2h, 1d (default: until unpinned)', durationArg)
       .option('--reason <text>', 'why (journaled)')
       .option('--json', 'print as JSON')
-      .action(async (name: string, opts: { for?: string; reason?: string; json?: boolean }) => {
-        const body = { profile: name, who: operator(), ...(opts.for ? { for: durationSeconds(opts.for) } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
+      .action(async (name: string, opts: { for?: number; reason?: string; json?: boolean }) => {
+        const body = { profile: name, who: operator(), ...(opts.for ? { for: opts.for } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
         const r = await connectDaemon().change<InForce>('PUT', '/api/v1/profile/pin', body);
         if (opts.json) return writeJson(r);
         process.stdout.write(`pinned; in force: ${describeInForce(r)}\n`);

@@ -30,7 +30,7 @@ export function chooseProfiles(config: Config, one?: string, many?: string): str
   const all = Object.keys(config.profiles);
   const names = one !== undefined ? [one] : many === undefined || many === 'all' ? all : many.split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of names) {
-    if (!config.profiles[name]) throw new UsageError(`${one !== undefined ? '--profile' : '--profiles'}: no profile named "${name}" (profiles: ${all.join(', ')})`);
+    if (!Object.hasOwn(config.profiles, name)) throw new UsageError(`${one !== undefined ? '--profile' : '--profiles'}: no profile named "${name}" (profiles: ${all.join(', ')})`);
   }
   return names;
 }

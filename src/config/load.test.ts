@@ -97,11 +97,18 @@ describe('locations', () => {
 });
 
 describe('redaction', () => {
-  it('hides webhook secrets and credential headers', () => {
+  it('hides webhook secrets and URLs, every header value and credentials in endpoints', () => {
     const file = join(scratch, 'secrets.yaml');
-    writeFileSync(file, 'webhooks: { profile_change: { url: "http://127.0.0.1:1/h", secret: "s3cr3t" } }\nexporters: { otlp: { headers: { api-key: "NRAK-123", x-team: ops } } }\n');
-    const shown = JSON.stringify(redactConfig(loadConfigAt({ path: file, explicit: true, source: '--config' }).config));
-    assert.ok(!shown.includes('s3cr3t') && !shown.includes('NRAK-123'));
-    assert.ok(shown.includes('"x-team":"ops"'));
+    writeFileSync(
+      file,
+      'webhooks: { profile_change: { url: "https://hooks.slack.com/services/T0/B0/XYZSECRET", secret: "s3cr3t" } }\n' +
+        'exporters: { otlp: { endpoint: "https://user:PASSW0RD@collector.example:4318", headers: { api-key: "NRAK-123", x-honeycomb-team: HONEYSECRET } } }\n',
+    );
+    const shown = redactConfig(loadConfigAt({ path: file, explicit: true, source: '--config' }).config);
+    const text = JSON.stringify(shown);
+    for (const secret of ['s3cr3t', 'NRAK-123', 'HONEYSECRET', 'XYZSECRET', 'PASSW0RD']) assert.ok(!text.includes(secret), secret);
+    assert.equal(shown.webhooks.profile_change!.url, 'https://hooks.slack.com/***');
+    assert.equal(shown.exporters.otlp.endpoint, 'https://***@collector.example:4318/');
+    assert.deepEqual(Object.keys(shown.exporters.otlp.headers!), ['api-key', 'x-honeycomb-team'], 'the names stay: they say what is set');
   });
 });

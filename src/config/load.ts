@@ -44,7 +44,8 @@ export function loadConfigAt(location: ConfigLocation, env: Env = process.env): 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Nothing at the default location (or a home that is not ours to read): the embedded defaults.
-    if ((code === 'ENOENT' || code === 'EACCES') && !location.explicit) return { ...withEnv(DEFAULT_CONFIG as Plain, '(embedded defaults)', null, null, env), file: null };
+    // ENOTDIR: the data directory is not one; opening it says so, naming it.
+    if ((code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') && !location.explicit) return { ...withEnv(DEFAULT_CONFIG as Plain, '(embedded defaults)', null, null, env), file: null };
     throw new ConfigError(`${location.path}: ${describeFileError(err)}${location.explicit ? ` (from ${location.source})` : ''}`);
   }
   return { ...parseWithEnv(text, location.path, env), file: location.path };
@@ -95,10 +96,10 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
   const where = (path: PathKey[]): string => lineSuffix(doc, lines, path);
   for (const [name, custom] of Object.entries(config.custom_profiles)) {
     const { extends: base = 'balanced', ...rest } = custom as Plain & { extends?: string };
-    if (name in config.profiles) {
+    if (Object.hasOwn(config.profiles, name)) {
       throw new ConfigError(`${file}${where(['custom_profiles', name])}: custom_profiles.${name}: a built-in profile has this name; change it under profiles.${name} instead`);
     }
-    const parent = config.profiles[base];
+    const parent = Object.hasOwn(config.profiles, base) ? config.profiles[base] : undefined;
     if (!parent) {
       throw new ConfigError(`${file}${where(['custom_profiles', name, 'extends'])}: custom_profiles.${name}.extends: no profile named "${base}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
     }
@@ -112,7 +113,7 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
   const tiers = Object.entries(config.process_classification);
   config.process_classification = Object.fromEntries([...tiers.filter(([t]) => !shipped.has(t)), ...tiers.filter(([t]) => shipped.has(t))]);
   const profileNames = Object.keys(config.profiles);
-  const known = (p: string): boolean => p in config.profiles;
+  const known = (p: string): boolean => Object.hasOwn(config.profiles, p);
   if (!known(config.state.active_profile)) {
     throw new ConfigError(`${file}${where(['state', 'active_profile'])}: state.active_profile: no profile named "${config.state.active_profile}" (profiles: ${profileNames.join(', ')})`);
   }

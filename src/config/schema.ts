@@ -4,6 +4,7 @@
  * threshold would otherwise leave the default in force without a word).
  */
 import { z } from 'zod';
+import { parseListen } from './listen.js';
 
 const regex = z.string().superRefine((value, ctx) => {
   try {
@@ -90,16 +91,17 @@ const profile = z.strictObject({
 /** A user profile: any part left out is taken from the profile it extends (default balanced). */
 const customProfile = z.looseObject({ extends: z.string().optional() });
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-/** A duration: seconds as a number, or a string such as `10s`, `500ms`, `5m`, `1h`. */
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+/** A duration: seconds as a number, or a string such as `10s`, `500ms`, `5m`, `1h`, `1d`. */
 const duration = z.union([z.number().positive(), z.string().regex(DURATION, 'a duration such as 10s, 500ms, 5m')]);
 
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
-/** Seconds of a validated duration. */
+/** Seconds of a duration (a number of seconds, or `10s`, `5m`, `2h`, `1d`, ...); throws on anything else. */
 export function durationSeconds(value: number | string): number {
   if (typeof value === 'number') return value;
-  const m = DURATION.exec(value)!;
+  const m = DURATION.exec(value.trim());
+  if (!m) throw new RangeError(`"${value}" is not a duration such as 30s, 5m, 2h or 1d`);
   return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
 }
 
@@ -173,7 +175,15 @@ export const configSchema = z.strictObject({
     }),
     file: z.strictObject({ path: z.string(), max_mb: z.number().positive() }),
   }),
-  server: z.strictObject({ listen: z.string() }),
+  server: z.strictObject({
+    listen: z.string().superRefine((v, ctx) => {
+      try {
+        parseListen(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
+  }),
   webhooks: z.record(z.string(), z.strictObject({ url: z.string(), secret: z.string().optional() })),
   experiments: z.looseObject({ enabled: z.boolean() }),
 });

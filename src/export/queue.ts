@@ -8,8 +8,9 @@
  * deletes it once delivered or given up (`remove`), or replaces it by its halves (`split`, for a backend
  * that finds it too large).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { acquireLock, LockedError } from '../file-lock.js';
 
 const SUFFIX = '.batch';
 const LOCK = '.lock';
@@ -35,6 +36,7 @@ export class DurableQueue {
   private readonly entries: Array<{ key: string; size: number }> = [];
   private nextId = 1;
   private totalBytes = 0;
+  private unlock: () => void = () => undefined;
   /** The batch being sent (handed out by peek): not dropped to make room. */
   private busy: string | null = null;
   /** Batches (and their bytes) dropped to stay within the bound since this queue was opened. */
@@ -143,29 +145,17 @@ export class DurableQueue {
 
   /** Gives the directory up to the next agent. */
   close(): void {
-    rmSync(join(this.dir, LOCK), { force: true });
+    this.unlock();
   }
 
-  /**
-   * One agent per queue: two would overwrite each other's batches and send them twice. The lock
-   * holds the owner's pid; one left by a process that is gone (kill -9) is taken over.
-   */
+  /** One agent per queue: two would overwrite each other's batches and send them twice. */
   private lock(): void {
-    const path = join(this.dir, LOCK);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const owner = Number(readFileSync(path, 'utf8').trim());
-      if (owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new Error(`in use by another nrdot-plus (pid ${owner}); one agent per data directory (remove ${path} if that pid is not an agent)`);
-      }
-      rmSync(path, { force: true });
+    try {
+      this.unlock = acquireLock(join(this.dir, LOCK));
+    } catch (err) {
+      if (!(err instanceof LockedError)) throw err;
+      throw new Error(`in use by another nrdot-plus (pid ${err.owner}); one agent per data directory (remove ${err.path} if that pid is not an agent)`);
     }
-    throw new Error(`cannot lock ${path}`);
   }
 
   private write(key: string, payload: Uint8Array): void {
@@ -185,11 +175,3 @@ export class DurableQueue {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -36,11 +36,13 @@ export interface KpiInput {
   /** Self-metrics from outside the pipeline (the exporter's delivery counters), sent and billed too. */
   extraSelf: readonly Metric[];
   agent: { cpuPercent: number | null; rssBytes: number } | null;
+  /** Seconds between intervals for the per-hour cost, when the caller knows its cadence. */
+  cadence: number | null;
 }
 
 export function intervalKpis(k: KpiInput): { kpis: Kpis; self: ResourceSeries; seriesUnique: number } {
   const model = k.config.cost_model;
-  const interval = k.intervalStart !== null ? k.t - k.intervalStart : model.collection_interval_seconds;
+  const interval = k.cadence ?? (k.intervalStart !== null ? k.t - k.intervalStart : model.collection_interval_seconds);
   const perHour = 3600 / interval;
   const cost = (datapoints: number, billed: number): number =>
     model.billing_model === 'bytes' ? (billed * perHour * model.per_gb) / 1e9 : (datapoints * perHour * model.per_million_datapoints) / 1e6;

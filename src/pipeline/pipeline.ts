@@ -318,6 +318,7 @@ export class Pipeline {
       seriesUnique: state.seriesUnique,
       extraSelf,
       agent: options.agent ?? null,
+      cadence: options.cadenceSeconds ?? null,
     });
     resources.push(self);
 
@@ -445,6 +446,12 @@ export interface RunOptions {
   extraSelf?: readonly Metric[];
   /** The agent's own usage, for the KPIs (measured outside: the pipeline knows no clock). */
   agent?: AgentUsage;
+  /**
+   * The collection cadence, for the per-hour cost. Without it, the time since the previous snapshot
+   * (a recording's own spacing); the live agent passes its interval, so that the first interval
+   * after a restart (which spans the downtime) is not costed as one long interval.
+   */
+  cadenceSeconds?: number;
 }
 
 export interface AgentUsage {
