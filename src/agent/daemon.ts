@@ -14,7 +14,7 @@ import { startListener, type Listener } from '../api/server.js';
 import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Decision, Kpis } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
-import type { JournalEntry, KpiRecord, StateStore } from '../store/index.js';
+import { KPI_FIELDS, type JournalEntry, type KpiField, type KpiRecord, type StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Collector, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
@@ -375,32 +375,7 @@ function health(otlp: OtlpExport): Record<string, unknown> {
 
 /** The KPIs as the store keeps them. */
 export function kpiRecord(k: Kpis): KpiRecord {
-  return {
-    time: k.timestamp,
-    profile: k.profile,
-    processes: k.processes,
-    series_baseline: k.series_baseline,
-    series_exported: k.series_exported,
-    series_unique_24h: k.series_unique_24h,
-    datapoints_baseline: k.datapoints_baseline,
-    datapoints_exported: k.datapoints_exported,
-    bytes_baseline: k.bytes_baseline,
-    bytes_exported: k.bytes_exported,
-    billed_bytes_baseline: k.billed_bytes_baseline,
-    billed_bytes_exported: k.billed_bytes_exported,
-    reduction_datapoints: k.reduction_datapoints,
-    reduction_bytes: k.reduction_bytes,
-    coverage_critical: k.coverage_critical,
-    visibility: k.visibility,
-    visibility_cpu: k.visibility_cpu,
-    visibility_memory: k.visibility_memory,
-    totals_error: k.totals_error,
-    cost_per_hour_baseline: k.cost_per_hour_baseline,
-    cost_per_hour_optimized: k.cost_per_hour_optimized,
-    agent_cpu_percent: k.agent_cpu_percent,
-    agent_rss_bytes: k.agent_rss_bytes,
-    kept: k.kept,
-    rolled_up: k.rolled_up,
-    anomalies: k.anomalies,
-  };
+  const record = { time: k.timestamp, profile: k.profile } as KpiRecord;
+  for (const field of KPI_FIELDS) (record as Record<KpiField, number | null>)[field] = k[field];
+  return record;
 }

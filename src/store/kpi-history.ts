@@ -10,7 +10,7 @@ export const HOUR = 3600;
 export const RAW_RETENTION_SECONDS = 7 * 86_400;
 export const HOURLY_RETENTION_SECONDS = 90 * 86_400;
 
-type KpiField = Exclude<keyof KpiRecord, 'time' | 'profile'>;
+export type KpiField = Exclude<keyof KpiRecord, 'time' | 'profile'>;
 
 /**
  * Every numeric KPI, and whether it may be null. A Record so that the compiler insists on a new
@@ -43,6 +43,9 @@ const NULLABLE: Record<KpiField, boolean> = {
   anomalies: false,
 };
 const FIELDS = Object.keys(NULLABLE) as KpiField[];
+
+/** The numeric KPIs the history keeps, in column order. */
+export const KPI_FIELDS: readonly KpiField[] = FIELDS;
 const NULLABLE_FIELDS = FIELDS.filter((f) => NULLABLE[f]);
 
 /** The hour's extremes beside its averages: the peaks a budget or a memory limit cares about, the troughs of coverage. */

@@ -1,4 +1,5 @@
 /** The values the state store takes and returns: one declaration each, shared by the store and its callers. */
+import type { Kpis } from '../pipeline/index.js';
 
 /** Who changed something, when (unix seconds), and why: every profile change carries one. */
 export interface ChangeContext {
@@ -33,39 +34,19 @@ export interface JournalEntry {
   who: string;
 }
 
-/** One interval's KPIs (SPEC, "KPIs, self-metrics and the cost model"), as the control loop and the reports read them. */
-export interface KpiRecord {
-  /** Unix seconds of the data (the snapshot), not of the wall clock: a replay keeps its own times. */
-  time: number;
-  profile: string;
-  processes: number;
-  series_baseline: number;
-  series_exported: number;
-  series_unique_24h: number;
-  datapoints_baseline: number;
-  datapoints_exported: number;
-  bytes_baseline: number;
-  bytes_exported: number;
-  billed_bytes_baseline: number;
-  billed_bytes_exported: number;
-  reduction_datapoints: number;
-  reduction_bytes: number;
-  /** null on a host with no critical process. */
-  coverage_critical: number | null;
-  visibility: number;
-  /** null in an interval with no CPU deltas (the first one). */
-  visibility_cpu: number | null;
-  visibility_memory: number;
-  totals_error: number;
-  cost_per_hour_baseline: number;
-  cost_per_hour_optimized: number;
-  /** null where the agent does not measure itself (a replay). */
-  agent_cpu_percent: number | null;
-  agent_rss_bytes: number | null;
-  kept: number;
-  rolled_up: number;
-  anomalies: number;
-}
+/** The KPIs the history keeps (the pipeline's names and meanings: src/pipeline/types.ts). */
+export type StoredKpi =
+  | 'profile' | 'processes' | 'series_baseline' | 'series_exported' | 'series_unique_24h' | 'datapoints_baseline' | 'datapoints_exported'
+  | 'bytes_baseline' | 'bytes_exported' | 'billed_bytes_baseline' | 'billed_bytes_exported' | 'reduction_datapoints' | 'reduction_bytes'
+  | 'coverage_critical' | 'visibility' | 'visibility_cpu' | 'visibility_memory' | 'totals_error' | 'cost_per_hour_baseline'
+  | 'cost_per_hour_optimized' | 'agent_cpu_percent' | 'agent_rss_bytes' | 'kept' | 'rolled_up' | 'anomalies';
+
+/**
+ * One interval's KPIs (SPEC, "KPIs, self-metrics and the cost model"), as the control loop and the
+ * reports read them. `time`: unix seconds of the data (the snapshot), not of the wall clock, so that a
+ * replay keeps its own times.
+ */
+export type KpiRecord = { time: number } & Pick<Kpis, StoredKpi>;
 
 /**
  * A row of KPI history. A raw row is one interval; an hourly row (`time` = the UTC hour's start) has
@@ -73,7 +54,7 @@ export interface KpiRecord {
  * samples, and is null when all were null), and `profile` is the one with the most samples. The
  * extremes are there for both (a raw row's are its own values) so that a chart reads them the same way.
  */
-export interface KpiHistoryRow extends KpiRecord {
+export type KpiHistoryRow = KpiRecord & {
   resolution: 'raw' | 'hour';
   /** Intervals in the row: 1 for a raw row. */
   samples: number;
@@ -84,7 +65,7 @@ export interface KpiHistoryRow extends KpiRecord {
   agent_cpu_percent_max: number | null;
   coverage_critical_min: number | null;
   visibility_min: number;
-}
+};
 
 export interface KpiHistoryQuery {
   /** Unix seconds, inclusive (an hourly row is selected by its hour's start). */
