@@ -1,35 +1,33 @@
 /**
  * The agent daemon's overhead, measured from outside as users run it:
  * `node dist/bench/agent.js [--duration SECONDS] [--interval SECONDS] [--procs N]
- *   [--replay-processes N] [--replay-snapshots N] [--node-options FLAGS] [--json]`.
+ *   [--replay-processes N] [--replay-snapshots N] [--replay-pace fast|recorded] [--node-flags=FLAGS] [--json]`.
  *
  * 1. Live: N idle processes (default 1000), then the real `bin/nrdot-plus --interval 10` with OTLP
  *    export on to a loopback receiver in another process, for --duration seconds after its first
  *    interval. Its CPU share of one core (utime + stime from /proc/PID/stat, all threads), its peak
  *    resident memory (VmHWM) and its own per-interval KPIs (agent_cpu_percent, agent_rss_bytes).
  * 2. Ten times the volume: a synthetic recording of ~10,000 processes replayed as fast as possible
- *    (`--replay FILE --replay-pace fast`), OTLP on: CPU per interval of pipeline, export and state
- *    store, plus this host's procfs read cost per process times the processes, as a share of one
- *    core at the interval; peak resident memory.
+ *    (`--replay FILE --replay-pace fast`; with `--replay-pace recorded` it takes snapshots x
+ *    interval), OTLP on: CPU per interval of pipeline, export and state store, plus this host's
+ *    procfs read cost per process times the processes, as a share of one core at the interval;
+ *    peak resident memory.
  * Prints a summary with the targets beside the figures and writes it to bench/out/agent.json.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Agent, agentEnv, hasSetpriv, memory, Receiver, sample, type LogLine, type Sample } from './agent-process.js';
 import { readCostMs, replayRecording } from './agent-recording.js';
 import { cleanUpOnExit, isLive, isStopping, killAndWait, killEverything, removeScratch, scratchDir, sleep, track } from './children.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '../..');
 const OUT = join(REPO, 'bench/out'); // gitignored
-const AGENT = join(REPO, 'bin/nrdot-plus');
 const SETPRIV = '/usr/bin/setpriv';
 /** SPEC "Targets": under 1% of one core and under 100 MB resident, at 1000 processes and at 10x. */
 const TARGET_CPU_SHARE = 0.01;
@@ -41,202 +39,10 @@ interface Options {
   procs: number;
   replayProcesses: number;
   replaySnapshots: number;
-  nodeOptions: string | undefined;
+  replayPace: 'fast' | 'recorded';
+  /** Extra node flags for the agent (and the reference processes), e.g. V8's memory flags. */
+  nodeFlags: string[];
   json: boolean;
-}
-
-// ---- Reading the agent from outside.
-
-/** utime + stime of a whole process (every thread), in clock ticks: /proc/PID/stat fields 14, 15. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Resident memory now (VmRSS) and its high-water mark (VmHWM), in bytes. */
-function memory(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-
-interface Sample {
-  atMs: number;
-  ticks: number;
-  rss: number;
-}
-
-function sample(pid: number): Sample {
-  return { atMs: performance.now(), ticks: cpuTicks(pid), rss: memory(pid).rss };
-}
-
-type LogLine = Record<string, unknown>;
-
-const isInterval = (l: LogLine): boolean => typeof l.processes === 'number' && typeof l.read_ms === 'number';
-
-/** The agent as a child: its JSON log lines, and a sample of its CPU and memory at every interval line. */
-class Agent {
-  readonly lines: LogLine[] = [];
-  readonly intervals: Array<{ line: LogLine; sample: Sample }> = [];
-  finished: Sample | null = null;
-  private tail = '';
-  private readonly waiters = new Set<() => void>();
-
-  private constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stderr! }).on('line', (text) => {
-      this.tail = (this.tail + text + '\n').slice(-4000);
-      let line: LogLine | null = null;
-      try {
-        line = text.startsWith('{') ? (JSON.parse(text) as LogLine) : null;
-      } catch {
-        // not a log line
-      }
-      if (line) {
-        this.lines.push(line);
-        // Sampled as the line arrives: the window's ends are the ends of intervals.
-        if (isInterval(line)) this.intervals.push({ line, sample: this.sampleOrNull() ?? { atMs: performance.now(), ticks: NaN, rss: NaN } });
-        if (/replay finished/.test(String(line.msg))) this.finished = this.sampleOrNull();
-      }
-      for (const w of this.waiters) w();
-    });
-    child.once('exit', () => {
-      for (const w of this.waiters) w();
-    });
-  }
-
-  static start(args: string[], env: NodeJS.ProcessEnv): Agent {
-    // setpriv execs node (same pid) with a parent-death SIGKILL: a benchmark killed with SIGKILL
-    // leaves no agent behind.
-    const argv = [process.execPath, AGENT, ...args];
-    const [cmd, rest] = hasSetpriv() ? [SETPRIV, ['--pdeathsig', 'KILL', ...argv]] : [argv[0]!, argv.slice(1)];
-    return new Agent(track(spawn(cmd, rest, { stdio: ['ignore', 'ignore', 'pipe'], env }), 'nrdot-plus'));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  private sampleOrNull(): Sample | null {
-    try {
-      return sample(this.pid);
-    } catch {
-      return null; // exited
-    }
-  }
-
-  /** Resolves with probe()'s first truthy value; rejects when the agent exits or the time is up. */
-  waitFor<T>(probe: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; agent's stderr ends:\n${this.tail}`)), timeoutMs);
-      const finish = (err: Error | null, value?: T): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err) reject(err);
-        else resolve(value!);
-      };
-      const check = (): void => {
-        const value = probe();
-        if (value) finish(null, value);
-        else if (!this.running) finish(new Error(`the agent exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; its stderr ends:\n${this.tail}`));
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** Warnings and errors it logged (pino levels 40 and up). */
-  problems(): string[] {
-    return this.lines.filter((l) => typeof l.level === 'number' && l.level >= 40).map((l) => String(l.msg));
-  }
-
-  /** SIGTERM, 15 s to stop, then SIGKILL. */
-  async stop(): Promise<void> {
-    if (!this.running || !isLive(this.pid)) return;
-    const exited = once(this.child, 'exit');
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => void killAndWait([this.child]), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-let setprivChecked: boolean | null = null;
-function hasSetpriv(): boolean {
-  if (setprivChecked === null) {
-    try {
-      execFileSync(SETPRIV, ['--version'], { stdio: 'ignore' });
-      setprivChecked = true;
-    } catch {
-      setprivChecked = false;
-    }
-  }
-  return setprivChecked;
-}
-
-/** The agent's environment: its own data directory, no configuration file, OTLP to the receiver, no proxy. */
-function agentEnv(dataDir: string, endpoint: string, nodeOptions: string | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // Nothing of the caller's agent settings (a license key would send to New Relic instead).
-    if (!/^(NRDOT_|OTEL_|NEW_RELIC_)/.test(k)) env[k] = v;
-  }
-  Object.assign(env, {
-    NRDOT_DATA_DIR: dataDir,
-    NRDOT_HTTP_ADDR: '127.0.0.1:0',
-    NRDOT_CONFIG: '',
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '', NO_PROXY: '', no_proxy: '',
-  });
-  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
-  return env;
-}
-
-// ---- The OTLP receiver: another process, so that its CPU and memory are not the agent's.
-
-interface ReceiverStats {
-  requests: number;
-  bytes: number;
-  refused: number;
-}
-
-function serveReceiver(): void {
-  const stats: ReceiverStats = { requests: 0, bytes: 0, refused: 0 };
-  const server = createServer((req, res) => {
-    const ok = req.method === 'POST' && req.url === '/v1/metrics';
-    req.on('data', (chunk: Buffer) => (stats.bytes += ok ? chunk.length : 0));
-    req.on('end', () => {
-      if (ok) stats.requests++;
-      else stats.refused++;
-      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  server.listen(0, '127.0.0.1', () => process.send!((server.address() as AddressInfo).port));
-  process.on('message', () => process.send!(stats));
-  process.on('disconnect', () => process.exit(0));
-}
-
-class Receiver {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly endpoint: string,
-  ) {}
-
-  static async start(): Promise<Receiver> {
-    const child = track(fork(fileURLToPath(import.meta.url), ['--receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), 'OTLP receiver');
-    const [port] = (await once(child, 'message')) as [number];
-    return new Receiver(child, `http://127.0.0.1:${port}`);
-  }
-
-  async stats(): Promise<ReceiverStats> {
-    const reply = once(this.child, 'message');
-    this.child.send('stats');
-    return (await reply)[0] as ReceiverStats;
-  }
 }
 
 // ---- Idle processes.
@@ -305,7 +111,7 @@ async function runLive(ctx: Ctx) {
   const { o, clockTicks } = ctx;
   const dataDir = scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-agent-live-')));
   const before = await ctx.receiver.stats();
-  const agent = Agent.start(['--interval', String(o.interval)], agentEnv(dataDir, ctx.receiver.endpoint, o.nodeOptions));
+  const agent = Agent.start(['--interval', String(o.interval)], agentEnv(dataDir, ctx.receiver.endpoint), o.nodeFlags);
   try {
     const n = Math.max(1, Math.round(o.duration / o.interval));
     await agent.waitFor(() => agent.intervals.length >= 1, (o.interval + 60) * 1000, 'the first interval');
@@ -330,6 +136,7 @@ async function runLive(ctx: Ctx) {
       cpu_s: cpuS,
       cpu_share: cpuS / wallS,
       peak_rss_bytes: mem.hwm,
+      peak_rss_bytes_after_first_interval: first.hwm,
       end_rss_bytes: mem.rss,
       max_sampled_rss_bytes: max(agent.intervals.map((i) => i.sample.rss)),
       kpi_agent_cpu_percent: { mean: mean(nums(window, 'agent_cpu_percent')), max: max(nums(window, 'agent_cpu_percent')) },
@@ -355,11 +162,11 @@ async function runReplay(ctx: Ctx, live: { read_ms_per_process: number }) {
   const parseMs = await readCostMs(rec.path);
   const dataDir = scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-agent-replay-')));
   const before = await ctx.receiver.stats();
-  const args = ['--interval', String(o.interval), '--replay', rec.path, '--replay-pace', 'fast'];
-  const agent = Agent.start(args, agentEnv(dataDir, ctx.receiver.endpoint, o.nodeOptions));
+  const args = ['--interval', String(o.interval), '--replay', rec.path, '--replay-pace', o.replayPace];
+  const agent = Agent.start(args, agentEnv(dataDir, ctx.receiver.endpoint), o.nodeFlags);
   try {
     await agent.waitFor(() => agent.intervals.length >= 1, 120_000, 'the first replayed interval');
-    const finished = await agent.waitFor(() => agent.finished, 600_000, 'replay finished');
+    const finished = await agent.waitFor(() => agent.finished, 300_000 + (o.replayPace === 'recorded' ? rec.snapshots * o.interval * 1000 : 0), 'replay finished');
     // Export runs beside the replay and may lag it (splay, drain-rate bound): wait for an empty queue.
     const queue = join(dataDir, 'queue');
     const queued = (): number => readdirSync(queue).filter((n) => n.endsWith('.batch')).length;
@@ -394,6 +201,7 @@ async function runReplay(ctx: Ctx, live: { read_ms_per_process: number }) {
       total_share: replayShare + readShare,
       total_share_without_recording_read: replayShare + readShare - parseMs / intervalMs,
       peak_rss_bytes: mem.hwm,
+      peak_rss_bytes_after_first_interval: first.hwm,
       end_rss_bytes: mem.rss,
       kpi_agent_rss_bytes_max: max(nums(window, 'agent_rss_bytes')),
       otlp_requests: received.requests - before.requests,
@@ -406,12 +214,11 @@ async function runReplay(ctx: Ctx, live: { read_ms_per_process: number }) {
 }
 
 /** Resident memory of node alone and of node with the agent's modules loaded (imported, not run). */
-async function referenceRss(nodeOptions: string | undefined): Promise<{ node: number; node_agent_modules: number }> {
+async function referenceRss(nodeFlags: string[]): Promise<{ node: number; node_agent_modules: number }> {
   const script =
     "const u=process.argv[1];(u?import(u):Promise.resolve()).then(()=>setTimeout(()=>process.stdout.write(String(process.memoryUsage.rss())),500))";
-  const env = nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions };
   const rss = async (url: string | null): Promise<number> => {
-    const child = track(spawn(process.execPath, ['-e', script, ...(url ? [url] : [])], { stdio: ['ignore', 'pipe', 'inherit'], env }), 'node -e');
+    const child = track(spawn(process.execPath, [...nodeFlags, '-e', script, ...(url ? [url] : [])], { stdio: ['ignore', 'pipe', 'inherit'] }), 'node -e');
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await once(child, 'close');
@@ -438,27 +245,42 @@ function positive(value: string | undefined, fallback: number, flag: string): nu
   return n;
 }
 
+const OPTIONS = {
+  duration: { type: 'string' },
+  interval: { type: 'string' },
+  procs: { type: 'string' },
+  'replay-processes': { type: 'string' },
+  'replay-snapshots': { type: 'string' },
+  'replay-pace': { type: 'string', default: 'fast' },
+  'node-flags': { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function parseFlags(): ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'] {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+function pace(value: string): 'fast' | 'recorded' {
+  if (value === 'fast' || value === 'recorded') return value;
+  process.stderr.write(`--replay-pace must be fast or recorded, got ${value}\n`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      interval: { type: 'string' },
-      procs: { type: 'string' },
-      'replay-processes': { type: 'string' },
-      'replay-snapshots': { type: 'string' },
-      'node-options': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      receiver: { type: 'boolean', default: false },
-    },
-  });
-  if (values.receiver) return serveReceiver();
+  const values = parseFlags();
   const o: Options = {
     duration: positive(values.duration, 300, '--duration'),
     interval: positive(values.interval, 10, '--interval'),
     procs: positive(values.procs, 1000, '--procs'),
     replayProcesses: positive(values['replay-processes'], 10_000, '--replay-processes'),
     replaySnapshots: Math.max(2, positive(values['replay-snapshots'], 31, '--replay-snapshots')),
-    nodeOptions: values['node-options'],
+    replayPace: pace(values['replay-pace']),
+    nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     json: values.json,
   };
   cleanUpOnExit();
@@ -470,10 +292,12 @@ async function main(): Promise<void> {
     kernel: os.release(),
     node: process.version,
     clock_ticks: clockTicks,
-    agent_node_options: o.nodeOptions ?? process.env.NODE_OPTIONS ?? '',
+    /** Other load on the host disturbs the figures: the 1-minute load average at the start and the end. */
+    load_average: [round(os.loadavg()[0]!, 2)],
+    agent_node_flags: [...o.nodeFlags, ...(process.env.NODE_OPTIONS ? [`NODE_OPTIONS=${process.env.NODE_OPTIONS}`] : [])].join(' '),
   };
   mkdirSync(OUT, { recursive: true });
-  const reference = await referenceRss(o.nodeOptions);
+  const reference = await referenceRss(o.nodeFlags);
   const receiver = await Receiver.start();
   const ctx: Ctx = { o, clockTicks, receiver };
 
@@ -492,7 +316,7 @@ async function main(): Promise<void> {
   };
   const result = {
     machine,
-    params: { duration_s: o.duration, interval_s: o.interval, idle_processes: o.procs, replay_processes: o.replayProcesses, replay_snapshots: o.replaySnapshots },
+    params: { duration_s: o.duration, interval_s: o.interval, idle_processes: o.procs, replay_processes: o.replayProcesses, replay_snapshots: o.replaySnapshots, replay_pace: o.replayPace },
     seconds: Math.round((Date.now() - started) / 1000),
     reference_rss_bytes: reference,
     live,
@@ -500,6 +324,7 @@ async function main(): Promise<void> {
     replay,
     targets: { cpu_share: TARGET_CPU_SHARE, rss_bytes: TARGET_RSS_BYTES, ...targets },
   };
+  machine.load_average.push(round(os.loadavg()[0]!, 2));
   writeFileSync(join(OUT, 'agent.json'), JSON.stringify(result, null, 2) + '\n');
   if (o.json) {
     console.log(JSON.stringify(result, null, 2));
@@ -512,6 +337,7 @@ async function main(): Promise<void> {
   row(`live: ${Math.round(l.processes.mean)} processes (${o.procs} idle), ${l.intervals} intervals of ${o.interval} s, ${l.window_s} s`, '');
   row('  CPU, share of one core (/proc stat)', pct(l.cpu_share), `< 1%    ${verdict(targets.live_cpu)}`);
   row('  peak RSS (VmHWM)', mb(l.peak_rss_bytes), `< 100 MB ${verdict(targets.live_peak_rss)}`);
+  row('    of which reached by the end of the first interval', mb(l.peak_rss_bytes_after_first_interval));
   row('  RSS at the end (VmRSS)', mb(l.end_rss_bytes));
   row('  agent_cpu_percent (own KPI) mean / max', `${l.kpi_agent_cpu_percent.mean.toFixed(3)}% / ${l.kpi_agent_cpu_percent.max.toFixed(2)}%`);
   row('  agent_rss_bytes (own KPI) mean / max', `${mb(l.kpi_agent_rss_bytes.mean)} / ${mb(l.kpi_agent_rss_bytes.max)}`);
@@ -519,7 +345,7 @@ async function main(): Promise<void> {
   row('  read_ms mean (max); per process', `${l.read_ms.mean.toFixed(1)} ms (${l.read_ms.max.toFixed(1)}); ${(l.read_ms_per_process * 1000).toFixed(2)} us`);
   row('  reader alone (procfs-worker), CPU per process', `${((reader.cpu_ms_per_scrape / reader.processes) * 1000).toFixed(2)} us`);
   row('  OTLP requests / bytes received', `${l.otlp_requests} / ${l.otlp_bytes}`);
-  row(`10x: replay of ${r.processes} processes x ${r.snapshots} snapshots, fast pace, OTLP on`, '');
+  row(`10x: replay of ${r.processes} processes x ${r.snapshots} snapshots, ${o.replayPace} pace, OTLP on`, '');
   row('  CPU per interval: pipeline + export + store', `${r.cpu_ms_per_interval.toFixed(1)} ms`);
   row(`    share of one core at ${o.interval} s`, pct(r.replay_share));
   row('    of which reading the recording (measured apart)', `${r.recording_read_ms_per_interval.toFixed(1)} ms`);
@@ -527,10 +353,11 @@ async function main(): Promise<void> {
   row('  total: replay + read', pct(r.total_share), `< 1%    ${verdict(targets.ten_x_cpu)}`);
   row('  total without reading the recording', pct(r.total_share_without_recording_read));
   row('  peak RSS (VmHWM)', mb(r.peak_rss_bytes), `< 100 MB ${verdict(targets.ten_x_peak_rss)}`);
+  row('    after the first interval; RSS at the end', `${mb(r.peak_rss_bytes_after_first_interval)}; ${mb(r.end_rss_bytes)}`);
   row('  OTLP requests / bytes received', `${r.otlp_requests} / ${r.otlp_bytes}`);
   row('reference RSS: node alone / node + agent modules', `${mb(reference.node)} / ${mb(reference.node_agent_modules)}`);
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, kernel ${machine.kernel}, node ${machine.node}, CLK_TCK ${clockTicks}` +
-    `${machine.agent_node_options ? `, agent NODE_OPTIONS=${machine.agent_node_options}` : ''}; ${result.seconds} s\n`);
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, kernel ${machine.kernel}, node ${machine.node}, CLK_TCK ${clockTicks}, load average ${machine.load_average.join(' -> ')}` +
+    `${machine.agent_node_flags ? `; agent's node flags: ${machine.agent_node_flags}` : ''}; ${result.seconds} s\n`);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   const figureWidth = Math.max(...rows.map(([, figure]) => figure.length)) + 2;
   for (const [label, figure, target] of rows) console.log(`${label.padEnd(width)}${figure.padEnd(figureWidth)}${target}`.trimEnd());
@@ -547,8 +374,6 @@ try {
   if (!isStopping()) process.stderr.write(`benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 } finally {
-  if (!process.argv.includes('--receiver')) {
-    await killEverything();
-    removeScratch();
-  }
+  await killEverything();
+  removeScratch();
 }
