@@ -139,6 +139,8 @@ async function runLive(ctx: Ctx) {
       peak_rss_bytes_after_first_interval: first.hwm,
       end_rss_bytes: mem.rss,
       max_sampled_rss_bytes: max(agent.intervals.map((i) => i.sample.rss)),
+      /** VmRSS at every interval line, the first included: does it settle or keep growing? */
+      rss_by_interval_bytes: agent.intervals.map((i) => i.sample.rss),
       kpi_agent_cpu_percent: { mean: mean(nums(window, 'agent_cpu_percent')), max: max(nums(window, 'agent_cpu_percent')) },
       kpi_agent_rss_bytes: { mean: mean(nums(window, 'agent_rss_bytes')), max: max(nums(window, 'agent_rss_bytes')) },
       processes: { mean: mean(processes), min: Math.min(...processes), max: max(processes) },
