@@ -26,6 +26,7 @@ import { defaultConfig } from '../src/config/index.js';
 import { OtlpHttpSender } from '../src/export/otlp-http.js';
 import { MAX_REQUEST_BYTES, type OtlpSettings } from '../src/export/otlp-settings.js';
 import { DurableQueue } from '../src/export/queue.js';
+import { openTransport } from '../src/export/transport.js';
 import { buildRequests } from '../src/export/requests.js';
 import { encodeProtobuf, type Scope, type Temporality } from '../src/otlp/encode.js';
 import { baselineResource, SCRAPER } from '../src/pipeline/baseline.js';
@@ -100,7 +101,7 @@ async function measure(snapshots: Snapshot[], url: string, dir: string, kind: 'b
     warnings: [],
   };
   const queue = new DurableQueue({ dir: settings.queueDir, maxBytes: settings.queueMaxBytes });
-  const sender = new OtlpHttpSender(settings, queue, createLogger('warn'));
+  const sender = new OtlpHttpSender(settings, queue, createLogger('warn'), await openTransport(settings.tls));
   const pipeline = new Pipeline(defaultConfig(), 'balanced');
   const state = emptyState();
   const t: Totals = { pipelineUs: 0, encodeUs: 0, sendUs: 0, requests: 0, wireBytes: 0, protobufBytes: 0, datapoints: 0, intervals: 0 };

@@ -17,6 +17,7 @@ import { EXIT, UsageError, UserError } from '../cli/errors.js';
 import { DurableQueue, FileExporter } from '../export/index.js';
 import { DeliveryMetrics, OtlpHttpSender } from '../export/otlp-http.js';
 import { resolveOtlp } from '../export/otlp-settings.js';
+import { openTransport } from '../export/transport.js';
 import { Optimizer, type OtlpExport } from './optimizer.js';
 import { envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
@@ -145,7 +146,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     }
     file = new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 });
   }
-  const { otlp, announce } = openOtlp(config, intervalSeconds, log);
+  const { otlp, announce } = await openOtlp(config, intervalSeconds, log);
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
   const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource });
   const collector = new Collector({
@@ -282,7 +283,7 @@ function resumeState(store: StateStore, source: string, now: number, live: boole
  * The OTLP/HTTP exporter, or null when no endpoint and no license key are configured; announce()
  * logs which, once, after the start line.
  */
-function openOtlp(config: Config, intervalSeconds: number, log: Logger): { otlp: OtlpExport | null; announce: () => void } {
+async function openOtlp(config: Config, intervalSeconds: number, log: Logger): Promise<{ otlp: OtlpExport | null; announce: () => void }> {
   const resolved = resolveOtlp(config, intervalSeconds);
   if (!resolved.enabled) {
     return { otlp: null, announce: () => log.info({ otlp_endpoint: null }, `OTLP export is off: ${resolved.reason}; files and /metrics still work`) };
@@ -294,7 +295,7 @@ function openOtlp(config: Config, intervalSeconds: number, log: Logger): { otlp:
   } catch (err) {
     throw new UserError(`OTLP queue ${settings.queueDir} (NRDOT_DATA_DIR): ${(err as Error).message}`);
   }
-  const sender = new OtlpHttpSender(settings, queue, log);
+  const sender = new OtlpHttpSender(settings, queue, log, await openTransport(settings.tls));
   const headerNames = Object.keys(settings.headers).sort();
   const announce = (): void => {
     for (const w of settings.warnings) log.warn({ otlp_endpoint: settings.url }, `OTLP export: ${w}`);

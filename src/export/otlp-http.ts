@@ -13,12 +13,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../agent/log.js';
 import type { Metric } from '../pipeline/types.js';
 import { VERSION } from '../version.js';
 import { MAX_REQUEST_BYTES, scrub, type OtlpSettings } from './otlp-settings.js';
 import type { DurableQueue } from './queue.js';
+import type { Transport } from './transport.js';
 import { bodyToSend, splitStored } from './requests.js';
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
@@ -55,7 +55,6 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
 
 export class OtlpHttpSender {
   readonly stats: DeliveryStats = { delivered: 0, failed: 0, retries: 0, rejectedDatapoints: 0 };
-  private readonly dispatcher: Dispatcher;
   private readonly stop$ = new AbortController();
   /** Cancels a request in flight when stop() has waited long enough. */
   private readonly cancel = new AbortController();
@@ -75,20 +74,9 @@ export class OtlpHttpSender {
     private readonly settings: OtlpSettings,
     private readonly queue: DurableQueue,
     private readonly log: Logger,
+    private readonly transport: Transport,
     private readonly random: () => number = Math.random,
-  ) {
-    const tls = { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key };
-    // HTTP_PROXY, HTTPS_PROXY and NO_PROXY (either case; an empty one counts as unset) pick the route;
-    // the TLS options apply to the backend, directly or through a proxy's tunnel.
-    const env = (name: string): string | undefined => process.env[name.toLowerCase()] || process.env[name] || undefined;
-    this.dispatcher = new EnvHttpProxyAgent({
-      httpProxy: env('HTTP_PROXY'),
-      httpsProxy: env('HTTPS_PROXY'),
-      noProxy: env('NO_PROXY') ?? '',
-      connect: tls,
-      requestTls: tls,
-    });
-  }
+  ) {}
 
   /** Sends in the background until stop(): after the splay, then whenever batches are queued. */
   start(): void {
@@ -112,7 +100,7 @@ export class OtlpHttpSender {
     } finally {
       clearTimeout(grace);
     }
-    await this.dispatcher.destroy();
+    await this.transport.close();
   }
 
   /**
@@ -267,26 +255,22 @@ export class OtlpHttpSender {
     this.lastRequestAt = performance.now();
     let status: number;
     let responseHeaders: Record<string, string | string[] | undefined>;
-    let res: Dispatcher.ResponseData;
+    let responseBody: Buffer;
     try {
-      res = await request(this.settings.url, { method: 'POST', headers, body, dispatcher: this.dispatcher, signal: AbortSignal.any([timeout, this.cancel.signal]) });
-      status = res.statusCode;
-      responseHeaders = res.headers;
+      const answer = await this.transport.post(this.settings.url, headers, body, AbortSignal.any([timeout, this.cancel.signal]));
+      status = answer.status;
+      responseHeaders = answer.headers;
+      responseBody = answer.body;
     } catch (err) {
       if (timeout.aborted || this.cancel.signal.aborted) {
         const why = timeout.aborted ? `no answer within ${this.settings.timeoutMs} ms` : 'the agent stopped before the answer came';
         return { kind: 'retry', type: 'timeout', message: `${why} (the batch will be sent again: the backend may have taken it)`, retryAfterMs: null };
       }
-      if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG') {
+      const code = (err as { code?: string }).code ?? '';
+      if (code === 'UND_ERR_INVALID_ARG' || code.startsWith('ERR_INVALID_')) {
         return { kind: 'permanent', type: 'invalid_request', message: this.describe(err) };
       }
       return { kind: 'retry', type: 'connection', message: this.describe(err), retryAfterMs: null };
-    }
-    let responseBody = Buffer.alloc(0);
-    try {
-      responseBody = Buffer.from(await res.body.arrayBuffer());
-    } catch {
-      // The status is the answer; a body lost after it changes nothing (a 2xx is delivered).
     }
     if (status >= 200 && status < 300) {
       this.partialSuccess(responseBody);
