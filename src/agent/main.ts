@@ -1,7 +1,9 @@
 /**
- * `nrdot-plus`: the agent. Every interval it reads a snapshot of every process, runs it through the
- * optimizer with the active profile, hands the result to the exporters (OTLP/HTTP through the durable
- * queue, a file, `/metrics`), and logs one line.
+ * `nrdot-plus`: the agent daemon. Every interval it reads a snapshot of every process (or of a
+ * recording, --replay), runs it through the optimizer with the profile in force, hands the result to
+ * the exporters (OTLP/HTTP through the durable queue, a file, `/metrics`) and keeps the KPIs and the
+ * pipeline state in the state store; the local API and the configuration reload run beside it. This
+ * file parses the command line and assembles the parts; src/agent/daemon.ts runs them.
  */
 import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
