@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults.js';
 import { deepMerge, isPlainObject, type Plain } from './merge.js';
+import { parseSchedule, validTimezone } from '../control/schedule.js';
 import { applyEnv, envFor, type AppliedEnv, type Env } from './env.js';
 import { configLocation, type ConfigLocation } from './paths.js';
 import { configSchema, profileSchema, type Config, type ProfileConfig } from './schema.js';
@@ -118,8 +119,15 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
     throw new ConfigError(`${file}${where(['state', 'active_profile'])}: state.active_profile: no profile named "${config.state.active_profile}" (profiles: ${profileNames.join(', ')})`);
   }
   config.advanced.time_based_rules.forEach((rule, i) => {
-    if (!known(rule.profile)) {
-      throw new ConfigError(`${file}${where(['advanced', 'time_based_rules', i, 'profile'])}: advanced.time_based_rules.${i}.profile: no profile named "${rule.profile}"`);
+    const at = (field: string): string => `${file}${where(['advanced', 'time_based_rules', i, field])}: advanced.time_based_rules.${i}.${field}`;
+    if (!known(rule.profile)) throw new ConfigError(`${at('profile')}: no profile named "${rule.profile}"`);
+    try {
+      parseSchedule(rule.schedule);
+    } catch (err) {
+      throw new ConfigError(`${at('schedule')}: ${(err as Error).message}`);
+    }
+    if (rule.timezone !== undefined && !validTimezone(rule.timezone)) {
+      throw new ConfigError(`${at('timezone')}: "${rule.timezone}" is not an IANA timezone (such as Europe/Berlin or America/New_York)`);
     }
   });
   return config;
