@@ -1,0 +1,125 @@
+/**
+ * The control loop's decision (SPEC, "Control loop"), as a pure function: KPIs, the loop's state and
+ * the time in; the decision, its reason and the next state out. The daemon (and `simulate --control`)
+ * call it every check_interval; pins and schedules take precedence outside it.
+ *
+ * Rules, first match wins:
+ * 1. cost above 2 x budget: straight to `emergency`, ignoring dwell time and the freeze;
+ * 2. cost above budget, or series above max: one step toward savings (the budget wins over visibility);
+ * 3. visibility below minimum: one step toward visibility;
+ * 4. series below target and cost below 80% of budget, for a full dwell time: one step toward visibility.
+ * Anti-thrashing: a minimum dwell per profile; more than `freezeChanges` changes within
+ * `freezeWindowSeconds` freezes the loop for `freezeSeconds`.
+ */
+
+/** The built-in profiles from most visibility to most savings. */
+export const LADDER = ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency'] as const;
+
+export interface LoopTargets {
+  /** Absolute budget (USD per hour); null: relative, (1 - targetReduction) x the baseline's cost. */
+  maxCostPerHour: number | null;
+  targetReduction: number;
+  maxSeries: number;
+  targetSeries: number;
+  minVisibility: number;
+  dwellSeconds: number;
+  freezeChanges: number;
+  freezeWindowSeconds: number;
+  freezeSeconds: number;
+}
+
+/** SPEC defaults: dwell 300 s; more than 3 changes in 10 minutes freezes for 300 s. */
+export const ANTI_THRASHING = { dwellSeconds: 300, freezeChanges: 3, freezeWindowSeconds: 600, freezeSeconds: 300 } as const;
+
+export interface LoopInputs {
+  costPerHour: number;
+  costPerHourBaseline: number;
+  series: number;
+  visibility: number;
+}
+
+export interface LoopState {
+  profile: string;
+  /** When the profile last changed (unix seconds), or null. */
+  lastChange: number | null;
+  /** Times of the changes inside the freeze window. */
+  changes: number[];
+  frozenUntil: number | null;
+  /** Since when series and cost have been low enough to give visibility back, or null. */
+  calmSince: number | null;
+}
+
+export type LoopRule = 'emergency' | 'budget' | 'series' | 'visibility' | 'relax' | 'hold';
+
+export interface LoopDecision {
+  from: string;
+  to: string;
+  changed: boolean;
+  rule: LoopRule;
+  reason: string;
+  budget: number;
+  state: LoopState;
+}
+
+export function initialLoopState(profile: string): LoopState {
+  return { profile, lastChange: null, changes: [], frozenUntil: null, calmSince: null };
+}
+
+const usd = (v: number): string => `$${v.toFixed(4)}/h`;
+
+/** One evaluation. `now` is unix seconds (a recording's own time offline). */
+export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: LoopTargets, ladder: readonly string[] = LADDER): LoopDecision {
+  const budget = t.maxCostPerHour ?? (1 - t.targetReduction) * inputs.costPerHourBaseline;
+  const state: LoopState = { ...previous, changes: previous.changes.filter((c) => c > now - t.freezeWindowSeconds && c <= now) };
+  // A clock that went back: the dwell starts again from now rather than lasting until the old time.
+  if (state.lastChange !== null && state.lastChange > now) state.lastChange = now;
+  if (state.frozenUntil !== null && state.frozenUntil - now > t.freezeSeconds) state.frozenUntil = now + t.freezeSeconds;
+  const from = state.profile;
+  const hold = (rule: LoopRule, reason: string): LoopDecision => ({ from, to: from, changed: false, rule, reason, budget, state });
+  const change = (to: string, rule: LoopRule, reason: string): LoopDecision => {
+    const changes = [...state.changes, now];
+    const frozen = changes.length > t.freezeChanges ? now + t.freezeSeconds : state.frozenUntil;
+    const freezeNote = frozen !== state.frozenUntil ? `; ${changes.length} changes in ${t.freezeWindowSeconds / 60} min: frozen for ${t.freezeSeconds} s` : '';
+    return { from, to, changed: true, rule, reason: reason + freezeNote, budget, state: { profile: to, lastChange: now, changes, frozenUntil: frozen, calmSince: null } };
+  };
+
+  if (inputs.costPerHour > 2 * budget && budget >= 0) {
+    if (from === 'emergency') return hold('emergency', `cost ${usd(inputs.costPerHour)} above 2 x budget ${usd(budget)}, already in emergency`);
+    return change('emergency', 'emergency', `cost ${usd(inputs.costPerHour)} above 2 x budget ${usd(budget)}`);
+  }
+  if (state.frozenUntil !== null && now < state.frozenUntil) return hold('hold', `frozen until ${new Date(state.frozenUntil * 1000).toISOString()} after too many changes`);
+  state.frozenUntil = null;
+  const step = ladder.indexOf(from);
+  if (step < 0) return hold('hold', `profile ${from} is not on the loop's ladder (${ladder.join(' > ')})`);
+  const dwelt = state.lastChange === null ? Infinity : now - state.lastChange;
+  const inDwell = dwelt < t.dwellSeconds;
+  const dwellNote = `${Math.round(dwelt)} s of the ${t.dwellSeconds} s dwell in ${from}`;
+
+  const overBudget = inputs.costPerHour > budget;
+  const overSeries = inputs.series > t.maxSeries;
+  if (overBudget || overSeries) {
+    state.calmSince = null;
+    const why = overBudget ? `cost ${usd(inputs.costPerHour)} above budget ${usd(budget)}` : `${inputs.series} series above max ${t.maxSeries}`;
+    const rule = overBudget ? 'budget' : 'series';
+    if (step === ladder.length - 1) return hold(rule, `${why}, already at ${from}`);
+    if (inDwell) return hold(rule, `${why}; waiting: ${dwellNote}`);
+    return change(ladder[step + 1]!, rule, `${why}: one step toward savings`);
+  }
+  if (inputs.visibility < t.minVisibility) {
+    state.calmSince = null;
+    const why = `visibility ${(inputs.visibility * 100).toFixed(1)}% below ${(t.minVisibility * 100).toFixed(1)}%`;
+    if (step === 0) return hold('visibility', `${why}, already at ${from}`);
+    if (inDwell) return hold('visibility', `${why}; waiting: ${dwellNote}`);
+    return change(ladder[step - 1]!, 'visibility', `${why}: one step toward visibility`);
+  }
+  if (inputs.series < t.targetSeries && inputs.costPerHour < 0.8 * budget) {
+    state.calmSince ??= now;
+    const calm = now - state.calmSince;
+    const why = `${inputs.series} series below target ${t.targetSeries} and cost ${usd(inputs.costPerHour)} below 80% of budget ${usd(budget)}`;
+    if (step === 0) return hold('relax', `${why}, already at ${from}`);
+    if (calm < t.dwellSeconds || inDwell) return hold('relax', `${why} for ${Math.round(calm)} s; giving visibility back after ${t.dwellSeconds} s`);
+    return change(ladder[step - 1]!, 'relax', `${why} for ${Math.round(calm)} s: one step toward visibility`);
+  }
+  state.calmSince = null;
+  return hold('hold', `within budget ${usd(budget)} (cost ${usd(inputs.costPerHour)}, ${inputs.series} series, visibility ${(inputs.visibility * 100).toFixed(1)}%)`);
+}
