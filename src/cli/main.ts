@@ -11,6 +11,7 @@ import { snapshotCommand } from './snapshot.js';
 import { synthCommand } from './synth.js';
 import { metricsCommand, statusCommand } from './status.js';
 import { topCommand } from './top.js';
+import { scheduleCommand } from './schedule.js';
 
 export function buildProgram(): Command {
   const program = configure(new Command('nrdot-plus-ctl'))
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand());
   program.addCommand(metricsCommand());
   program.addCommand(topCommand());
+  program.addCommand(scheduleCommand());
   program.addCommand(logsCommand());
   program.addCommand(
     configure(new Command('version'))
