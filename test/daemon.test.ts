@@ -313,6 +313,48 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
     }
   });
 
+  it('applies the time schedule, on the snapshots\' time in a replay, and journals its rules', async () => {
+    const dir = dataDir();
+    const recording = join(dir, 'wednesday.ndjson.gz');
+    // 1764115200 is Wednesday 2025-11-26 00:00 UTC; one snapshot a minute.
+    const synth = await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '8', '--interval', '60', '--output', recording]);
+    assert.equal(synth.code, 0, synth.stderr);
+    const config = join(dir, 'optimization.yaml');
+    writeFileSync(config, 'advanced:\n  time_based_rules: [{ name: nightly, schedule: "Wed 00:02-00:05", profile: minimal, timezone: UTC }]\n');
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast', '--config', config], { NRDOT_DATA_DIR: dir });
+    try {
+      await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the replay');
+      const info = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { address: string };
+      const history = (await (await fetch(`http://${info.address}/api/v1/kpis/history`)).json()) as { rows: Array<{ profile: string }> };
+      assert.deepEqual(history.rows.map((r) => r.profile), ['balanced', 'balanced', 'minimal', 'minimal', 'minimal', 'balanced', 'balanced', 'balanced']);
+      const journal = (await (await fetch(`http://${info.address}/api/v1/journal`)).json()) as { entries: Array<{ from: string; to: string; who: string; reason: string }> };
+      const scheduled = journal.entries.filter((e) => e.who === 'schedule').map((e) => `${e.from}>${e.to}: ${e.reason}`);
+      assert.deepEqual(scheduled, ['minimal>balanced: schedule: rule "nightly" ended', 'balanced>minimal: schedule: rule "nightly" (Wed 00:02-00:05, UTC) began']);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('puts a pin over the schedule, and the schedule over a profile set by an operator', async () => {
+    const dir = dataDir();
+    const config = join(dir, 'optimization.yaml');
+    writeFileSync(config, 'advanced:\n  time_based_rules: [{ name: always, schedule: "00:00-24:00", profile: minimal }]\n');
+    const agent = await startAgent(dir, ['--config', config]);
+    try {
+      const status = await ctl(dir, ['status']);
+      assert.match(status.stdout, /profile\s+minimal: schedule rule "always" \(00:00-24:00, UTC\)/);
+      const set = JSON.parse((await ctl(dir, ['profile', 'set', 'aggressive', '--json'])).stdout) as Profile & { note: string };
+      assert.equal(set.profile, 'minimal');
+      assert.match(set.note, /the schedule applies minimal: aggressive takes effect when schedule rule "always" ends/);
+      await ctl(dir, ['profile', 'pin', 'conservative']);
+      assert.equal((await ctl(dir, ['profile', 'get'])).stdout, 'conservative\n');
+      await ctl(dir, ['profile', 'unpin']);
+      assert.equal((await ctl(dir, ['profile', 'get'])).stdout, 'minimal\n');
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('takes flags over environment over the file over defaults', async () => {
     const dir = dataDir();
     const config = join(dir, 'optimization.yaml');

@@ -19,6 +19,7 @@ import { VERSION } from '../version.js';
 import type { Collector, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
+import { ruleAt } from '../control/schedule.js';
 import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
 import { SelfMeter, selfUsageMetrics } from './self.js';
 import type { SnapshotSource } from './source.js';
@@ -60,6 +61,10 @@ export class Daemon implements DaemonApi {
   /** Settings changed in the file that take effect at the next start. */
   private pendingRestart: string[] = [];
   private stopping: Promise<void> | null = null;
+  /** The time rule applied last (to journal a rule beginning or ending once). */
+  private scheduleRule: string | null = null;
+  /** The latest snapshot's time. */
+  private dataTime: number | null = null;
   /** The collection interval in force (a reload does not change it). */
   readonly intervalSeconds: number;
 
@@ -68,9 +73,14 @@ export class Daemon implements DaemonApi {
     this.intervalSeconds = p.config.cost_model.collection_interval_seconds;
   }
 
-  /** The profile in force now (pin, state store, configuration). */
-  inForce(now = Date.now() / 1000): ProfileInForce {
+  /** The profile in force now (pin, schedule, state store, configuration). */
+  inForce(now = this.clock()): ProfileInForce {
     return profileInForce(this.p.store.profileState(), this.p.config, now);
+  }
+
+  /** Unix seconds: the wall clock, or in a replay the time of the latest snapshot (schedules follow the data). */
+  private clock(): number {
+    return this.p.source.kind === 'replay' && this.dataTime !== null ? this.dataTime : Date.now() / 1000;
   }
 
   /** The profile in force, why, and the latest change of the journal (for status and ctl). */
@@ -78,9 +88,22 @@ export class Daemon implements DaemonApi {
     return { ...this.inForce(), last_change: this.p.store.journal({ limit: 1 })[0] ?? null };
   }
 
-  /** Applies the profile in force to the optimizer (after a change, a reload or a pin's expiry). */
+  /**
+   * Applies the profile in force to the optimizer (after a change, a reload, a pin's expiry, or a
+   * time rule beginning or ending: those are journaled here, the others by the store).
+   */
   private apply(): ProfileInForce {
-    const f = this.inForce();
+    const now = this.clock();
+    const f = this.inForce(now);
+    const rule = ruleAt(this.p.config.advanced.time_based_rules, new Date(now * 1000));
+    if ((rule?.name ?? null) !== this.scheduleRule) {
+      const ended = this.scheduleRule;
+      this.scheduleRule = rule?.name ?? null;
+      if (f.source !== 'pin' && f.profile !== this.p.optimizer.profile) {
+        const reason = rule ? `schedule: rule "${rule.name}" (${rule.schedule}, ${rule.timezone ?? 'UTC'}) began` : `schedule: rule "${ended}" ended`;
+        this.p.store.journalChange(this.p.optimizer.profile, f.profile, { time: now, who: 'schedule', reason });
+      }
+    }
     if (f.profile !== this.p.optimizer.profile) {
       this.p.log.info({ profile: f.profile, previous: this.p.optimizer.profile, profile_source: f.source }, `profile ${f.profile} in force (${f.source}), was ${this.p.optimizer.profile}`);
       this.p.optimizer.setProfile(f.profile);
@@ -92,11 +115,10 @@ export class Daemon implements DaemonApi {
   /** One interval: optimize and export the snapshot, keep the KPIs and the pipeline state. */
   handle(snapshot: Snapshot): IntervalReport {
     const { store, optimizer } = this.p;
-    const now = Date.now() / 1000;
-    if (pinExpired(store.profileState(), now)) {
-      store.clearPin({ time: now, who: 'nrdot-plus', reason: 'pin expired' });
-      this.apply();
-    }
+    this.dataTime = snapshot.timestamp;
+    const now = this.clock();
+    if (pinExpired(store.profileState(), now)) store.clearPin({ time: now, who: 'nrdot-plus', reason: 'pin expired' });
+    this.apply();
     const usage = this.meter.read();
     const cadenceSeconds = this.p.source.kind === 'procfs' ? this.intervalSeconds : undefined;
     const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage), cadenceSeconds });
@@ -252,7 +274,7 @@ export class Daemon implements DaemonApi {
       interval_s: this.intervalSeconds,
       intervals: this.collector?.intervals ?? 0,
       skipped_intervals: this.collector?.skipped ?? 0,
-      profile: { name: f.profile, source: f.source, pin: f.pin, note: f.note, last_change: f.last_change },
+      profile: { name: f.profile, source: f.source, pin: f.pin, rule: f.rule, note: f.note, last_change: f.last_change },
       kpis: k,
       agent: { cpu_percent: usage.cpuPercent, rss_bytes: usage.rssBytes, peak_rss_bytes: usage.peakRssBytes },
       export: {
@@ -325,7 +347,8 @@ export class Daemon implements DaemonApi {
     const entry = this.p.store.setActiveProfile(profile, { time: Date.now() / 1000, ...by });
     this.apply();
     const f = this.described();
-    const pinned = f.source === 'pin' && f.profile !== profile ? `pinned to ${f.profile}: ${profile} takes effect when unpinned` : null;
+    const masked = f.profile === profile ? null : f.source === 'pin' ? 'unpinned' : f.source === 'schedule' ? `schedule rule "${f.rule!.name}" ends` : null;
+    const pinned = masked ? `${f.source === 'pin' ? 'pinned to' : 'the schedule applies'} ${f.profile}: ${profile} takes effect when ${masked}` : null;
     return { ...f, changed: entry !== null, note: pinned ?? f.note };
   }
 

@@ -25,6 +25,7 @@ export interface InForce {
   source: string;
   pin: { profile: string; until: number | null; who: string; reason: string } | null;
   note: string | null;
+  rule?: { name: string; schedule: string; timezone?: string } | null;
   last_change: JournalEntry | null;
 }
 
@@ -44,7 +45,9 @@ export function describeInForce(f: InForce): string {
   const c = f.last_change;
   const why = f.pin
     ? `pinned by ${f.pin.who}${f.pin.until ? ` until ${new Date(f.pin.until * 1000).toISOString()}` : ' until unpinned'}${f.pin.reason ? ` (${f.pin.reason})` : ''}`
-    : f.source === 'state store' && c
+    : f.source === 'schedule' && f.rule
+      ? `schedule rule "${f.rule.name}" (${f.rule.schedule}, ${f.rule.timezone ?? 'UTC'})`
+      : f.source === 'state store' && c
       ? `set by ${c.who} at ${new Date(c.time * 1000).toISOString()} (${c.reason})`
       : 'the configuration default (state.active_profile)';
   return `${bold(f.profile)}: ${why}${f.note ? `; ${yellow(f.note)}` : ''}`;

@@ -86,7 +86,8 @@ export class ProfileJournal {
     return this.list.all(query.since ?? -Infinity, query.limit ?? -1).map(toEntry);
   }
 
-  private journalChange(from: string | null, to: string, ctx: ChangeContext): JournalEntry {
+  /** Journals a change decided outside the stored state (a time schedule beginning or ending). */
+  journalChange(from: string | null, to: string, ctx: ChangeContext): JournalEntry {
     return toEntry(this.append.get(ctx.time, from, to, ctx.reason, ctx.who)!);
   }
 }

@@ -188,6 +188,11 @@ export class StateStore {
     return this.profiles.clearPin(ctx);
   }
 
+  /** Journals a change of the profile in force that the stored state does not hold (a schedule's). */
+  journalChange(from: string | null, to: string, ctx: ChangeContext): JournalEntry {
+    return this.profiles.journalChange(from, to, ctx);
+  }
+
   /** Profile changes, newest first. */
   journal(query: TimeQuery = {}): JournalEntry[] {
     return this.profiles.journal(query);
