@@ -9,7 +9,8 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordingWriter, readRecording } from '../src/snapshot/recording.js';
 import { ARCHETYPES, SyntheticHost } from '../src/snapshot/synth.js';
-import type { ProcessSample, Snapshot } from '../src/snapshot/types.js';
+import type { Snapshot } from '../src/snapshot/types.js';
+import { sideBySide } from './side-by-side.js';
 
 /** Synthetic pids go up to ~2.3 million; each copy of an archetype gets its own block of pids. */
 const PID_BLOCK = 10_000_000;
@@ -53,7 +54,7 @@ export async function replayRecording(dir: string, target: number, snapshots: nu
       const merged: Snapshot = {
         ...parts[0]!,
         host: { ...parts[0]!.host, id: 'bench-10x', name: 'bench-10x' },
-        processes: parts.flatMap((s, k) => s.processes.filter((p) => k === 0 || p.pid > 2).map((p) => offset(p, k))),
+        processes: sideBySide(parts.map((s) => s.processes), PID_BLOCK),
       };
       processes = merged.processes.length;
       await writer.write(merged);
@@ -67,13 +68,6 @@ export async function replayRecording(dir: string, target: number, snapshots: nu
     throw err;
   }
   return { path, snapshots, processes, cached: false };
-}
-
-/** The k-th copy's pids moved to their own block; init (1) and kthreadd (2) are shared. */
-function offset(p: ProcessSample, k: number): ProcessSample {
-  if (k === 0) return p;
-  const shift = k * PID_BLOCK;
-  return { ...p, pid: p.pid + shift, ppid: p.ppid <= 2 ? p.ppid : p.ppid + shift };
 }
 
 /**

@@ -34,6 +34,7 @@ import { emptyState, Pipeline, type Batch, type ResourceSeries } from '../src/pi
 import { hostAttributes } from '../src/pipeline/series.js';
 import { ARCHETYPES, generate } from '../src/snapshot/synth.js';
 import type { Snapshot } from '../src/snapshot/types.js';
+import { sideBySide } from './side-by-side.js';
 
 /** One snapshot series of ~1000 processes: the archetypes merged, pids offset, one kernel. */
 function bigHost(intervals: number): Snapshot[] {
@@ -41,11 +42,7 @@ function bigHost(intervals: number): Snapshot[] {
   return runs[0]!.map((first, i) => ({
     ...first,
     host: { ...first.host, name: 'bench-1000' },
-    processes: runs.flatMap((run, k) =>
-      run[i]!.processes
-        .filter((p) => k === 0 || p.pid > 2) // one init, one kthreadd; every other kernel thread stays under it
-        .map((p) => (k === 0 ? p : { ...p, pid: p.pid + k * 1_000_000, ppid: p.ppid <= 2 ? p.ppid : p.ppid + k * 1_000_000 })),
-    ),
+    processes: sideBySide(runs.map((run) => run[i]!.processes), 1_000_000),
   }));
 }
 

@@ -17,6 +17,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cleanUpOnExit, isLive, isStopping, killAndWait, killEverything, sleep, track } from './children.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '../..');
@@ -48,57 +49,8 @@ interface CaseResult {
 
 type Target = { limit: number; ratio: number | null; pass: boolean | null };
 
-// ---- Child processes: every one we start is registered here until it exits, and killed by pid.
-
-const live = new Map<number, ChildProcess>();
-let stopping = false;
-
-function track(child: ChildProcess, what: string): ChildProcess {
-  // Without a listener a failed spawn would throw asynchronously; the missing pid reports it below.
-  child.on('error', () => undefined);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${what}`);
-  live.set(pid, child);
-  child.once('exit', () => live.delete(pid));
-  if (stopping) process.kill(pid, 'SIGKILL'); // started by the main flow while a signal stops us
-  return child;
-}
-
-/** Synchronous, so it also works from 'exit' and signal handlers. */
-function killAll(): void {
-  for (const pid of live.keys()) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-async function killAndWait(children: ChildProcess[]): Promise<void> {
-  const waits: Promise<unknown>[] = [];
-  for (const child of children) {
-    const pid = child.pid;
-    if (pid === undefined || !live.has(pid)) continue;
-    waits.push(new Promise((done) => child.once('exit', done)));
-    process.kill(pid, 'SIGKILL');
-  }
-  await Promise.all(waits);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
-
-/** On a signal: kill everything and reap it (no zombies left behind either), then exit. */
-async function stop(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  for (const deadline = Date.now() + 5000; live.size > 0 && Date.now() < deadline; await sleep(20)) killAll();
-  process.exit(code);
-}
-
-process.on('exit', killAll); // last resort: uncaught errors, process.exit from anywhere
-process.on('SIGINT', () => void stop(130));
-process.on('SIGTERM', () => void stop(143));
+// Every child process we start is registered until it exits, and killed by pid (bench/children.ts).
+cleanUpOnExit();
 
 /** Runs a program to completion (registered, so cleanup can kill it) and returns its stdout. */
 function run(cmd: string, args: string[]): Promise<string> {
@@ -139,7 +91,7 @@ async function spawnIdle(bin: string, count: number, fds: number): Promise<Child
   for (const deadline = Date.now() + 60_000; pending.size > 0; await sleep(20)) {
     if (Date.now() > deadline) throw new Error(`${pending.size} idle processes not ready after 60 s`);
     for (const pid of pending) {
-      if (!live.has(pid)) throw new Error(`idle process ${pid} exited early`);
+      if (!isLive(pid)) throw new Error(`idle process ${pid} exited early`);
       let stat: string;
       try {
         stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -217,7 +169,7 @@ async function runExporter(s: Setup): Promise<Measurement> {
   try {
     // Up when the landing page answers (it does not scrape); give it 10 s.
     for (let tries = 0; !(await get(`${base}/`).then(() => true, () => false)); tries++) {
-      if (!live.has(pid) || tries > 200) throw new Error(`process-exporter not answering: ${stderr.trim()}`);
+      if (!isLive(pid) || tries > 200) throw new Error(`process-exporter not answering: ${stderr.trim()}`);
       await sleep(50);
     }
     for (let i = 0; i < s.warmup; i++) await get(`${base}/metrics`); // warm-up, like the others
@@ -399,7 +351,7 @@ async function main(): Promise<void> {
   await killAndWait(idle.splice(0, heavy));
   idle.push(...(await spawnIdle(setup.bins.idle, heavy, HEAVY_FDS)));
   cases.push(await runCase('B', `${procs} idle processes, ${heavy} of them with ${HEAVY_FDS} open files each`, setup));
-  await killAndWait([...live.values()]);
+  await killEverything();
 
   const params = { procs, scrapes: setup.scrapes, rounds: setup.rounds, warmup: setup.warmup };
   const seconds = Math.round((Date.now() - started) / 1000);
@@ -421,9 +373,9 @@ try {
   await main();
 } catch (err) {
   // While stopping on a signal, failures of the killed children are expected: say nothing.
-  if (!stopping) process.stderr.write(`benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (!isStopping()) process.stderr.write(`benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 } finally {
   // Every idle process, worker and exporter still alive: killed by pid, and waited for.
-  await killAndWait([...live.values()]);
+  await killEverything();
 }
