@@ -41,8 +41,6 @@ export class ProcfsSource implements SnapshotSource {
 
 export class ReplaySource implements SnapshotSource {
   readonly kind = 'replay';
-  /** Snapshots handed out so far. */
-  count = 0;
   private readonly snapshots: AsyncGenerator<Snapshot>;
   private first: IteratorResult<Snapshot> | null = null;
 
@@ -65,7 +63,6 @@ export class ReplaySource implements SnapshotSource {
     const { value, done } = this.first ?? (await this.snapshots.next());
     this.first = null;
     if (done) return null;
-    this.count++;
     const permissionErrors = Object.fromEntries(PERMISSION_KINDS.map((k) => [k, 0])) as ReadResult['stats']['permissionErrors'];
     return {
       snapshot: value,

@@ -71,18 +71,26 @@ export interface DaemonApi {
 const actor = { who: z.string().max(200).optional(), reason: z.string().max(500).optional() };
 const setBody = z.strictObject({ profile: z.string().min(1), ...actor });
 /** The longest pin: a year (a pin meant for good has no `for`). */
-export const MAX_PIN_SECONDS = 366 * 86400;
+const MAX_PIN_SECONDS = 366 * 86400;
+export const PIN_DURATION_HINT = 'a duration from 1s to 366d, such as 30m, 2h or 1d';
+
+/** A pin's duration in seconds (seconds, or `30m`, `2h`, `1d`), or null when it is not one from 1 s to 366 days. */
+export function pinSeconds(value: number | string): number | null {
+  let seconds = NaN;
+  try {
+    seconds = durationSeconds(value);
+  } catch {
+    // not a duration
+  }
+  return seconds >= 1 && seconds <= MAX_PIN_SECONDS ? seconds : null;
+}
+
 const pinFor = z
   .union([z.number(), z.string()])
   .transform((v, ctx) => {
-    let seconds = NaN;
-    try {
-      seconds = durationSeconds(v);
-    } catch {
-      // reported below
-    }
-    if (!(seconds >= 1 && seconds <= MAX_PIN_SECONDS)) {
-      ctx.addIssue({ code: 'custom', message: 'a duration from 1s to 366d, such as 30m, 2h or 1d' });
+    const seconds = pinSeconds(v);
+    if (seconds === null) {
+      ctx.addIssue({ code: 'custom', message: PIN_DURATION_HINT });
       return z.NEVER;
     }
     return seconds;

@@ -7,15 +7,13 @@ import { timingSafeEqual } from 'node:crypto';
 import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { DEFAULT_LISTEN, isLoopback, parseListen } from '../config/listen.js';
+import { isLoopback, parseListen } from '../config/listen.js';
 import { ApiError } from './errors.js';
 import { openApi, type Route } from './routes.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 /** Request bodies are small JSON objects. */
 const MAX_BODY_BYTES = 64 * 1024;
-
-export { DEFAULT_LISTEN, parseListen };
 
 export interface Listener {
   /** The address actually bound, `host:port` (the port is known even when 0 was asked for) or `unix:/path`. */

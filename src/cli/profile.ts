@@ -3,8 +3,8 @@
  * one in force in the running daemon (set, pinned for a while, unpinned; every change journaled).
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { durationSeconds, loadConfig, type Config, type ProfileConfig } from '../config/index.js';
-import { MAX_PIN_SECONDS } from '../api/routes.js';
+import { loadConfig, type Config, type ProfileConfig } from '../config/index.js';
+import { PIN_DURATION_HINT, pinSeconds } from '../api/routes.js';
 import { connectDaemon, operator } from './client.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError } from './errors.js';
@@ -30,13 +30,8 @@ export interface InForce {
 }
 
 function durationArg(value: string): number {
-  let seconds = NaN;
-  try {
-    seconds = durationSeconds(value);
-  } catch {
-    // reported below
-  }
-  if (!(seconds >= 1 && seconds <= MAX_PIN_SECONDS)) throw new InvalidArgumentError('a duration from 1s to 366d, such as 30m, 2h or 1d.');
+  const seconds = pinSeconds(value);
+  if (seconds === null) throw new InvalidArgumentError(`${PIN_DURATION_HINT}.`);
   return seconds;
 }
 

@@ -2,6 +2,7 @@
  * The shipped defaults (SPEC, "Classification", "Profiles", "Files and defaults"). A user's
  * optimization.yaml is merged over these; `nrdot-plus-ctl config show` prints the result.
  */
+import { DEFAULT_LISTEN } from './listen.js';
 import type { ConfigFile, MetricSelector } from './schema.js';
 
 /**
@@ -191,7 +192,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
     file: { path: '', max_mb: 100 },
   },
-  server: { listen: '127.0.0.1:8887' },
+  server: { listen: DEFAULT_LISTEN },
   webhooks: {},
   experiments: { enabled: false },
 };

@@ -122,10 +122,15 @@ export interface TimeRule {
   timezone?: string;
 }
 
+const parsed = new Map<string, Schedule>();
+
 /** The first rule active at `at` (configuration order), or null. */
 export function ruleAt<R extends TimeRule>(rules: readonly R[], at: Date): R | null {
   for (const rule of rules) {
-    if (activeAt(parseSchedule(rule.schedule), wallClock(at, rule.timezone ?? 'UTC'))) return rule;
+    // Parsed once per text: the daemon asks every interval, `schedule show` every minute of a week.
+    let schedule = parsed.get(rule.schedule);
+    if (!schedule) parsed.set(rule.schedule, (schedule = parseSchedule(rule.schedule)));
+    if (activeAt(schedule, wallClock(at, rule.timezone ?? 'UTC'))) return rule;
   }
   return null;
 }
