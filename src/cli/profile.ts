@@ -40,7 +40,9 @@ export function describeInForce(f: InForce): string {
   const c = f.last_change;
   const why = f.pin
     ? `pinned by ${f.pin.who}${f.pin.until ? ` until ${new Date(f.pin.until * 1000).toISOString()}` : ' until unpinned'}${f.pin.reason ? ` (${f.pin.reason})` : ''}`
-    : f.source === 'schedule' && f.rule
+    : f.source === 'emergency guard'
+      ? 'the control loop\'s emergency guard (cost above twice the budget; over the schedule until the loop steps out of emergency)'
+      : f.source === 'schedule' && f.rule
       ? `schedule rule "${f.rule.name}" (${f.rule.schedule}, ${f.rule.timezone ?? 'UTC'})`
       : f.source === 'state store' && c
       ? `set by ${c.who} at ${new Date(c.time * 1000).toISOString()} (${c.reason})`

@@ -8,12 +8,13 @@
 export interface EnvSetting {
   name: string;
   path: readonly string[];
-  kind: 'number' | 'string';
+  kind: 'number' | 'string' | 'boolean';
 }
 
 export const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'NRDOT_COLLECTION_INTERVAL', path: ['cost_model', 'collection_interval_seconds'], kind: 'number' },
   { name: 'NRDOT_HTTP_ADDR', path: ['server', 'listen'], kind: 'string' },
+  { name: 'NRDOT_ENABLE_CONTROL_LOOP', path: ['control_loop', 'enabled'], kind: 'boolean' },
   { name: 'NRDOT_CHECK_INTERVAL', path: ['control_loop', 'check_interval'], kind: 'number' },
   { name: 'NRDOT_TARGET_REDUCTION', path: ['control_loop', 'target_reduction'], kind: 'number' },
   { name: 'NRDOT_MAX_COST_HOUR', path: ['control_loop', 'max_cost_per_hour'], kind: 'number' },
@@ -41,7 +42,7 @@ export function applyEnv(merged: Record<string, unknown>, env: Env): AppliedEnv[
   for (const s of ENV_SETTINGS) {
     const raw = env[s.name];
     if (raw === undefined || raw.trim() === '') continue;
-    const value = s.kind === 'number' && Number.isFinite(Number(raw)) ? Number(raw) : raw.trim();
+    const value = s.kind === 'number' && Number.isFinite(Number(raw)) ? Number(raw) : s.kind === 'boolean' ? booleanValue(raw) : raw.trim();
     let node = merged;
     for (const key of s.path.slice(0, -1)) {
       if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
@@ -51,6 +52,13 @@ export function applyEnv(merged: Record<string, unknown>, env: Env): AppliedEnv[
     applied.push({ name: s.name, value: raw, path: s.path });
   }
   return applied;
+}
+
+const BOOLEANS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
+
+/** true/false, 1/0, yes/no, on/off in any case; anything else is kept as text for the schema to reject under the variable's name. */
+function booleanValue(raw: string): boolean | string {
+  return BOOLEANS[raw.trim().toLowerCase()] ?? raw.trim();
 }
 
 /** The variable that set `path`, if one did. */

@@ -123,6 +123,8 @@ export const configSchema = z.strictObject({
   profiles: z.record(z.string(), profile),
   custom_profiles: z.record(z.string(), customProfile),
   control_loop: z.strictObject({
+    /** false: the daemon starts with the loop stopped (`nrdot-plus-ctl control start` starts it). */
+    enabled: z.boolean().default(true),
     check_interval: z.number().positive(),
     target_reduction: fraction,
     max_cost_per_hour: nonNegative.optional(),

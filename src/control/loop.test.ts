@@ -23,7 +23,7 @@ describe('control loop decision', () => {
   it('holds inside the budget', () => {
     const ds = run(repeat(ok, 40));
     assert.deepEqual(profiles(ds), []);
-    assert.match(ds[0]!.reason, /within budget \$1\.0000\/h/);
+    assert.match(ds[0]!.reason, /within budget \$1\.00\/h/);
   });
 
   it('steps toward savings over budget, one step per dwell time', () => {
@@ -31,7 +31,7 @@ describe('control loop decision', () => {
     assert.deepEqual(profiles(ds), ['balanced>aggressive', 'aggressive>minimal', 'minimal>emergency']);
     const at = ds.map((d, i) => (d.changed ? i * 30 : null)).filter((x) => x !== null);
     assert.deepEqual(at, [0, 300, 600], 'never faster than the 300 s dwell');
-    assert.match(ds[1]!.reason, /cost \$1\.5000\/h above budget \$1\.0000\/h; waiting: 30 s of the 300 s dwell in aggressive/);
+    assert.match(ds[1]!.reason, /cost \$1\.50\/h above budget \$1\.00\/h; waiting: 30 s of the 300 s dwell in aggressive/);
     assert.match(ds.at(-1)!.reason, /already at emergency/);
   });
 
@@ -111,5 +111,22 @@ describe('control loop decision', () => {
     assert.match(custom!.reason, /not on the loop's ladder/);
     const [emergency] = run([{ ...ok, costPerHour: 3 }], 'nightly-batch');
     assert.equal(emergency!.to, 'emergency');
+  });
+
+  it('does not step toward visibility into a profile its shadow says would not fit the budget', () => {
+    const low: LoopInputs = { ...ok, costPerHour: 0.6, visibility: 0.4 };
+    // Balanced would cost 0.95: within the budget, but without headroom; it would bounce straight back.
+    const priced = (balanced: number): LoopInputs => ({ ...low, predicted: { balanced: { costPerHour: balanced, series: 900 } } });
+    const held = run(repeat(priced(0.95), 20), 'aggressive');
+    assert.deepEqual(profiles(held), []);
+    assert.match(held[0]!.reason, /visibility 40\.0% below 75\.0%, but balanced would cost \$0\.950\/h, above 90% of budget \$1\.00\/h \(shadow\): the budget wins/);
+    // With room to spare it steps at once; unknown (no shadows) it steps as SPEC says.
+    assert.deepEqual(profiles(run([priced(0.7)], 'aggressive')), ['aggressive>balanced']);
+    assert.deepEqual(profiles(run([low], 'aggressive')), ['aggressive>balanced']);
+    // The calm rule asks the same, and the series limit too.
+    const calm: LoopInputs = { ...ok, costPerHour: 0.5, series: 600, predicted: { balanced: { costPerHour: 0.7, series: 2500 } } };
+    const ds = run(repeat(calm, 20), 'aggressive');
+    assert.deepEqual(profiles(ds), []);
+    assert.match(ds.at(-1)!.reason, /balanced would export 2500 series, above max 2000 \(shadow\)/);
   });
 });

@@ -9,7 +9,9 @@
  * 3. visibility below minimum: one step toward visibility;
  * 4. series below target and cost below 80% of budget, for a full dwell time: one step toward visibility.
  * Anti-thrashing: a minimum dwell per profile; more than `freezeChanges` changes within
- * `freezeWindowSeconds` freezes the loop for `freezeSeconds`.
+ * `freezeWindowSeconds` freezes the loop for `freezeSeconds`; and when shadow profiles tell what the
+ * next profile toward visibility would cost (`inputs.predicted`), rules 3 and 4 only step to it when
+ * it fits the budget with HEADROOM and the series limit.
  */
 
 /** The built-in profiles from most visibility to most savings. */
@@ -28,6 +30,13 @@ export interface LoopTargets {
   freezeSeconds: number;
 }
 
+/**
+ * A step toward visibility that shadow profiles price is only taken when the profile it leads to would
+ * cost at most this share of the budget: a profile that only just fits goes over with the next wobble,
+ * and the loop would bounce between two profiles.
+ */
+export const HEADROOM = 0.9;
+
 /** SPEC defaults: dwell 300 s; more than 3 changes in 10 minutes freezes for 300 s. */
 export const ANTI_THRASHING = { dwellSeconds: 300, freezeChanges: 3, freezeWindowSeconds: 600, freezeSeconds: 300 } as const;
 
@@ -36,6 +45,12 @@ export interface LoopInputs {
   costPerHourBaseline: number;
   series: number;
   visibility: number;
+  /**
+   * What other profiles would cost on the same processes (shadow profiles), when known. A step
+   * toward visibility is only taken when the profile it leads to fits the budget and the series
+   * limit: the budget wins over visibility, and a step that would bounce back is thrashing.
+   */
+  predicted?: Readonly<Record<string, { costPerHour: number; series: number }>>;
 }
 
 export interface LoopState {
@@ -65,7 +80,8 @@ export function initialLoopState(profile: string): LoopState {
   return { profile, lastChange: null, changes: [], frozenUntil: null, calmSince: null };
 }
 
-const usd = (v: number): string => `$${v.toFixed(4)}/h`;
+/** Dollars per hour with 3 significant digits at least: a small host's budget is fractions of a cent. */
+export const usd = (v: number): string => `$${v >= 1 ? v.toFixed(2) : v.toPrecision(3)}/h`;
 
 /** One evaluation. `now` is unix seconds (a recording's own time offline). */
 export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: LoopTargets, ladder: readonly string[] = LADDER): LoopDecision {
@@ -105,10 +121,21 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     if (inDwell) return hold(rule, `${why}; waiting: ${dwellNote}`);
     return change(ladder[step + 1]!, rule, `${why}: one step toward savings`);
   }
+  /** Why the profile one step toward visibility would not fit, by its shadow KPIs; null when it fits or is unknown. */
+  const wouldNotFit = (): string | null => {
+    const next = ladder[step - 1]!;
+    const p = inputs.predicted?.[next];
+    if (p === undefined) return null;
+    if (p.costPerHour > HEADROOM * budget) return `${next} would cost ${usd(p.costPerHour)}, above ${HEADROOM * 100}% of budget ${usd(budget)} (shadow)`;
+    if (p.series > t.maxSeries) return `${next} would export ${p.series} series, above max ${t.maxSeries} (shadow)`;
+    return null;
+  };
   if (inputs.visibility < t.minVisibility) {
     state.calmSince = null;
     const why = `visibility ${(inputs.visibility * 100).toFixed(1)}% below ${(t.minVisibility * 100).toFixed(1)}%`;
     if (step === 0) return hold('visibility', `${why}, already at ${from}`);
+    const unfit = wouldNotFit();
+    if (unfit) return hold('visibility', `${why}, but ${unfit}: the budget wins`);
     if (inDwell) return hold('visibility', `${why}; waiting: ${dwellNote}`);
     return change(ladder[step - 1]!, 'visibility', `${why}: one step toward visibility`);
   }
@@ -117,6 +144,8 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     const calm = now - state.calmSince;
     const why = `${inputs.series} series below target ${t.targetSeries} and cost ${usd(inputs.costPerHour)} below 80% of budget ${usd(budget)}`;
     if (step === 0) return hold('relax', `${why}, already at ${from}`);
+    const unfit = wouldNotFit();
+    if (unfit) return hold('relax', `${why}, but ${unfit}`);
     if (calm < t.dwellSeconds || inDwell) return hold('relax', `${why} for ${Math.round(calm)} s; giving visibility back after ${t.dwellSeconds} s`);
     return change(ladder[step - 1]!, 'relax', `${why} for ${Math.round(calm)} s: one step toward visibility`);
   }

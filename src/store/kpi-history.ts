@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { KpiHistoryQuery, KpiHistoryRow, KpiRecord } from './types.js';
+import type { Kpis } from '../pipeline/index.js';
 
 export const HOUR = 3600;
 export const RAW_RETENTION_SECONDS = 7 * 86_400;
@@ -180,4 +181,11 @@ function hourlyRow(row: HourlyRow): KpiHistoryRow {
     if (!profile || n > profiles[profile]!) profile = name;
   }
   return { ...row, profile, profiles, resolution: 'hour' };
+}
+
+/** The KPIs as the store keeps them. */
+export function kpiRecord(k: Kpis): KpiRecord {
+  const record = { time: k.timestamp, profile: k.profile } as KpiRecord;
+  for (const field of KPI_FIELDS) (record as Record<KpiField, number | null>)[field] = k[field];
+  return record;
 }

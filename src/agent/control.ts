@@ -1,0 +1,181 @@
+/**
+ * The control loop inside the daemon: runs a check (src/control/controller.ts) every check_interval
+ * of data time on the KPI rows in the state store, records every check with its inputs, applies the
+ * loop's profile to the store (journaled, who: "control loop"), and keeps its memory (dwell, freeze,
+ * emergency guard, alert episodes) and whether it is stopped in the store, so that a restart carries
+ * on, and a stopped loop stays stopped.
+ */
+import type { Actor } from '../api/routes.js';
+import type { Config } from '../config/index.js';
+import { check, checkDue, initialMemory, loopTargets, type Check, type CheckEvent, type ControlMemory, type InForceSource } from '../control/controller.js';
+import type { DecisionRow, KpiRecord, StateStore } from '../store/index.js';
+import type { Logger } from './log.js';
+
+const MEMORY = 'control.memory';
+const STOPPED = 'control.stopped';
+
+/** Why the loop is stopped: by whom, when (unix seconds), why. */
+export interface Stopped {
+  time: number;
+  who: string;
+  reason: string;
+}
+
+export interface ControlParts {
+  store: StateStore;
+  log: Logger;
+  config: Config;
+  /** Raises a webhook event (budget_exceeded, series_exceeded, coverage_violation). */
+  raise: (event: CheckEvent, details: Record<string, unknown>, time: number) => void;
+  /** Shadow profiles' KPI rows of the interval at `time` (empty without shadows). */
+  shadows?: (time: number) => KpiRecord[];
+}
+
+export class ControlLoop {
+  private memory: ControlMemory | null;
+  /** Stopped by the configuration (control_loop.enabled: false / NRDOT_ENABLE_CONTROL_LOOP=false), for this run only. */
+  private configStop: Stopped | null = null;
+  private last: Check | null = null;
+
+  constructor(private readonly p: ControlParts) {
+    this.memory = p.store.getSetting<ControlMemory>(MEMORY) ?? null;
+    this.setConfig(p.config, Date.now() / 1000, true);
+  }
+
+  /** A reloaded configuration: new targets from the next check; `enabled: false` stops the loop for this run. */
+  setConfig(config: Config, now: number, initial = false): void {
+    const was = this.p.config.control_loop.enabled;
+    this.p.config = config;
+    if (config.control_loop.enabled) this.configStop = null;
+    else if (initial || was) this.configStop = { time: now, who: 'configuration', reason: 'control_loop.enabled is false (or NRDOT_ENABLE_CONTROL_LOOP=false)' };
+  }
+
+  /** The emergency guard: the stored `emergency` wins over the schedule. */
+  get guard(): boolean {
+    return this.memory?.guard ?? false;
+  }
+
+  get stopped(): Stopped | null {
+    return this.p.store.getSetting<Stopped>(STOPPED) ?? this.configStop;
+  }
+
+  get running(): boolean {
+    return this.stopped === null;
+  }
+
+  /** A check is due at data time `now` (the first one a check_interval after the loop started). */
+  due(now: number): boolean {
+    if (this.memory === null) this.remember(initialMemory(this.p.store.profileState().active ?? this.p.config.state.active_profile, now));
+    return checkDue(this.memory!.lastCheck, now, this.p.config.control_loop.check_interval);
+  }
+
+  private remember(memory: ControlMemory): void {
+    this.memory = memory;
+    this.p.store.setSetting(MEMORY, memory);
+  }
+
+  /**
+   * One check at data time `now`, on the intervals stored since the previous check. Sets the
+   * stored profile when the loop changes it; the caller applies the profile in force.
+   */
+  run(now: number, inForce: { profile: string; source: InForceSource }, stored: string, forced = false): Check {
+    const { store, log } = this.p;
+    const memory = this.memory ?? initialMemory(stored, now - this.p.config.control_loop.check_interval);
+    const since = memory.lastCheck <= now ? memory.lastCheck : now - this.p.config.control_loop.check_interval;
+    const rows = store.kpiHistory({ resolution: 'raw', since: since + 1e-6, until: now });
+    const shadows = this.p.shadows?.(rows.at(-1)?.time ?? now) ?? [];
+    const c = check({ time: now, inForce, stored, rows, shadows, running: this.running }, memory, loopTargets(this.p.config));
+    this.remember(c.memory);
+    this.last = c;
+    store.recordDecision({
+      time: now,
+      inputs: { ...c.inputs, budget: c.budget, in_force: inForce, forced, guard: c.memory.guard },
+      outcome: c.outcome,
+      from: c.from,
+      to: c.to,
+      reason: c.reason,
+    });
+    if (c.changed) {
+      store.setActiveProfile(c.to, { time: now, who: 'control loop', reason: `${c.rule}: ${c.reason}` });
+      log.info({ from: c.from, to: c.to, rule: c.rule, guard: c.memory.guard }, `control loop: ${c.from} -> ${c.to}: ${c.reason}`);
+    } else {
+      log.debug({ outcome: c.outcome, profile: c.from }, `control loop: ${c.outcome}: ${c.reason}`);
+    }
+    for (const e of c.events) {
+      log.warn({ event: e.event, ...e.details }, `${e.event}: ${describeEvent(e.event, e.details)}`);
+      this.p.raise(e.event, e.details, now);
+    }
+    return c;
+  }
+
+  /** Stops the loop (kept across restarts). False when it was already stopped by someone. */
+  stop(time: number, by: Actor): boolean {
+    const already = this.p.store.getSetting<Stopped>(STOPPED);
+    if (already) return false;
+    this.p.store.setSetting(STOPPED, { time, who: by.who, reason: by.reason } satisfies Stopped);
+    this.p.log.info({ by: by.who }, `control loop stopped by ${by.who}: ${by.reason}`);
+    return true;
+  }
+
+  /** Starts the loop (also over a configuration that disabled it, for this run). False when it was running. */
+  start(time: number, by: Actor): boolean {
+    const was = this.stopped;
+    if (was === null) return false;
+    this.p.store.setSetting(STOPPED, undefined);
+    this.configStop = null;
+    // The dwell restarts: the loop picks up from the profile in force now, not from its old memory.
+    if (this.memory) this.remember({ ...this.memory, lastCheck: time, guard: false, loop: { ...this.memory.loop, lastChange: time, calmSince: null } });
+    this.p.log.info({ by: by.who }, `control loop started by ${by.who}: ${by.reason}`);
+    return true;
+  }
+
+  /** For `control status`. */
+  status(now: number): unknown {
+    const c = this.p.config.control_loop;
+    const targets = loopTargets(this.p.config);
+    const memory = this.memory;
+    const last = this.last ?? this.p.store.decisions({ limit: 1 })[0] ?? null;
+    return {
+      running: this.running,
+      stopped: this.stopped,
+      enabled_by_configuration: c.enabled,
+      check_interval_s: c.check_interval,
+      next_check_in_s: memory === null ? c.check_interval : Math.max(0, Math.round(memory.lastCheck + c.check_interval - now)),
+      targets: {
+        budget: targets.maxCostPerHour === null ? { kind: 'relative', target_reduction: targets.targetReduction } : { kind: 'absolute', max_cost_per_hour: targets.maxCostPerHour },
+        max_series: targets.maxSeries,
+        target_series: targets.targetSeries,
+        min_visibility: targets.minVisibility,
+        dwell_s: targets.dwellSeconds,
+        freeze: { changes: targets.freezeChanges, window_s: targets.freezeWindowSeconds, for_s: targets.freezeSeconds },
+      },
+      guard: memory?.guard ?? false,
+      frozen_until: memory?.loop.frozenUntil ?? null,
+      last_change: memory?.loop.lastChange ?? null,
+      last_check: last === null ? null : 'memory' in last ? toRow(last) : last,
+    };
+  }
+
+  history(q: { since?: number; limit?: number }): DecisionRow[] {
+    return this.p.store.decisions(q);
+  }
+}
+
+function toRow(c: Check): Omit<DecisionRow, 'id'> {
+  return { time: c.time, inputs: { ...c.inputs, budget: c.budget, guard: c.memory.guard }, outcome: c.outcome, from: c.from, to: c.to, reason: c.reason };
+}
+
+const usd = (v: unknown): string => (typeof v === 'number' ? `$${v.toFixed(4)}/h` : String(v));
+
+export function describeEvent(event: string, d: Record<string, unknown>): string {
+  switch (event) {
+    case 'budget_exceeded':
+      return `cost ${usd(d.cost_per_hour)} above budget ${usd(d.budget_per_hour)} in ${String(d.profile)}`;
+    case 'series_exceeded':
+      return `${String(d.series)} series above max ${String(d.max_series)} in ${String(d.profile)}`;
+    case 'coverage_violation':
+      return d.kind === 'critical' ? `critical coverage ${String(d.coverage_critical)} below 1 in ${String(d.profile)}` : `visibility ${((d.visibility as number) * 100).toFixed(1)}% below ${((d.min_visibility as number) * 100).toFixed(1)}% in ${String(d.profile)}`;
+    default:
+      return event;
+  }
+}

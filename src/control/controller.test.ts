@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { check, checkDue, checkInputs, initialMemory, type CheckContext, type ControlMemory } from './controller.js';
+import { ANTI_THRASHING, type LoopTargets } from './loop.js';
+import type { KpiRecord } from '../store/index.js';
+
+const targets: LoopTargets = { maxCostPerHour: 1, targetReduction: 0.85, maxSeries: 2000, targetSeries: 1000, minVisibility: 0.75, ...ANTI_THRASHING };
+const T0 = 1764115200;
+
+function row(time: number, profile: string, over: Partial<KpiRecord> = {}): KpiRecord {
+  return { time, profile, cost_per_hour_optimized: 0.9, cost_per_hour_baseline: 10, series_exported: 1500, visibility: 0.8, coverage_critical: 1, ...over } as KpiRecord;
+}
+
+function ctx(over: Partial<CheckContext> & { rows: KpiRecord[] }): CheckContext {
+  return { time: T0 + 600, inForce: { profile: 'balanced', source: 'state store' }, stored: 'balanced', running: true, ...over };
+}
+
+const fresh = (): ControlMemory => initialMemory('balanced', T0);
+
+describe('control loop check', () => {
+  it('averages the intervals of the profile in force, and waits when it has none', () => {
+    const rows = [row(T0 + 10, 'aggressive', { cost_per_hour_optimized: 5 }), row(T0 + 20, 'balanced', { cost_per_hour_optimized: 0.8 }), row(T0 + 30, 'balanced', { cost_per_hour_optimized: 1.0, coverage_critical: 0.5 })];
+    const i = checkInputs(rows, 'balanced')!;
+    assert.equal(i.intervals, 2);
+    assert.ok(Math.abs(i.costPerHour - 0.9) < 1e-12);
+    assert.equal(i.coverageCritical, 0.5, 'the worst coverage, not the mean');
+    const c = check(ctx({ rows: rows.slice(0, 1) }), fresh(), targets);
+    assert.equal(c.outcome, 'no data');
+    assert.match(c.reason, /no interval of balanced since the last check/);
+  });
+
+  it('takes what other profiles would cost from the latest shadow interval', () => {
+    const shadows = [row(T0, 'aggressive', { cost_per_hour_optimized: 9 }), row(T0 + 30, 'aggressive', { cost_per_hour_optimized: 0.4 }), row(T0 + 30, 'balanced', { cost_per_hour_optimized: 7 })];
+    const i = checkInputs([row(T0 + 30, 'balanced')], 'balanced', shadows)!;
+    assert.deepEqual(i.predicted, { aggressive: { costPerHour: 0.4, series: 1500 } });
+  });
+
+  it('steps over budget and records the profile for the store; the dwell restarts after an operator change', () => {
+    const over = [row(T0 + 590, 'balanced', { cost_per_hour_optimized: 1.5 })];
+    const c = check(ctx({ rows: over }), fresh(), targets);
+    assert.equal(c.outcome, 'step');
+    assert.equal(c.to, 'aggressive');
+    assert.equal(c.memory.lastCheck, T0 + 600);
+    // An operator set conservative: the loop follows it and waits a full dwell before moving it.
+    const next = check(ctx({ time: T0 + 630, stored: 'conservative', inForce: { profile: 'conservative', source: 'state store' }, rows: [row(T0 + 620, 'conservative', { cost_per_hour_optimized: 1.5 })] }), c.memory, targets);
+    assert.equal(next.changed, false);
+    assert.match(next.reason, /waiting: 0 s of the 300 s dwell in conservative/);
+  });
+
+  it('does not act under a pin, nor under a schedule below twice the budget, nor when stopped', () => {
+    const over = [row(T0 + 590, 'minimal', { cost_per_hour_optimized: 1.5 })];
+    const pinned = check(ctx({ inForce: { profile: 'minimal', source: 'pin' }, rows: over }), fresh(), targets);
+    assert.equal(pinned.outcome, 'pinned');
+    assert.equal(pinned.changed, false);
+    const scheduled = check(ctx({ inForce: { profile: 'minimal', source: 'schedule' }, rows: over }), fresh(), targets);
+    assert.equal(scheduled.outcome, 'schedule');
+    assert.equal(scheduled.changed, false);
+    const stopped = check(ctx({ rows: [row(T0 + 590, 'balanced', { cost_per_hour_optimized: 1.5 })], running: false }), fresh(), targets);
+    assert.equal(stopped.changed, false);
+    assert.match(stopped.reason, /stopped/);
+    assert.deepEqual(stopped.events.map((e) => e.event), ['budget_exceeded'], 'alerts still go out while the loop is stopped');
+  });
+
+  it('puts the emergency guard over the schedule, and lifts it when the loop steps out of emergency', () => {
+    const spike = [row(T0 + 590, 'conservative', { cost_per_hour_optimized: 2.5 })];
+    const c = check(ctx({ inForce: { profile: 'conservative', source: 'schedule' }, rows: spike }), fresh(), targets);
+    assert.equal(c.outcome, 'emergency');
+    assert.equal(c.to, 'emergency');
+    assert.equal(c.memory.guard, true);
+    // Under the guard the loop runs on emergency's KPIs; calm for a dwell gives visibility back and ends the guard.
+    let memory = c.memory;
+    let t = T0 + 600;
+    let last = c;
+    for (let k = 1; k <= 12 && memory.guard; k++) {
+      t += 30;
+      last = check(ctx({ time: t, stored: 'emergency', inForce: { profile: 'emergency', source: 'emergency guard' }, rows: [row(t - 5, 'emergency', { cost_per_hour_optimized: 0.1, series_exported: 200 })] }), memory, targets);
+      memory = last.memory;
+    }
+    assert.equal(memory.guard, false);
+    assert.equal(last.to, 'minimal');
+    assert.ok(t - (T0 + 600) >= 300, 'not before the dwell');
+  });
+
+  it('raises each alert once per episode', () => {
+    const seq = [1.5, 1.6, 0.9, 1.5].map((cost, k) => row(T0 + 600 + k * 30 - 5, 'emergency', { cost_per_hour_optimized: cost, coverage_critical: k === 1 ? 0.8 : 1, visibility: 0.5, series_exported: 2500 }));
+    let memory = fresh();
+    const events: string[][] = [];
+    seq.forEach((r, k) => {
+      const c = check(ctx({ time: T0 + 600 + k * 30, stored: 'emergency', inForce: { profile: 'emergency', source: 'state store' }, rows: [r] }), memory, targets);
+      memory = c.memory;
+      events.push(c.events.map((e) => `${e.event}${e.details.kind ? `:${String(e.details.kind)}` : ''}`));
+    });
+    assert.deepEqual(events, [
+      ['budget_exceeded', 'series_exceeded', 'coverage_violation:visibility'],
+      ['coverage_violation:critical'],
+      [],
+      ['budget_exceeded'],
+    ]);
+  });
+
+  it('is due every check_interval of data time, with slack for jitter, and at once after the clock went back', () => {
+    assert.equal(checkDue(T0, T0 + 10, 30), false);
+    assert.equal(checkDue(T0, T0 + 29.5, 30), true);
+    assert.equal(checkDue(T0, T0 - 100, 30), true);
+  });
+});

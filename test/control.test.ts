@@ -1,0 +1,182 @@
+/**
+ * The control loop as users meet it: `simulate --control` over a recording (the timeline, and the
+ * profile in force in every interval's export), and the daemon's loop driven by nrdot-plus-ctl
+ * (history, journal, stop that survives a restart, start, force-check, NRDOT_ENABLE_CONTROL_LOOP).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AgentProcess, NO_PROXY_ENV } from './agent-process.js';
+import { AGENT, CTL, run, type RunResult } from './run.js';
+
+const root = mkdtempSync(join(tmpdir(), 'nrdot-control-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const dataDir = (): string => mkdtempSync(join(root, `data-${++dirs}-`));
+const ctl = (dir: string, args: string[]): Promise<RunResult> => run(CTL, args, { env: { ...process.env, ...NO_PROXY_ENV, NRDOT_DATA_DIR: dir, NO_COLOR: '1' } });
+
+interface Timeline {
+  time: number;
+  from: string;
+  to: string;
+  who: string;
+  reason: string;
+}
+
+interface ControlRun {
+  intervals: number;
+  within_budget: number;
+  changes: number;
+  profiles: Record<string, number>;
+  coverage_critical_min: number;
+  timeline: Timeline[];
+}
+
+// 30 snapshots of a web host, 30 s apart (1764115200 is Wednesday 2025-11-26 00:00 UTC).
+const recording = join(root, 'web.ndjson.gz');
+before(async () => {
+  const synth = await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '30', '--interval', '30', '--output', recording]);
+  assert.equal(synth.code, 0, synth.stderr);
+});
+
+/** The value of `nrdot.profile.active`'s `nrdot.profile` attribute in one OTLP JSON request. */
+function activeProfile(request: { resourceMetrics: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeMetrics: Array<{ metrics: Array<{ name: string; gauge?: { dataPoints: Array<{ attributes: Array<{ key: string; value: { stringValue?: string } }> }> } }> }> }> }): string[] {
+  const found: string[] = [];
+  for (const rm of request.resourceMetrics) {
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        if (m.name !== 'nrdot.profile.active') continue;
+        for (const dp of m.gauge!.dataPoints) found.push(dp.attributes.find((a) => a.key === 'nrdot.profile')!.value.stringValue!);
+      }
+    }
+  }
+  return found;
+}
+
+describe('simulate --control', () => {
+  it('runs the loop on the recording\'s time and exports the profile in force in every interval', async () => {
+    const out = join(root, 'export.jsonl');
+    // A budget only emergency fits, below balanced's cost but above half of it: the loop steps down one
+    // profile per dwell (300 s = 10 snapshots), never straight to emergency.
+    const r = await run(CTL, ['simulate', '--input', recording, '--control', '--budget-per-hour', '0.0009', '--json', '--export-file', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as ControlRun;
+    assert.equal(result.intervals, 30);
+    assert.deepEqual(result.timeline.map((e) => `${e.from}>${e.to}`), ['balanced>aggressive', 'aggressive>minimal', 'minimal>emergency']);
+    assert.equal(result.timeline[0]!.from, 'balanced', 'starts from the configured profile');
+    for (const e of result.timeline) {
+      assert.equal(e.who, 'control loop');
+      assert.match(e.reason, /^budget: cost \$[\d.]+\/h above budget \$0\.000900\/h: one step toward savings/);
+    }
+    for (let k = 1; k < result.timeline.length; k++) {
+      assert.ok(result.timeline[k]!.time - result.timeline[k - 1]!.time >= 299, 'never faster than the dwell');
+    }
+    assert.equal(result.coverage_critical_min, 1, 'critical processes stay covered in every profile');
+
+    // Every interval's export names the profile in force then, as a self-metric, never on process series.
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Parameters<typeof activeProfile>[0] & { resourceMetrics: Array<{ resource: { attributes: Array<{ key: string }> } }> });
+    assert.equal(lines.length, 30);
+    const start = 1764115200;
+    const expected = Array.from({ length: 30 }, (_, k) => {
+      const t = start + k * 30;
+      return result.timeline.filter((e) => e.time <= t + 1).at(-1)?.to ?? 'balanced';
+    });
+    assert.deepEqual(lines.map((l) => activeProfile(l)), expected.map((p) => [p]));
+    const processAttrs = lines.flatMap((l) => l.resourceMetrics.filter((rm) => rm.resource.attributes.some((a) => a.key === 'process.pid')).flatMap((rm) => rm.resource.attributes.map((a) => a.key)));
+    assert.ok(processAttrs.length > 0);
+    assert.ok(!processAttrs.some((k) => k.startsWith('nrdot.profile')), 'the profile is not a resource attribute of process series');
+  });
+
+  it('prints a summary and the timeline, and gives visibility back when the budget has room for it', async () => {
+    // Balanced shows under 75% of the host's usage; half the baseline's cost leaves room for conservative.
+    const r = await run(CTL, ['simulate', '--input', recording, '--control', '--target-reduction', '0.5']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /budget\s+relative, 50\.0% of the baseline's cost/);
+    assert.match(r.stdout, /within budget\s+30 of 30 intervals \(100\.0%\)/);
+    assert.match(r.stdout, /profile changes\s+1 \(control loop 1, emergency guard 0, schedule 0\)/);
+    assert.match(r.stdout, /balanced\s+conservative\s+control loop\s+visibility: visibility [\d.]+% below 75\.0%: one step toward visibility/);
+  });
+
+  it('refuses budgets without --control, two budgets, and nonsense, naming the flag', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--budget-per-hour', '1'], /--budget-per-hour: only with --control/],
+      [['--control', '--budget-per-hour', '1', '--target-reduction', '0.5'], /--budget-per-hour.*cannot be used with.*--target-reduction|--target-reduction.*cannot be used with.*--budget-per-hour/],
+      [['--control', '--budget-per-hour', '-2'], /--budget-per-hour.*a cost per hour above 0/],
+      [['--control', '--target-reduction', '1.5'], /--target-reduction.*a fraction between 0 and 1/],
+      [['--control', '--profile', 'minimal'], /--control starts from the configured profile/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(CTL, ['simulate', '--input', recording, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});
+
+interface ControlStatus {
+  running: boolean;
+  stopped: { who: string; reason: string } | null;
+  last_check: { outcome: string } | null;
+}
+
+describe('the daemon\'s control loop', () => {
+  it('steps over budget, records every check, journals its changes, and stays stopped across a restart', async () => {
+    const dir = dataDir();
+    const env = { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '', NRDOT_MAX_COST_HOUR: '0.0009' };
+    let agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], env);
+    try {
+      await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the replay');
+      const history = JSON.parse((await ctl(dir, ['control', 'history', '--limit', '100', '--json'])).stdout) as { checks: Array<{ outcome: string; from: string; to: string; inputs: { costPerHour: number; budget: number } }> };
+      // 30 snapshots 30 s apart: a check at each one after the first.
+      assert.equal(history.checks.length, 29);
+      assert.ok(history.checks.every((c) => c.inputs.budget === 0.0009 && c.inputs.costPerHour > 0));
+      const steps = history.checks.filter((c) => c.from !== c.to);
+      assert.ok(steps.length >= 2, JSON.stringify(steps));
+      const journal = JSON.parse((await ctl(dir, ['profile', 'show', '--json'])).stdout) as { journal: Array<{ who: string; reason: string }> };
+      assert.ok(journal.journal.some((e) => e.who === 'control loop' && /above (2 x )?budget/.test(e.reason)), JSON.stringify(journal.journal));
+      const text = await ctl(dir, ['control', 'history', '--changes']);
+      assert.match(text.stdout, /step\s+balanced -> aggressive/);
+
+      const stop = await ctl(dir, ['control', 'stop', '--reason', 'investigating']);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.match(stop.stdout, /control loop stopped/);
+      await agent.stop();
+      agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], env);
+      await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the second replay');
+      const status = JSON.parse((await ctl(dir, ['control', 'status', '--json'])).stdout) as ControlStatus;
+      assert.equal(status.running, false);
+      assert.equal(status.stopped!.reason, 'investigating');
+      const checks = JSON.parse((await ctl(dir, ['control', 'history', '--limit', '1000', '--json'])).stdout) as { checks: Array<{ reason: string }> };
+      assert.ok(checks.checks.filter((c) => c.reason === 'the loop is stopped').length >= 29, 'a stopped loop records its checks and changes nothing');
+
+      const start = await ctl(dir, ['control', 'start']);
+      assert.match(start.stdout, /control loop started/);
+      const forced = JSON.parse((await ctl(dir, ['control', 'force-check', '--json'])).stdout) as { check: { outcome: string; reason: string } };
+      assert.notEqual(forced.check.reason, 'the loop is stopped');
+      const human = await ctl(dir, ['control', 'status']);
+      assert.match(human.stdout, /loop\s+running/);
+      assert.match(human.stdout, /budget\s+absolute: \$0\.000900\/h/);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('starts stopped with NRDOT_ENABLE_CONTROL_LOOP=false, and refuses a value that is not a boolean', async () => {
+    const dir = dataDir();
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '', NRDOT_ENABLE_CONTROL_LOOP: 'false' });
+    try {
+      await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 30_000, 'the end of the replay');
+      const status = JSON.parse((await ctl(dir, ['control', 'status', '--json'])).stdout) as ControlStatus;
+      assert.equal(status.running, false);
+      assert.equal(status.stopped!.who, 'configuration');
+      assert.match(status.stopped!.reason, /NRDOT_ENABLE_CONTROL_LOOP=false/);
+    } finally {
+      await agent.stop();
+    }
+    const bad = await run(AGENT, ['--once'], { env: { ...process.env, NRDOT_DATA_DIR: dataDir(), NRDOT_CONFIG: '', NRDOT_ENABLE_CONTROL_LOOP: 'maybe' } });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /NRDOT_ENABLE_CONTROL_LOOP/);
+  });
+});
