@@ -96,6 +96,36 @@ describe('locations', () => {
   });
 });
 
+describe('webhooks', () => {
+  it('takes a url and an optional secret for each of the five events', () => {
+    const c = load('valid/webhooks.yaml').parse();
+    assert.deepEqual(Object.keys(c.webhooks), ['profile_change', 'rollback', 'budget_exceeded', 'series_exceeded', 'coverage_violation']);
+    assert.equal(c.webhooks.profile_change!.secret, 'change-me');
+    assert.equal(c.webhooks.budget_exceeded!.secret, undefined);
+    assert.deepEqual(defaultConfig().webhooks, {}, 'none by default');
+  });
+
+  it('names an unknown event and lists the events there are', () => {
+    assert.throws(
+      () => parseConfig('webhooks:\n  profile_chnage: { url: "https://hooks.example.com/x" }\n', 'w.yaml'),
+      { message: 'w.yaml:2: webhooks.profile_chnage: unknown event; events: profile_change, rollback, budget_exceeded, series_exceeded, coverage_violation' },
+    );
+  });
+
+  it('names a url that is not http(s), without quoting it (it may be a credential)', () => {
+    for (const url of ['ftp://hooks.example.com/T0/SECRETPATH', 'hooks.example.com/T0/SECRETPATH']) {
+      assert.throws(
+        () => parseConfig(`webhooks: { rollback: { url: "${url}" } }\n`, 'w.yaml'),
+        (err: Error) => {
+          assert.match(err.message, /^w\.yaml:1: webhooks\.rollback\.url: must be empty \(off\) or an http\(s\) URL such as https:\/\/hooks\.example\.com\/nrdot \(got /);
+          assert.ok(!err.message.includes('SECRETPATH'), err.message);
+          return true;
+        },
+      );
+    }
+  });
+});
+
 describe('redaction', () => {
   it('hides webhook secrets and URLs, every header value and credentials in endpoints', () => {
     const file = join(scratch, 'secrets.yaml');

@@ -4,6 +4,7 @@
  * threshold would otherwise leave the default in force without a word).
  */
 import { z } from 'zod';
+import { ALERT_EVENTS, isAlertEvent, type AlertEvent } from '../alerts/events.js';
 import { parseListen } from './listen.js';
 
 const regex = z.string().superRefine((value, ctx) => {
@@ -105,6 +106,36 @@ export function durationSeconds(value: number | string): number {
   return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
 }
 
+/** A webhook: `url` empty (off) or http(s); `secret` signs each body (HMAC-SHA256, X-NRDOT-Signature). */
+const webhook = z.strictObject({
+  url: z.string().superRefine((value, ctx) => {
+    if (value === '') return;
+    let url: URL | null = null;
+    try {
+      url = new URL(value);
+    } catch {
+      // reported below
+    }
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+      // The value itself is not quoted: a webhook URL may be a credential (src/config/redact.ts).
+      const got = url ? `a ${url.protocol} URL` : 'something that is not a URL';
+      ctx.addIssue({ code: 'custom', message: `must be empty (off) or an http(s) URL such as https://hooks.example.com/nrdot (got ${got})` });
+    }
+  }),
+  secret: z.string().optional(),
+});
+export type WebhookConfig = z.output<typeof webhook>;
+
+/** Webhooks by event: a key that is not an event is named, with the events there are. */
+const webhooks = z
+  .record(z.string(), webhook)
+  .superRefine((hooks, ctx) => {
+    for (const key of Object.keys(hooks)) {
+      if (!isAlertEvent(key)) ctx.addIssue({ code: 'custom', path: [key], message: `unknown event; events: ${ALERT_EVENTS.join(', ')}` });
+    }
+  })
+  .transform((hooks) => hooks as Partial<Record<AlertEvent, WebhookConfig>>);
+
 export const configSchema = z.strictObject({
   version: z.union([z.string(), z.number()]).transform(String),
   schema_version: z.literal(1),
@@ -186,7 +217,7 @@ export const configSchema = z.strictObject({
       }
     }),
   }),
-  webhooks: z.record(z.string(), z.strictObject({ url: z.string(), secret: z.string().optional() })),
+  webhooks,
   experiments: z.looseObject({ enabled: z.boolean() }),
 });
 
