@@ -4,10 +4,13 @@
  * (history, journal, stop that survives a restart, start, force-check, NRDOT_ENABLE_CONTROL_LOOP).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { verifySignature } from '../src/alerts/webhook.js';
 import { AgentProcess, NO_PROXY_ENV } from './agent-process.js';
 import { AGENT, CTL, run, type RunResult } from './run.js';
 
@@ -178,5 +181,86 @@ describe('the daemon\'s control loop', () => {
     const bad = await run(AGENT, ['--once'], { env: { ...process.env, NRDOT_DATA_DIR: dataDir(), NRDOT_CONFIG: '', NRDOT_ENABLE_CONTROL_LOOP: 'maybe' } });
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /NRDOT_ENABLE_CONTROL_LOOP/);
+  });
+});
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A webhook receiver on loopback that keeps every request; `until` resolves when `done` says so. */
+async function receiver(): Promise<{ url: string; got: Received[]; until: (done: (got: Received[]) => boolean) => Promise<void>; close: () => Promise<void> }> {
+  const got: Received[] = [];
+  const waiters = new Set<() => void>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(204).end();
+      for (const w of waiters) w();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/T0KEN-IN-PATH`,
+    got,
+    until: (done) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out; received ${JSON.stringify(got.map((g) => g.headers['x-nrdot-event']))}`)), 20_000);
+        const check = (): void => {
+          if (!done(got)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('webhook events from the daemon', () => {
+  it('posts signed profile_change and budget_exceeded events, and rollback', async () => {
+    const hook = await receiver();
+    const dir = dataDir();
+    const config = join(dir, 'optimization.yaml');
+    const secret = 's3cret-for-hmac';
+    writeFileSync(
+      config,
+      `webhooks:\n  profile_change: { url: "${hook.url}", secret: "${secret}" }\n  budget_exceeded: { url: "${hook.url}", secret: "${secret}" }\n  rollback: { url: "${hook.url}", secret: "${secret}" }\n`,
+    );
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast', '--config', config], { NRDOT_DATA_DIR: dir, NRDOT_MAX_COST_HOUR: '0.0009' });
+    try {
+      const events = (got: Received[]): string[] => got.map((g) => String(g.headers['x-nrdot-event']));
+      await hook.until((got) => events(got).includes('budget_exceeded') && events(got).filter((e) => e === 'profile_change').length >= 2);
+      for (const g of hook.got) {
+        assert.ok(verifySignature(secret, g.body, g.headers['x-nrdot-signature'] as string), `signature of ${g.body}`);
+        const body = JSON.parse(g.body) as { event: string; host: string; time: string; details: Record<string, unknown> };
+        assert.equal(body.event, g.headers['x-nrdot-event']);
+        assert.ok(body.host.length > 0);
+        assert.match(body.time, /^2025-11-26T00:\d\d:\d\d/, 'the recording\'s time');
+      }
+      const change = hook.got.map((g) => JSON.parse(g.body) as { event: string; details: { from: string; to: string; who: string; reason: string } }).find((b) => b.event === 'profile_change')!;
+      assert.deepEqual([change.details.from, change.details.to, change.details.who], ['balanced', 'aggressive', 'control loop']);
+      assert.match(change.details.reason, /^budget: cost/);
+      const budget = JSON.parse(hook.got.find((g) => g.headers['x-nrdot-event'] === 'budget_exceeded')!.body) as { details: { budget_per_hour: number } };
+      assert.equal(budget.details.budget_per_hour, 0.0009);
+
+      const rollback = await ctl(dir, ['rollback', '--reason', 'bad rollout']);
+      assert.equal(rollback.code, 0, rollback.stderr);
+      assert.match(rollback.stdout, /Manual review required/);
+      await hook.until((got) => events(got).includes('rollback'));
+      const rb = JSON.parse(hook.got.find((g) => g.headers['x-nrdot-event'] === 'rollback')!.body) as { details: { reason: string } };
+      assert.equal(rb.details.reason, 'bad rollout');
+      // The log never carries the secret or the URL's path.
+      assert.ok(!agent.stderr.includes(secret) && !agent.stderr.includes('T0KEN-IN-PATH'));
+    } finally {
+      await agent.stop();
+      await hook.close();
+    }
   });
 });

@@ -14,6 +14,11 @@ import type { Logger } from './log.js';
 const MEMORY = 'control.memory';
 const STOPPED = 'control.stopped';
 
+/** Whether the emergency guard was on when the daemon last stopped (for the profile at start). */
+export function storedGuard(store: StateStore): boolean {
+  return store.getSetting<ControlMemory>(MEMORY)?.guard ?? false;
+}
+
 /** Why the loop is stopped: by whom, when (unix seconds), why. */
 export interface Stopped {
   time: number;

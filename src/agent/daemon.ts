@@ -20,6 +20,7 @@ import type { Collector, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
 import { ruleAt } from '../control/schedule.js';
+import type { AlertEvent, WebhookSender } from '../alerts/webhook.js';
 import type { Check } from '../control/controller.js';
 import { ControlLoop } from './control.js';
 import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
@@ -48,6 +49,8 @@ export interface DaemonParts {
   filePath: string | null;
   /** Where the pipeline state comes from (a state saved by another source is not reused). */
   stateSource: string;
+  /** Webhook events, through the store's outbox. */
+  webhooks: WebhookSender;
 }
 
 export class Daemon implements DaemonApi {
@@ -83,11 +86,13 @@ export class Daemon implements DaemonApi {
     return profileInForce(this.p.store.profileState(), this.p.config, now, this.control.guard);
   }
 
-  /** Sends a webhook event (through the outbox). */
-  private raise(event: string, details: Record<string, unknown>, time: number): void {
-    void event;
-    void details;
-    void time;
+  /** Sends a webhook event (through the outbox; nothing when no webhook is configured for it). */
+  private raise(event: AlertEvent, details: Record<string, unknown>, time: number): void {
+    try {
+      this.p.webhooks.raise(event, details, time);
+    } catch (err) {
+      this.p.log.error({ event }, `webhook event ${event} not stored: ${(err as Error).message}`);
+    }
   }
 
   /** The profile the loop manages: the stored one, or the configuration's default. */
@@ -131,8 +136,13 @@ export class Daemon implements DaemonApi {
       }
     }
     if (f.profile !== this.p.optimizer.profile) {
-      this.p.log.info({ profile: f.profile, previous: this.p.optimizer.profile, profile_source: f.source }, `profile ${f.profile} in force (${f.source}), was ${this.p.optimizer.profile}`);
+      const from = this.p.optimizer.profile;
+      this.p.log.info({ profile: f.profile, previous: from, profile_source: f.source }, `profile ${f.profile} in force (${f.source}), was ${from}`);
       this.p.optimizer.setProfile(f.profile);
+      // Who and why: the journal entry that made it, when the latest one leads to this profile.
+      const entry = this.p.store.journal({ limit: 1 })[0];
+      const by = entry && entry.to === f.profile ? { who: entry.who, reason: entry.reason } : { who: f.source, reason: f.note ?? `${f.source} in force` };
+      this.raise('profile_change', { from, to: f.profile, source: f.source, ...by }, now);
     }
     if (f.note) this.p.log.warn({ profile: f.profile }, `${f.note}: using ${f.profile} (${f.source})`);
     return f;
@@ -226,7 +236,7 @@ export class Daemon implements DaemonApi {
     this.watcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.collector?.stop();
-    await Promise.all([this.listener?.close(), this.p.otlp?.sender.stop()]);
+    await Promise.all([this.listener?.close(), this.p.otlp?.sender.stop(), this.p.webhooks.stop()]);
     this.p.otlp?.queue.close();
     removeAgentInfo(this.p.dataDir);
     this.p.store.close();
@@ -274,6 +284,7 @@ export class Daemon implements DaemonApi {
     this.p.env = loaded.env;
     this.configText = this.readConfigText();
     this.control.setConfig(config, this.clock());
+    this.p.webhooks.setWebhooks(config.webhooks);
     this.p.optimizer.setConfig(config, this.inForce().profile);
     this.apply();
     this.reloads.ok++;
@@ -321,6 +332,7 @@ export class Daemon implements DaemonApi {
           : { enabled: false },
         file: this.p.filePath,
         prometheus: this.listener ? `http://${this.listener.address}/metrics` : null,
+        webhooks: { events: Object.entries(this.p.config.webhooks).filter(([, w]) => w?.url).map(([e]) => e), ...this.p.webhooks.stats },
       },
       reloads: { ...this.reloads, pending_restart: this.pendingRestart },
     };

@@ -7,6 +7,7 @@
  */
 import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { AGENT_FILE, ensureToken, TOKEN_FILE } from '../api/discovery.js';
 import { acquireLock, LockedError } from '../file-lock.js';
@@ -26,7 +27,9 @@ import { configure, runProgram } from '../cli/program.js';
 import { installCommand, uninstallCommand } from './install.js';
 import { openReader } from '../cli/snapshot.js';
 import { VERSION } from '../version.js';
+import { WebhookSender } from '../alerts/webhook.js';
 import { Collector } from './collector.js';
+import { storedGuard } from './control.js';
 import { Daemon } from './daemon.js';
 import { createLogger, logLevel, type Logger } from './log.js';
 import { profileInForce } from './profiles.js';
@@ -132,7 +135,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     store.setActiveProfile(config.state.active_profile, { time: now, who: 'nrdot-plus', reason: 'first start: the configuration\'s state.active_profile' });
   }
   if (opts.profile !== undefined) store.setActiveProfile(opts.profile, { time: now, who: 'nrdot-plus --profile', reason: 'set at start' });
-  const profile = profileInForce(store.profileState(), config, now).profile;
+  const profile = profileInForce(store.profileState(), config, now, storedGuard(store)).profile;
   const stateSource = source.kind === 'procfs' ? `procfs:${source.location}` : `replay:${source.location}`;
   const resumed = resumeState(store, stateSource, now, source.kind === 'procfs');
 
@@ -150,7 +153,8 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   }
   const { otlp, announce } = await openOtlp(config, intervalSeconds, log);
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
-  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource });
+  const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log });
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource, webhooks });
   const collector = new Collector({
     source,
     intervalSeconds,
@@ -166,7 +170,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   if (opts.once) {
     announce();
     const ok = await collector.collectOnce();
-    await otlp?.sender.flush();
+    await Promise.all([otlp?.sender.flush(), webhooks.drain()]);
     await daemon.stop();
     if (otlp && otlp.queue.depth > 0) {
       log.warn({ queued_batches: otlp.queue.depth, queue: otlp.settings.queueDir }, `${otlp.queue.depth} batches stay queued for the next run`);
@@ -230,6 +234,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     if (stopping) return;
     collector.start();
     otlp?.sender.start();
+    webhooks.start();
   });
 }
 

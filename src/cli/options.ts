@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { UsageError, UserError } from './errors.js';
+import { parseBoolean } from '../config/index.js';
 
 export const DEFAULT_INTERVAL_SECONDS = 60;
 
@@ -59,8 +60,7 @@ export function procfsRoot(flag: string | undefined, env = process.env): string 
 export function envBoolean(name: string, env = process.env): boolean | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const v = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  const value = parseBoolean(raw);
+  if (value !== undefined) return value;
   throw new UsageError(`${name}: must be true or false (got "${raw}")`);
 }

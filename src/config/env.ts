@@ -56,9 +56,14 @@ export function applyEnv(merged: Record<string, unknown>, env: Env): AppliedEnv[
 
 const BOOLEANS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
 
-/** true/false, 1/0, yes/no, on/off in any case; anything else is kept as text for the schema to reject under the variable's name. */
+/** true/false, 1/0, yes/no, on/off in any case; undefined for anything else. */
+export function parseBoolean(raw: string): boolean | undefined {
+  return BOOLEANS[raw.trim().toLowerCase()];
+}
+
+/** A boolean, or the text kept for the schema to reject under the variable's name. */
 function booleanValue(raw: string): boolean | string {
-  return BOOLEANS[raw.trim().toLowerCase()] ?? raw.trim();
+  return parseBoolean(raw) ?? raw.trim();
 }
 
 /** The variable that set `path`, if one did. */

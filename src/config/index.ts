@@ -3,4 +3,4 @@ export { ConfigError, defaultConfig, loadConfig, loadConfigAt, parseConfig, type
 export { configLocation, dataDir, LOG_FILE_NAME, logDir, logFile, SYSTEM_CONFIG, SYSTEM_DATA_DIR, SYSTEM_LOG_DIR, type ConfigLocation } from './paths.js';
 export { durationSeconds, METRIC_SELECTORS, type Config, type MetricSelector, type ProfileConfig, type RuleConfig, type TierConfig } from './schema.js';
 export { redactConfig } from './redact.js';
-export { ENV_SETTINGS, type AppliedEnv, type Env } from './env.js';
+export { ENV_SETTINGS, parseBoolean, type AppliedEnv, type Env } from './env.js';

@@ -46,7 +46,7 @@ export class ProfileJournal {
     this.putPin = db.prepare('INSERT OR REPLACE INTO pin (id, profile, until, since, who, reason) VALUES (1, ?, ?, ?, ?, ?)');
     this.deletePin = db.prepare('DELETE FROM pin WHERE id = 1');
     this.append = db.prepare('INSERT INTO journal (time, from_profile, to_profile, reason, who) VALUES (?, ?, ?, ?, ?) RETURNING *');
-    this.list = db.prepare('SELECT * FROM journal WHERE time >= ? ORDER BY time DESC, id DESC LIMIT ?');
+    this.list = db.prepare('SELECT * FROM journal WHERE time >= ? ORDER BY id DESC LIMIT ?');
 
     this.setActive = db.transaction((profile: string, ctx: ChangeContext): JournalEntry | null => {
       const before = this.state();

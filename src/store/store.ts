@@ -193,7 +193,7 @@ export class StateStore {
     return this.profiles.journalChange(from, to, ctx);
   }
 
-  /** Profile changes, newest first. */
+  /** Profile changes, the latest first (in the order they were made: a replay journals its own data time beside wall-clock changes). */
   journal(query: TimeQuery = {}): JournalEntry[] {
     return this.profiles.journal(query);
   }
