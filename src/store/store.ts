@@ -156,6 +156,60 @@ export class StateStore {
     return this.version;
   }
 
+  /**
+   * Writes a copy of the database to `file` (which must not exist) for an archive, and returns how
+   * many rows `scrub` changed in it. The store is not changed.
+   *
+   * `VACUUM INTO` rather than the online backup API: it is one statement in one read transaction, so
+   * the copy is the database at one instant however the daemon writes around it (WAL: other
+   * connections' readers and writers are not blocked, and this connection's own writes cannot
+   * interleave with a synchronous statement), and it is compacted: free pages, which may still hold
+   * the bytes of deleted rows, are not copied. It holds the event loop while it runs (the store is
+   * synchronous): for a week of 10 s intervals and a 1 MiB pipeline state, on the 2-core build
+   * machine, about 30 ms to copy and 80 ms more to scrub; once per archive.
+   *
+   * With `scrub`, every value of every text column of the copy (journal and pin reasons, settings,
+   * alert payloads and errors, decisions' inputs and reasons, ...) is passed through it and replaced
+   * when it changes; numbers and blobs are left as they are (the pipeline state blob: numbers, pids,
+   * tier and rollup group names). The copy is then vacuumed again, with secure_delete, so that the
+   * replaced bytes are gone from the file. Errors are StoreErrors naming `file`.
+   */
+  copyTo(file: string, scrub?: (text: string) => string): number {
+    try {
+      this.db.prepare('VACUUM INTO ?').run(file);
+    } catch (err) {
+      throw new StoreError(`${file}: cannot copy the state store there: ${err instanceof Database.SqliteError ? describeSqliteError(err) : describeFileError(err)}`);
+    }
+    if (!scrub) return 0;
+    let copy: Database.Database | undefined;
+    try {
+      copy = new Database(file, { fileMustExist: true });
+      copy.pragma('journal_mode = DELETE');
+      copy.pragma('secure_delete = ON');
+      copy.function('nrdot_scrub', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? scrub(value) : value));
+      let changed = 0;
+      const tables = copy.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'").pluck().all() as string[];
+      copy.transaction(() => {
+        for (const table of tables) {
+          // Columns of text affinity (or none): the only ones the store puts text in. One pass per table.
+          const columns = (copy!.prepare('SELECT name, type FROM pragma_table_info(?)').all(table) as Array<{ name: string; type: string }>)
+            .filter((c) => c.type === '' || /CHAR|CLOB|TEXT/i.test(c.type))
+            .map((c) => quoteIdentifier(c.name));
+          if (columns.length === 0) continue;
+          const set = columns.map((c) => `${c} = nrdot_scrub(${c})`).join(', ');
+          const where = columns.map((c) => `nrdot_scrub(${c}) IS NOT ${c}`).join(' OR ');
+          changed += copy!.prepare(`UPDATE ${quoteIdentifier(table)} SET ${set} WHERE ${where}`).run().changes;
+        }
+      })();
+      if (changed > 0) copy.exec('VACUUM');
+      copy.close();
+      return changed;
+    } catch (err) {
+      copy?.close();
+      throw new StoreError(`${file}: cannot redact the copy of the state store: ${err instanceof Database.SqliteError ? describeSqliteError(err) : describeFileError(err)}`);
+    }
+  }
+
   /** Checkpoints the log into the file and closes. Safe to call twice. */
   close(): void {
     if (!this.db.open) return;
@@ -301,6 +355,11 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
   }
+}
+
+/** A table or column name as an SQL identifier. */
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function describeSqliteError(err: InstanceType<typeof Database.SqliteError>): string {
