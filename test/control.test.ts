@@ -4,7 +4,8 @@
  * (history, journal, stop that survives a restart, start, force-check, NRDOT_ENABLE_CONTROL_LOOP).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -262,5 +263,56 @@ describe('webhook events from the daemon', () => {
       await agent.stop();
       await hook.close();
     }
+  });
+});
+
+describe('emergency rollback', () => {
+  it('stops the loop, pins conservative, archives state and logs without secrets, and keeps it all across a restart', async () => {
+    const dir = dataDir();
+    const config = join(dir, 'optimization.yaml');
+    const secret = 'whsec-0123456789abcdef';
+    writeFileSync(config, `webhooks:\n  rollback: { url: "http://127.0.0.1:9/hooks/PATH-SECRET-42", secret: "${secret}" }\n`);
+    const env = { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: config };
+    let agent = AgentProcess.start(['--interval', '1'], env);
+    try {
+      await agent.waitForLog((l) => typeof l.processes === 'number', 20_000, 'the first interval');
+      const r = await ctl(dir, ['rollback', '--reason', 'bad rollout of aggressive']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /rolled back: control loop stopped, conservative pinned until unpinned/);
+      assert.match(r.stdout, /Manual review required/);
+      const archive = /archive: (\S+\.tar\.gz)/.exec(r.stdout)![1]!;
+      assert.ok(archive.startsWith(join(dir, 'archives')), archive);
+      assert.equal(statSync(archive).mode & 0o777, 0o600);
+      const out = mkdtempSync(join(root, 'extract-'));
+      execFileSync('tar', ['-xzf', archive, '-C', out]);
+      const [top] = readdirSync(out);
+      const files = readdirSync(join(out, top!), { recursive: true }).map(String);
+      for (const f of ['manifest.json', 'config.yaml', 'state.db', 'journal.json', 'status.json']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
+      assert.ok(files.some((f) => f.startsWith('logs/nrdot-plus.log')), 'the log');
+      for (const f of files) {
+        const path = join(out, top!, f);
+        if (statSync(path).isDirectory()) continue;
+        const bytes = readFileSync(path, 'latin1');
+        assert.ok(!bytes.includes(secret) && !bytes.includes('PATH-SECRET-42'), `no secret in ${f}`);
+      }
+      const journal = JSON.parse(readFileSync(join(out, top!, 'journal.json'), 'utf8')) as Array<{ to: string; reason: string }>;
+      assert.ok(journal.some((e) => e.to === 'conservative' && e.reason === 'rollback: bad rollout of aggressive'), JSON.stringify(journal));
+
+      await agent.stop();
+      agent = AgentProcess.start(['--interval', '1'], env);
+      await agent.waitForLog((l) => typeof l.processes === 'number', 20_000, 'the first interval after the restart');
+      const status = JSON.parse((await ctl(dir, ['control', 'status', '--json'])).stdout) as ControlStatus & { profile: { profile: string; source: string } };
+      assert.equal(status.running, false);
+      assert.equal(status.stopped!.reason, 'rollback: bad rollout of aggressive');
+      assert.deepEqual([status.profile.profile, status.profile.source], ['conservative', 'pin']);
+      assert.equal((await ctl(dir, ['profile', 'unpin'])).code, 0);
+      assert.equal((await ctl(dir, ['control', 'start'])).code, 0);
+      const after = JSON.parse((await ctl(dir, ['control', 'status', '--json'])).stdout) as ControlStatus & { profile: { profile: string } };
+      assert.equal(after.running, true);
+      assert.equal(after.profile.profile, 'balanced');
+    } finally {
+      await agent.stop();
+    }
+    assert.ok(!existsSync(join(dir, 'agent.json')));
   });
 });

@@ -11,7 +11,7 @@ import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
-import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import { ConfigError, loadConfigAt, logFile, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
@@ -21,6 +21,7 @@ import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
 import { ruleAt } from '../control/schedule.js';
 import type { AlertEvent, WebhookSender } from '../alerts/webhook.js';
+import { logFilesOf, writeArchive } from '../control/archive.js';
 import type { Check } from '../control/controller.js';
 import { ControlLoop } from './control.js';
 import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
@@ -452,7 +453,28 @@ export class Daemon implements DaemonApi {
     this.apply();
     this.raise('rollback', { reason: by.reason, who: by.who, pinned: 'conservative', loop: 'stopped' }, now);
     this.p.log.warn({ by: by.who }, `emergency rollback by ${by.who}: ${by.reason}; pinned conservative, control loop stopped`);
-    return { pinned: 'conservative', loop_stopped: true, archive: null, message: 'Manual review required' };
+    let archive: string | null = null;
+    let archiveError: string | null = null;
+    try {
+      const written = await writeArchive({
+        dataDir: this.p.dataDir,
+        store: this.p.store,
+        config: this.p.config,
+        configFile: this.p.configFile,
+        env: process.env,
+        logFiles: logFilesOf(logFile()),
+        time: now,
+        who: by.who,
+        reason: by.reason,
+        status: this.status(),
+      });
+      archive = written.path;
+      this.p.log.warn({ archive, bytes: written.bytes }, `rollback archive written: ${archive}; manual review required`);
+    } catch (err) {
+      archiveError = (err as Error).message;
+      this.p.log.error({ by: by.who }, `rollback done, but its archive failed: ${archiveError}`);
+    }
+    return { pinned: 'conservative', loop_stopped: true, archive, archive_error: archiveError, message: 'Manual review required', profile: this.described() };
   }
 
   private decisions(): Decision[] {

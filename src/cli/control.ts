@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { MAX_ROWS } from '../api/routes.js';
 import { usd as usdPerHour } from '../control/loop.js';
 import { connectDaemon, operator } from './client.js';
+import { EXIT } from './errors.js';
 import { countArg } from './options.js';
 import { describeInForce, type InForce } from './profile.js';
 import { configure } from './program.js';
@@ -141,12 +142,18 @@ export function rollbackCommand(): Command {
     .option('--reason <text>', 'why (journal, event, archive)')
     .option('--json', 'print as JSON')
     .action(async (opts: { reason?: string; json?: boolean }) => {
-      const r = await connectDaemon().change<{ archive: string | null; pinned: string; message: string; profile: InForce }>('POST', '/api/v1/rollback', { who: operator(), ...(opts.reason ? { reason: opts.reason } : {}) });
+      const r = await connectDaemon().change<{ archive: string | null; archive_error: string | null; pinned: string; message: string; profile: InForce }>('POST', '/api/v1/rollback', {
+        who: operator(),
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
+      // Rolled back either way; an archive that could not be written is a failure to report.
+      if (r.archive_error !== null) process.exitCode = EXIT.error;
       if (opts.json) return writeJson(r);
       process.stdout.write(
         `${bold('rolled back')}: control loop stopped, ${r.pinned} pinned until unpinned\n` +
-          `archive: ${r.archive ?? 'none'}\n` +
+          (r.archive ? `archive: ${r.archive}\n` : '') +
           `${yellow(r.message)}: read the archive, then \`nrdot-plus-ctl profile unpin\` and \`nrdot-plus-ctl control start\`\n`,
       );
+      if (r.archive_error !== null) process.stderr.write(`nrdot-plus-ctl: rollback done, but the archive failed: ${r.archive_error}\n`);
     });
 }
