@@ -7,7 +7,7 @@
  */
 import type { Actor } from '../api/routes.js';
 import type { Config } from '../config/index.js';
-import { check, checkDue, initialMemory, loopTargets, type Check, type CheckEvent, type ControlMemory, type InForceSource } from '../control/controller.js';
+import { check, checkDue, initialMemory, loopTargets, SHADOW_WINDOW_SECONDS, type Check, type CheckEvent, type ControlMemory, type InForceSource } from '../control/controller.js';
 import type { DecisionRow, KpiRecord, StateStore } from '../store/index.js';
 import type { Logger } from './log.js';
 
@@ -32,8 +32,8 @@ export interface ControlParts {
   config: Config;
   /** Raises a webhook event (budget_exceeded, series_exceeded, coverage_violation). */
   raise: (event: CheckEvent, details: Record<string, unknown>, time: number) => void;
-  /** Shadow profiles' KPI rows of the interval at `time` (empty without shadows). */
-  shadows?: (time: number) => KpiRecord[];
+  /** Shadow profiles' KPI rows from `since` (exclusive) to `until` (inclusive); empty without shadows. */
+  shadows?: (since: number, until: number) => KpiRecord[];
 }
 
 export class ControlLoop {
@@ -88,7 +88,7 @@ export class ControlLoop {
     const memory = this.memory ?? initialMemory(stored, now - this.p.config.control_loop.check_interval);
     const since = memory.lastCheck <= now ? memory.lastCheck : now - this.p.config.control_loop.check_interval;
     const rows = store.kpiHistory({ resolution: 'raw', since: since + 1e-6, until: now });
-    const shadows = this.p.shadows?.(rows.at(-1)?.time ?? now) ?? [];
+    const shadows = this.p.shadows?.(now - SHADOW_WINDOW_SECONDS, now) ?? [];
     const c = check({ time: now, inForce, stored, rows, shadows, running: this.running }, memory, loopTargets(this.p.config));
     this.remember(c.memory);
     this.last = c;

@@ -246,7 +246,7 @@ describe('secrets and redaction', () => {
       parseConfig(
         [
           'exporters: { otlp: { endpoint: "https://otlp.example:4318/?token=QUERYTOKEN1", headers: { x-honeycomb-team: HONEYSECRET, short: abc } } }',
-          'webhooks: { slack: { url: "https://hooks.slack.com/services/T0/B0/XYZSECRET" }, plain: { url: "https://example.com/" } }',
+          'webhooks: { profile_change: { url: "https://hooks.slack.com/services/T0/B0/XYZSECRET" }, rollback: { url: "https://example.com/" } }',
         ].join('\n'),
         'optimization.yaml',
       ),

@@ -7,7 +7,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { KpiRecord } from '../store/index.js';
-import { ANTI_THRASHING, decide, usd, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
+import { ANTI_THRASHING, decide, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
 
 /** Where the profile in force comes from (src/agent/profiles.ts). */
 export type InForceSource = 'pin' | 'emergency guard' | 'schedule' | 'state store' | 'configuration';
@@ -67,6 +67,14 @@ export function checkDue(lastCheck: number, now: number, checkInterval: number):
   return now < lastCheck || now - lastCheck + 1 >= checkInterval;
 }
 
+/**
+ * How far back the shadow profiles' KPIs price a step toward visibility: an hour. Shorter windows
+ * miss the bursts of a busy host (a CI runner's compiler storms come every few minutes) and the loop
+ * steps into a profile that goes over budget at the next burst (bench/control.ts, the CI runner's
+ * day, bytes: 25 profile changes with a 300 s window, 17 with 30 minutes, 11 with an hour).
+ */
+export const SHADOW_WINDOW_SECONDS = 3600;
+
 /** The targets of `control_loop` (already merged with the NRDOT_* environment variables). */
 export function loopTargets(config: Config): LoopTargets {
   const c = config.control_loop;
@@ -85,16 +93,27 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 /**
  * The loop's inputs from the intervals since the last check that ran under `profile` (intervals of
  * another profile say nothing about this one): means of cost, baseline, series and visibility, the
- * worst critical coverage; and, from the shadow rows of the latest interval, what each other profile
- * would cost.
+ * worst critical coverage; and, from the shadow rows given (the last SHADOW_WINDOW_SECONDS), what each other
+ * profile would cost on average.
  */
 export function checkInputs(rows: readonly KpiRecord[], profile: string, shadows: readonly KpiRecord[] = []): CheckInputs | null {
   const own = rows.filter((r) => r.profile === profile);
   if (own.length === 0) return null;
   const coverage = own.map((r) => r.coverage_critical).filter((c): c is number => c !== null);
-  const predicted: Record<string, { costPerHour: number; series: number }> = {};
-  const latest = Math.max(...shadows.map((s) => s.time));
-  for (const s of shadows) if (s.time === latest && s.profile !== profile) predicted[s.profile] = { costPerHour: s.cost_per_hour_optimized, series: s.series_exported };
+  // A shadow's mean over the window: one interval is noise (a burst of short-lived processes), and a
+  // step taken on a lucky interval bounces back at the next check.
+  const sums = new Map<string, { cost: number; max: number; series: number; n: number }>();
+  for (const s of shadows) {
+    if (s.profile === profile) continue;
+    const sum = sums.get(s.profile) ?? { cost: 0, max: 0, series: 0, n: 0 };
+    sum.cost += s.cost_per_hour_optimized;
+    sum.max = Math.max(sum.max, s.cost_per_hour_optimized);
+    sum.series = Math.max(sum.series, s.series_exported);
+    sum.n++;
+    sums.set(s.profile, sum);
+  }
+  const predicted: Record<string, Prediction> = {};
+  for (const [name, sum] of sums) predicted[name] = { costPerHour: sum.cost / sum.n, costPerHourMax: sum.max, series: sum.series };
   return {
     profile,
     intervals: own.length,
@@ -115,7 +134,7 @@ export interface CheckContext {
   stored: string;
   /** KPI rows since the last check (any profile), oldest first. */
   rows: readonly KpiRecord[];
-  /** Shadow profiles' KPI rows of the latest interval. */
+  /** Shadow profiles' KPI rows of the last SHADOW_WINDOW_SECONDS. */
   shadows?: readonly KpiRecord[];
   /** False when the loop is stopped: alerts are still raised, nothing changes. */
   running: boolean;

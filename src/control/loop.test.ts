@@ -116,7 +116,7 @@ describe('control loop decision', () => {
   it('does not step toward visibility into a profile its shadow says would not fit the budget', () => {
     const low: LoopInputs = { ...ok, costPerHour: 0.6, visibility: 0.4 };
     // Balanced would cost 0.95: within the budget, but without headroom; it would bounce straight back.
-    const priced = (balanced: number): LoopInputs => ({ ...low, predicted: { balanced: { costPerHour: balanced, series: 900 } } });
+    const priced = (balanced: number): LoopInputs => ({ ...low, predicted: { balanced: { costPerHour: balanced, costPerHourMax: balanced, series: 900 } } });
     const held = run(repeat(priced(0.95), 20), 'aggressive');
     assert.deepEqual(profiles(held), []);
     assert.match(held[0]!.reason, /visibility 40\.0% below 75\.0%, but balanced would cost \$0\.950\/h, above 90% of budget \$1\.00\/h \(shadow\): the budget wins/);
@@ -124,9 +124,25 @@ describe('control loop decision', () => {
     assert.deepEqual(profiles(run([priced(0.7)], 'aggressive')), ['aggressive>balanced']);
     assert.deepEqual(profiles(run([low], 'aggressive')), ['aggressive>balanced']);
     // The calm rule asks the same, and the series limit too.
-    const calm: LoopInputs = { ...ok, costPerHour: 0.5, series: 600, predicted: { balanced: { costPerHour: 0.7, series: 2500 } } };
+    const calm: LoopInputs = { ...ok, costPerHour: 0.5, series: 600, predicted: { balanced: { costPerHour: 0.7, costPerHourMax: 0.7, series: 2500 } } };
     const ds = run(repeat(calm, 20), 'aggressive');
     assert.deepEqual(profiles(ds), []);
     assert.match(ds.at(-1)!.reason, /balanced would export 2500 series, above max 2000 \(shadow\)/);
+  });
+
+  it('backs off after a bounce: each step toward visibility undone soon after doubles the wait', () => {
+    const low: LoopInputs = { ...ok, costPerHour: 0.6, visibility: 0.4 };
+    const over: LoopInputs = { ...ok, costPerHour: 1.2, visibility: 0.9 };
+    // Minimal shows too little: up to aggressive, which is over budget: back to minimal, and so on.
+    const seq = Array.from({ length: 240 }, (_, i) => (i % 20 < 10 ? low : over));
+    const ds = run(seq, 'minimal', { ...targets, freezeChanges: 100 });
+    const ups = ds.map((d, i) => (d.changed && d.rule === 'visibility' ? i * 30 : null)).filter((x): x is number => x !== null);
+    const gaps = ups.slice(1).map((t, k) => t - ups[k]!);
+    assert.ok(gaps.length >= 2, JSON.stringify(ups));
+    assert.ok(gaps.every((g, k) => k === 0 || g >= gaps[k - 1]!), `the waits grow: ${gaps.join(', ')}`);
+    assert.match(ds.find((d) => /bounce 2 in a row/.test(d.reason))!.reason, /no step toward visibility for 20 min/);
+    assert.ok(ds.some((d) => /after 2 bounce\(s\), no step toward visibility until/.test(d.reason)));
+    // Without the backoff, the same sequence would change the profile every 5-10 minutes.
+    assert.ok(profiles(ds).length <= 12, `${profiles(ds).length} changes in 2 hours`);
   });
 });

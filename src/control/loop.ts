@@ -32,8 +32,9 @@ export interface LoopTargets {
 
 /**
  * A step toward visibility that shadow profiles price is only taken when the profile it leads to would
- * cost at most this share of the budget: a profile that only just fits goes over with the next wobble,
- * and the loop would bounce between two profiles.
+ * have cost, over the shadows' window (an hour), at most this share of the budget on average and never more
+ * than the budget in any interval: a profile that only just fits, or fits on average but not in its
+ * bursts, goes over with the next wobble, and the loop would bounce between two profiles.
  */
 export const HEADROOM = 0.9;
 
@@ -50,7 +51,17 @@ export interface LoopInputs {
    * toward visibility is only taken when the profile it leads to fits the budget and the series
    * limit: the budget wins over visibility, and a step that would bounce back is thrashing.
    */
-  predicted?: Readonly<Record<string, { costPerHour: number; series: number }>>;
+  predicted?: Readonly<Record<string, Prediction>>;
+}
+
+/** What a shadow profile cost and exported over the shadows' window. */
+export interface Prediction {
+  /** Mean cost per hour. */
+  costPerHour: number;
+  /** The costliest interval's cost per hour. */
+  costPerHourMax: number;
+  /** The most series one interval exported. */
+  series: number;
 }
 
 export interface LoopState {
@@ -62,7 +73,21 @@ export interface LoopState {
   frozenUntil: number | null;
   /** Since when series and cost have been low enough to give visibility back, or null. */
   calmSince: number | null;
+  /** The latest step toward visibility (to tell a bounce: a step back toward savings soon after). */
+  relaxed?: { to: string; time: number } | null;
+  /** Bounces in a row; each doubles the wait before the next step toward visibility. */
+  bounces?: number;
+  /** No step toward visibility before this time (unix seconds), after a bounce. */
+  relaxNotBefore?: number | null;
 }
+
+/**
+ * A step toward visibility undone by a step toward savings within this time is a bounce: the next
+ * step toward visibility waits dwell x 2^bounces (10 min, 20 min, ... at most BACKOFF_MAX_SECONDS).
+ * A step toward visibility that holds this long ends the series of bounces.
+ */
+export const BOUNCE_SECONDS = 3600;
+export const BACKOFF_MAX_SECONDS = 6 * 3600;
 
 export type LoopRule = 'emergency' | 'budget' | 'series' | 'visibility' | 'relax' | 'hold';
 
@@ -87,6 +112,11 @@ export const usd = (v: number): string => `$${v >= 1 ? v.toFixed(2) : v.toPrecis
 export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: LoopTargets, ladder: readonly string[] = LADDER): LoopDecision {
   const budget = t.maxCostPerHour ?? (1 - t.targetReduction) * inputs.costPerHourBaseline;
   const state: LoopState = { ...previous, changes: previous.changes.filter((c) => c > now - t.freezeWindowSeconds && c <= now) };
+  if (state.relaxed && now - state.relaxed.time > BOUNCE_SECONDS) {
+    state.relaxed = null;
+    state.bounces = 0;
+  }
+  if (state.relaxNotBefore != null && state.relaxNotBefore - now > BACKOFF_MAX_SECONDS) state.relaxNotBefore = now + BACKOFF_MAX_SECONDS;
   // A clock that went back: the dwell starts again from now rather than lasting until the old time.
   if (state.lastChange !== null && state.lastChange > now) state.lastChange = now;
   if (state.frozenUntil !== null && state.frozenUntil - now > t.freezeSeconds) state.frozenUntil = now + t.freezeSeconds;
@@ -96,7 +126,18 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     const changes = [...state.changes, now];
     const frozen = changes.length > t.freezeChanges ? now + t.freezeSeconds : state.frozenUntil;
     const freezeNote = frozen !== state.frozenUntil ? `; ${changes.length} changes in ${t.freezeWindowSeconds / 60} min: frozen for ${t.freezeSeconds} s` : '';
-    return { from, to, changed: true, rule, reason: reason + freezeNote, budget, state: { profile: to, lastChange: now, changes, frozenUntil: frozen, calmSince: null } };
+    const next: LoopState = { ...state, profile: to, lastChange: now, changes, frozenUntil: frozen, calmSince: null };
+    let bounceNote = '';
+    if (rule === 'visibility' || rule === 'relax') {
+      next.relaxed = { to, time: now };
+    } else if (state.relaxed?.to === from) {
+      // Back toward savings from the profile a step toward visibility chose: a bounce.
+      const bounces = (state.bounces ?? 0) + 1;
+      const wait = Math.min(BACKOFF_MAX_SECONDS, t.dwellSeconds * 2 ** bounces);
+      Object.assign(next, { relaxed: null, bounces, relaxNotBefore: now + wait });
+      bounceNote = `; bounce ${bounces} in a row: no step toward visibility for ${Math.round(wait / 60)} min`;
+    }
+    return { from, to, changed: true, rule, reason: reason + freezeNote + bounceNote, budget, state: next };
   };
 
   if (inputs.costPerHour > 2 * budget && budget >= 0) {
@@ -127,15 +168,18 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     const p = inputs.predicted?.[next];
     if (p === undefined) return null;
     if (p.costPerHour > HEADROOM * budget) return `${next} would cost ${usd(p.costPerHour)}, above ${HEADROOM * 100}% of budget ${usd(budget)} (shadow)`;
+    if (p.costPerHourMax > budget) return `${next} would have gone over budget ${usd(budget)}, up to ${usd(p.costPerHourMax)} (shadow)`;
     if (p.series > t.maxSeries) return `${next} would export ${p.series} series, above max ${t.maxSeries} (shadow)`;
     return null;
   };
+  const backingOff = state.relaxNotBefore != null && now < state.relaxNotBefore ? `after ${state.bounces} bounce(s), no step toward visibility until ${new Date(state.relaxNotBefore * 1000).toISOString()}` : null;
   if (inputs.visibility < t.minVisibility) {
     state.calmSince = null;
     const why = `visibility ${(inputs.visibility * 100).toFixed(1)}% below ${(t.minVisibility * 100).toFixed(1)}%`;
     if (step === 0) return hold('visibility', `${why}, already at ${from}`);
     const unfit = wouldNotFit();
     if (unfit) return hold('visibility', `${why}, but ${unfit}: the budget wins`);
+    if (backingOff) return hold('visibility', `${why}; ${backingOff}`);
     if (inDwell) return hold('visibility', `${why}; waiting: ${dwellNote}`);
     return change(ladder[step - 1]!, 'visibility', `${why}: one step toward visibility`);
   }
@@ -146,6 +190,7 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     if (step === 0) return hold('relax', `${why}, already at ${from}`);
     const unfit = wouldNotFit();
     if (unfit) return hold('relax', `${why}, but ${unfit}`);
+    if (backingOff) return hold('relax', `${why}; ${backingOff}`);
     if (calm < t.dwellSeconds || inDwell) return hold('relax', `${why} for ${Math.round(calm)} s; giving visibility back after ${t.dwellSeconds} s`);
     return change(ladder[step - 1]!, 'relax', `${why} for ${Math.round(calm)} s: one step toward visibility`);
   }

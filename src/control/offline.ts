@@ -9,7 +9,7 @@ import type { Config } from '../config/index.js';
 import { emptyState, Pipeline, type Kpis, type Batch, type PipelineState } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type KpiRecord } from '../store/index.js';
-import { check, checkDue, initialMemory, loopTargets, type Check, type ControlMemory, type CheckEvent, type InForceSource } from './controller.js';
+import { check, checkDue, initialMemory, loopTargets, SHADOW_WINDOW_SECONDS, type Check, type ControlMemory, type CheckEvent, type InForceSource } from './controller.js';
 import { ruleAt } from './schedule.js';
 
 /** One change of the profile in force. */
@@ -63,6 +63,8 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
   let state: PipelineState = emptyState();
   const shadows = new Map(profiles.map((p) => [p, { pipeline: new Pipeline(config, p), state: emptyState() as PipelineState, runs: 0 }]));
   let rows: KpiRecord[] = [];
+  /** Shadow KPIs of the last SHADOW_WINDOW_SECONDS. */
+  let shadowRows: KpiRecord[] = [];
   let scheduleRule: string | null = null;
   let lastCheck: Check | null = null;
   const run: ControlRun = {
@@ -127,7 +129,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
     const k = result.kpis;
     const record = kpiRecord(k);
     rows.push(record);
-    const shadowRows: KpiRecord[] = [];
+    shadowRows = shadowRows.filter((r) => r.time > now - SHADOW_WINDOW_SECONDS && r.time <= now);
     for (const [name, s] of shadows) {
       if (name === inForce) continue;
       const r = s.pipeline.run(snapshot, s.state, { decisions: false });
