@@ -103,6 +103,30 @@ describe('simulate --control', () => {
     assert.match(r.stdout, /balanced\s+conservative\s+control loop\s+visibility: visibility [\d.]+% below 75\.0%: one step toward visibility/);
   });
 
+  it('follows the schedule on the recording\'s time, and puts the emergency guard over it', async () => {
+    const config = join(root, 'scheduled.yaml');
+    writeFileSync(config, 'advanced:\n  time_based_rules: [{ name: late, schedule: "Wed 00:05-00:10", profile: minimal, timezone: UTC }]\n');
+    const r = await run(CTL, ['simulate', '--input', recording, '--control', '--target-reduction', '0.5', '--config', config, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const scheduled = (JSON.parse(r.stdout) as ControlRun).timeline.filter((e) => e.who === 'schedule');
+    assert.deepEqual(
+      scheduled.map((e) => [new Date(e.time * 1000).toISOString().slice(11, 16), e.to, e.reason]),
+      [
+        ['00:05', 'minimal', 'schedule: rule "late" (Wed 00:05-00:10, UTC) began'],
+        ['00:10', scheduled[1]?.to, 'schedule: rule "late" ended'],
+      ],
+    );
+    // Twice the budget under a schedule: the guard wins and keeps emergency in force.
+    writeFileSync(config, 'advanced:\n  time_based_rules: [{ name: always, schedule: "00:00-24:00", profile: conservative }]\n');
+    const g = await run(CTL, ['simulate', '--input', recording, '--control', '--budget-per-hour', '0.0005', '--config', config, '--json']);
+    assert.equal(g.code, 0, g.stderr);
+    const guarded = JSON.parse(g.stdout) as ControlRun;
+    const guard = guarded.timeline.find((e) => e.who === 'emergency guard')!;
+    assert.equal(guard.to, 'emergency');
+    assert.match(guard.reason, /^emergency: cost \$[\d.]+\/h above 2 x budget \$0\.000500\/h under the schedule's conservative: emergency guard/);
+    assert.ok(guarded.profiles.emergency! > 20, JSON.stringify(guarded.profiles));
+  });
+
   it('refuses budgets without --control, two budgets, and nonsense, naming the flag', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--budget-per-hour', '1'], /--budget-per-hour: only with --control/],
