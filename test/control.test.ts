@@ -176,6 +176,7 @@ describe('the daemon\'s control loop', () => {
       const status = JSON.parse((await ctl(dir, ['control', 'status', '--json'])).stdout) as ControlStatus;
       assert.equal(status.running, false);
       assert.equal(status.stopped!.reason, 'investigating');
+      assert.match((await ctl(dir, ['status'])).stdout, /control loop\s+stopped by .+ \(investigating\); nrdot-plus-ctl control start/);
       const checks = JSON.parse((await ctl(dir, ['control', 'history', '--limit', '1000', '--json'])).stdout) as { checks: Array<{ reason: string }> };
       assert.ok(checks.checks.filter((c) => c.reason === 'the loop is stopped').length >= 29, 'a stopped loop records its checks and changes nothing');
 

@@ -315,6 +315,7 @@ export class Daemon implements DaemonApi {
       intervals: this.collector?.intervals ?? 0,
       skipped_intervals: this.collector?.skipped ?? 0,
       profile: { name: f.profile, source: f.source, pin: f.pin, rule: f.rule, note: f.note, last_change: f.last_change },
+      control: { running: this.control.running, stopped: this.control.stopped, guard: this.control.guard },
       kpis: k,
       agent: { cpu_percent: usage.cpuPercent, rss_bytes: usage.rssBytes, peak_rss_bytes: usage.peakRssBytes },
       export: {

@@ -21,6 +21,7 @@ export interface Status {
   intervals: number;
   skipped_intervals: number;
   profile: InForce & { name: string };
+  control: { running: boolean; stopped: { who: string; reason: string } | null; guard: boolean };
   kpis: Kpis | null;
   agent: { cpu_percent: number | null; rss_bytes: number; peak_rss_bytes: number };
   export: {
@@ -48,6 +49,8 @@ export function renderStatus(s: Status): string {
   const rows: Array<[string, string]> = [];
   rows.push(['agent', `nrdot-plus ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${reading}; ${s.intervals} intervals${s.skipped_intervals ? `, ${yellow(`${s.skipped_intervals} skipped (overran)`)}` : ''}`]);
   rows.push(['profile', describeInForce({ ...s.profile, profile: s.profile.name })]);
+  const c = s.control;
+  rows.push(['control loop', c.running ? `running${c.guard ? yellow(', emergency guard on') : ''}` : yellow(`stopped by ${c.stopped!.who} (${c.stopped!.reason}); nrdot-plus-ctl control start`)]);
   if (k) {
     rows.push(['series', `${k.series_exported} kept of ${k.series_baseline} (${k.processes} processes: ${k.kept} individual, ${k.rolled_up} rolled up)`]);
     rows.push(['reduction', `${formatPercent(k.reduction_datapoints)} of datapoints, ${formatPercent(k.reduction_bytes)} of billed bytes`]);
