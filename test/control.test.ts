@@ -113,7 +113,7 @@ describe('simulate --control', () => {
       scheduled.map((e) => [new Date(e.time * 1000).toISOString().slice(11, 16), e.to, e.reason]),
       [
         ['00:05', 'minimal', 'schedule: rule "late" (Wed 00:05-00:10, UTC) began'],
-        ['00:10', scheduled[1]?.to, 'schedule: rule "late" ended'],
+        ['00:10', scheduled[0]!.from, 'schedule: rule "late" ended'],
       ],
     );
     // Twice the budget under a schedule: the guard wins and keeps emergency in force.
@@ -182,8 +182,13 @@ describe('the daemon\'s control loop', () => {
 
       const start = await ctl(dir, ['control', 'start']);
       assert.match(start.stdout, /control loop started/);
-      const forced = JSON.parse((await ctl(dir, ['control', 'force-check', '--json'])).stdout) as { check: { outcome: string; reason: string } };
+      // After the replay's last interval: the check looks at that interval again, with the loop running.
+      const forced = JSON.parse((await ctl(dir, ['control', 'force-check', '--json'])).stdout) as { check: { outcome: string; reason: string; inputs: { budget: number } } };
+      assert.ok(['hold', 'step', 'emergency', 'frozen'].includes(forced.check.outcome), JSON.stringify(forced.check));
       assert.notEqual(forced.check.reason, 'the loop is stopped');
+      assert.equal(forced.check.inputs.budget, 0.0009);
+      const forcedText = await ctl(dir, ['control', 'force-check']);
+      assert.match(forcedText.stdout, /\/ budget \$0\.000900\/h/);
       const human = await ctl(dir, ['control', 'status']);
       assert.match(human.stdout, /loop\s+running/);
       assert.match(human.stdout, /budget\s+absolute: \$0\.000900\/h/);
@@ -275,6 +280,14 @@ describe('webhook events from the daemon', () => {
       assert.match(change.details.reason, /^budget: cost/);
       const budget = JSON.parse(hook.got.find((g) => g.headers['x-nrdot-event'] === 'budget_exceeded')!.body) as { details: { budget_per_hour: number } };
       assert.equal(budget.details.budget_per_hour, 0.0009);
+
+      // A reload that brings a time rule changes the profile in force: journaled and sent like any change.
+      writeFileSync(config, readFileSync(config, 'utf8') + 'advanced:\n  time_based_rules: [{ name: allday, schedule: "00:00-23:59", profile: conservative }]\n');
+      const reload = await ctl(dir, ['config', 'reload']);
+      assert.equal(reload.code, 0, reload.stderr);
+      await hook.until((got) => got.some((g) => g.headers['x-nrdot-event'] === 'profile_change' && (JSON.parse(g.body) as { details: { to: string } }).details.to === 'conservative'));
+      const journal = JSON.parse((await ctl(dir, ['profile', 'show', '--json'])).stdout) as { journal: Array<{ to: string; who: string; reason: string }> };
+      assert.deepEqual([journal.journal[0]!.to, journal.journal[0]!.who, journal.journal[0]!.reason], ['conservative', 'schedule', 'schedule: rule "allday" (00:00-23:59, UTC) began']);
 
       const rollback = await ctl(dir, ['rollback', '--reason', 'bad rollout']);
       assert.equal(rollback.code, 0, rollback.stderr);

@@ -83,13 +83,15 @@ export class ControlLoop {
    * One check at data time `now`, on the intervals stored since the previous check. Sets the
    * stored profile when the loop changes it; the caller applies the profile in force.
    */
-  run(now: number, inForce: { profile: string; source: InForceSource }, stored: string, forced = false): Check {
+  run(now: number, inForce: { profile: string; source: InForceSource }, stored: string, scheduled: string | null, forced = false): Check {
     const { store, log } = this.p;
     const memory = this.memory ?? initialMemory(stored, now - this.p.config.control_loop.check_interval);
     const since = memory.lastCheck <= now ? memory.lastCheck : now - this.p.config.control_loop.check_interval;
-    const rows = store.kpiHistory({ resolution: 'raw', since: since + 1e-6, until: now });
+    let rows = store.kpiHistory({ resolution: 'raw', since: since + 1e-6, until: now });
+    // Forced with nothing new since the last check (the check ran at the latest interval): look at it again.
+    if (forced && rows.length === 0) rows = store.kpiHistory({ resolution: 'raw', limit: 1 });
     const shadows = this.p.shadows?.(now - SHADOW_WINDOW_SECONDS, now) ?? [];
-    const c = check({ time: now, inForce, stored, rows, shadows, running: this.running }, memory, loopTargets(this.p.config));
+    const c = check({ time: now, inForce, stored, scheduled, rows, shadows, running: this.running }, memory, loopTargets(this.p.config));
     this.remember(c.memory);
     this.last = c;
     store.recordDecision({
@@ -118,6 +120,8 @@ export class ControlLoop {
     const already = this.p.store.getSetting<Stopped>(STOPPED);
     if (already) return false;
     this.p.store.setSetting(STOPPED, { time, who: by.who, reason: by.reason } satisfies Stopped);
+    // A stopped loop holds nothing over the schedule.
+    if (this.memory?.guard) this.remember({ ...this.memory, guard: false });
     this.p.log.info({ by: by.who }, `control loop stopped by ${by.who}: ${by.reason}`);
     return true;
   }

@@ -105,7 +105,9 @@ export class Daemon implements DaemonApi {
   /** One check of the control loop at `now`, then the profile in force applied. */
   private runCheck(now: number, forced: boolean): Check {
     const f = this.inForce(now);
-    const c = this.control.run(now, { profile: f.profile, source: f.source }, this.storedProfile(), forced);
+    const rule = ruleAt(this.p.config.advanced.time_based_rules, new Date(now * 1000));
+    const scheduled = rule && Object.hasOwn(this.p.config.profiles, rule.profile) ? rule.profile : null;
+    const c = this.control.run(now, { profile: f.profile, source: f.source }, this.storedProfile(), scheduled, forced);
     this.apply();
     return c;
   }
@@ -286,7 +288,10 @@ export class Daemon implements DaemonApi {
     this.configText = this.readConfigText();
     this.control.setConfig(config, this.clock());
     this.p.webhooks.setWebhooks(config.webhooks);
-    this.p.optimizer.setConfig(config, this.inForce().profile);
+    // The profile stays until apply() switches it, so that a change the reload brings (a new time
+    // rule, a removed profile) is journaled and sent like any other.
+    const current = this.p.optimizer.profile;
+    this.p.optimizer.setConfig(config, Object.hasOwn(config.profiles, current) ? current : this.inForce().profile);
     this.apply();
     this.reloads.ok++;
     this.reloads.last_error = null;
@@ -438,7 +443,7 @@ export class Daemon implements DaemonApi {
     if (this.p.store.latestKpis() === null) throw new ApiError(503, 'no interval collected yet; try again after the first one');
     const c = this.runCheck(this.clock(), true);
     this.p.log.info({ by: by.who }, `control loop: check forced by ${by.who}`);
-    const check = { time: c.time, outcome: c.outcome, rule: c.rule, from: c.from, to: c.to, changed: c.changed, reason: c.reason, budget: c.budget, inputs: c.inputs };
+    const check = { time: c.time, outcome: c.outcome, rule: c.rule, from: c.from, to: c.to, changed: c.changed, reason: c.reason, inputs: c.inputs && { ...c.inputs, budget: c.budget } };
     return { check, profile: this.described() };
   }
 

@@ -25,7 +25,7 @@ export function profileInForce(stored: ProfileState, config: Config, now: number
   const known = (p: string | null | undefined): p is string => !!p && Object.hasOwn(config.profiles, p);
   const pin = stored.pin && (stored.pin.until === null || stored.pin.until > now) ? stored.pin : null;
   if (pin && known(pin.profile)) return { profile: pin.profile, source: 'pin', pin, rule: null, note: null };
-  if (guard && known(stored.active)) return { profile: stored.active, source: 'emergency guard', pin: null, rule: null, note: null };
+  if (guard && stored.active === 'emergency' && known(stored.active)) return { profile: stored.active, source: 'emergency guard', pin: null, rule: null, note: null };
   const rule = ruleAt(config.advanced.time_based_rules, new Date(now * 1000));
   if (rule && known(rule.profile)) return { profile: rule.profile, source: 'schedule', pin: null, rule, note: null };
   const missing = (p: string): string => `profile "${p}" is not in the configuration any more`;

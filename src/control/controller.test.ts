@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { check, checkDue, checkInputs, initialMemory, type CheckContext, type ControlMemory } from './controller.js';
+import { check, checkDue, checkInputs, initialMemory, type Check, type CheckContext, type ControlMemory } from './controller.js';
 import { ANTI_THRASHING, type LoopTargets } from './loop.js';
 import type { KpiRecord } from '../store/index.js';
 
@@ -79,6 +79,40 @@ describe('control loop check', () => {
     assert.equal(memory.guard, false);
     assert.equal(last.to, 'minimal');
     assert.ok(t - (T0 + 600) >= 300, 'not before the dwell');
+  });
+
+  it('lifts the guard over a schedule only when the schedule\'s profile would stay within twice the budget', () => {
+    const spike = [row(T0 + 590, 'conservative', { cost_per_hour_optimized: 2.5 })];
+    const on = check(ctx({ inForce: { profile: 'conservative', source: 'schedule' }, scheduled: 'conservative', rows: spike }), fresh(), targets);
+    assert.equal(on.memory.guard, true);
+    const calmUnder = (memory: ControlMemory, conservative: number): Check => {
+      let last!: Check;
+      let m = memory;
+      for (let t = T0 + 630; t <= T0 + 1200; t += 30) {
+        const shadows = [row(t - 5, 'conservative', { cost_per_hour_optimized: conservative }), row(t - 5, 'minimal', { cost_per_hour_optimized: 0.3 })];
+        last = check(ctx({ time: t, stored: 'emergency', inForce: { profile: 'emergency', source: 'emergency guard' }, scheduled: 'conservative', shadows, rows: [row(t - 5, 'emergency', { cost_per_hour_optimized: 0.1, series_exported: 200 })] }), m, targets);
+        m = last.memory;
+        if (last.changed || !m.guard) break;
+      }
+      return last;
+    };
+    // Conservative still costs 2.2 x the budget: the guard stays, and says why.
+    const held = calmUnder(on.memory, 2.2);
+    assert.equal(held.memory.guard, true);
+    assert.equal(held.changed, false);
+    assert.match(held.reason, /the schedule's conservative would cost \$2\.20\/h .*too close to 2 x budget \$1\.00\/h \(shadow\): the emergency guard stays/);
+    // At 1.5 x it may come back (over budget is the schedule's business; twice the budget is the guard's).
+    const lifted = calmUnder(on.memory, 1.5);
+    assert.equal(lifted.memory.guard, false);
+    assert.match(lifted.reason, /the emergency guard is lifted: the schedule's conservative is back/);
+  });
+
+  it('ends the guard when an operator sets another profile', () => {
+    const spike = [row(T0 + 590, 'balanced', { cost_per_hour_optimized: 2.5 })];
+    const on = check(ctx({ rows: spike }), fresh(), targets);
+    assert.equal(on.memory.guard, true);
+    const after = check(ctx({ time: T0 + 630, stored: 'balanced', inForce: { profile: 'balanced', source: 'state store' }, rows: [row(T0 + 625, 'balanced')] }), on.memory, targets);
+    assert.equal(after.memory.guard, false);
   });
 
   it('raises each alert once per episode', () => {

@@ -7,7 +7,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { KpiRecord } from '../store/index.js';
-import { ANTI_THRASHING, decide, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
+import { ANTI_THRASHING, decide, HEADROOM, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
 
 /** Where the profile in force comes from (src/agent/profiles.ts). */
 export type InForceSource = 'pin' | 'emergency guard' | 'schedule' | 'state store' | 'configuration';
@@ -138,16 +138,20 @@ export interface CheckContext {
   shadows?: readonly KpiRecord[];
   /** False when the loop is stopped: alerts are still raised, nothing changes. */
   running: boolean;
+  /** The profile the time schedule would put in force now (under a pin or the guard too), or null. */
+  scheduled?: string | null;
 }
 
 
 /** One check. Returns what to record and apply: the stored profile to set (`to`), the guard, the alerts. */
 export function check(ctx: CheckContext, previous: ControlMemory, targets: LoopTargets, ladder: readonly string[] = LADDER): Check {
   const { time, inForce, stored } = ctx;
-  // The loop manages the stored profile; an operator who set another restarts its dwell.
+  // The loop manages the stored profile; an operator who set another restarts its dwell, and ends
+  // the emergency guard (it only ever keeps the loop's own `emergency` in force).
   let loop = previous.loop;
-  if (loop.profile !== stored) loop = { ...loop, profile: stored, lastChange: time, calmSince: null };
-  let memory: ControlMemory = { ...previous, loop, lastCheck: time, alerting: { ...previous.alerting } };
+  const operator = loop.profile !== stored;
+  if (operator) loop = { ...loop, profile: stored, lastChange: time, calmSince: null };
+  let memory: ControlMemory = { ...previous, loop, lastCheck: time, alerting: { ...previous.alerting }, guard: previous.guard && !operator && stored === 'emergency' };
   const inputs = checkInputs(ctx.rows, inForce.profile, ctx.shadows);
   const base = { time, inputs, from: stored, to: stored, changed: false, rule: null, budget: null, events: [] } as const;
   if (inputs === null) {
@@ -174,7 +178,22 @@ export function check(ctx: CheckContext, previous: ControlMemory, targets: LoopT
   const d: LoopDecision = decide(inputs, memory.loop, time, targets, ladder);
   memory = { ...memory, loop: d.state };
   if (d.rule === 'emergency' && d.to === 'emergency') memory.guard = true;
-  else if (d.changed && memory.guard) memory.guard = false; // the loop stepped out of emergency
+  else if (d.changed && memory.guard) {
+    // The loop steps out of emergency. Under a schedule that lifts the guard and brings the
+    // schedule's profile back: only when that profile would stay within twice the budget, else the
+    // guard would fire again at the next check.
+    const back = ctx.scheduled ? inputs.predicted?.[ctx.scheduled] : undefined;
+    if (back && (back.costPerHour > 2 * HEADROOM * budget || back.costPerHourMax > 2 * budget)) {
+      memory = { ...memory, loop: previous.loop };
+      const reason = `${d.reason}; but the schedule's ${ctx.scheduled} would cost ${usd(back.costPerHour)} (up to ${usd(back.costPerHourMax)}), too close to 2 x budget ${usd(budget)} (shadow): the emergency guard stays`;
+      return done({ outcome: 'hold', rule: 'emergency', from: stored, to: stored, changed: false, reason });
+    }
+    memory.guard = false;
+    if (ctx.scheduled) {
+      const reason = `${d.reason}; the emergency guard is lifted: the schedule's ${ctx.scheduled} is back`;
+      return done({ outcome: 'step', rule: d.rule, from: d.from, to: d.to, changed: true, reason });
+    }
+  }
   const outcome: CheckOutcome = d.changed ? (d.rule === 'emergency' ? 'emergency' : 'step') : d.reason.startsWith('frozen') ? 'frozen' : 'hold';
   return done({ outcome, rule: d.rule, from: d.from, to: d.to, changed: d.changed, reason: d.reason });
 }

@@ -117,6 +117,8 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     state.bounces = 0;
   }
   if (state.relaxNotBefore != null && state.relaxNotBefore - now > BACKOFF_MAX_SECONDS) state.relaxNotBefore = now + BACKOFF_MAX_SECONDS;
+  if (state.relaxed && state.relaxed.time > now) state.relaxed = { ...state.relaxed, time: now };
+  if (state.calmSince !== null && state.calmSince > now) state.calmSince = now;
   // A clock that went back: the dwell starts again from now rather than lasting until the old time.
   if (state.lastChange !== null && state.lastChange > now) state.lastChange = now;
   if (state.frozenUntil !== null && state.frozenUntil - now > t.freezeSeconds) state.frozenUntil = now + t.freezeSeconds;

@@ -66,6 +66,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
   /** Shadow KPIs of the last SHADOW_WINDOW_SECONDS. */
   let shadowRows: KpiRecord[] = [];
   let scheduleRule: string | null = null;
+  let lastSource: InForceSource = 'state store';
   let lastCheck: Check | null = null;
   const run: ControlRun = {
     start: NaN,
@@ -107,7 +108,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
     const next = source === 'schedule' ? rule!.profile : stored;
     if (next !== inForce) {
       // Why the profile in force changed: the guard, a time rule beginning or ending, or the loop's step.
-      const who: TimelineEntry['who'] = source === 'emergency guard' ? 'emergency guard' : ruleName !== scheduleRule ? 'schedule' : 'control loop';
+      const who: TimelineEntry['who'] = source === 'emergency guard' || lastSource === 'emergency guard' ? 'emergency guard' : ruleName !== scheduleRule ? 'schedule' : 'control loop';
       const reason =
         who === 'schedule'
           ? ruleName ? `schedule: rule "${rule!.name}" (${rule!.schedule}, ${rule!.timezone ?? 'UTC'}) began` : `schedule: rule "${scheduleRule}" ended`
@@ -123,6 +124,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
       pipeline = new Pipeline(config, inForce);
     }
     scheduleRule = ruleName;
+    lastSource = source;
 
     const result = pipeline.run(snapshot, state, { decisions: false });
     state = result.state;
@@ -153,7 +155,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
     run.visibility_min = Math.min(run.visibility_min, k.visibility);
 
     if (checkDue(memory.lastCheck, now, config.control_loop.check_interval)) {
-      const c = check({ time: now, inForce: { profile: inForce, source }, stored, rows, shadows: shadowRows, running: true }, memory, targets);
+      const c = check({ time: now, inForce: { profile: inForce, source }, stored, scheduled: ruleName ? rule!.profile : null, rows, shadows: shadowRows, running: true }, memory, targets);
       memory = c.memory;
       lastCheck = c;
       rows = [];

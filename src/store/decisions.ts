@@ -22,7 +22,7 @@ export class DecisionLog {
 
   constructor(db: Database.Database) {
     this.insert = db.prepare('INSERT INTO decisions (time, inputs, outcome, from_profile, to_profile, reason) VALUES (?, ?, ?, ?, ?, ?)');
-    this.list = db.prepare('SELECT * FROM decisions WHERE time >= ? ORDER BY time DESC, id DESC LIMIT ?');
+    this.list = db.prepare('SELECT * FROM decisions WHERE time >= ? ORDER BY id DESC LIMIT ?');
     this.pruneOld = db.prepare('DELETE FROM decisions WHERE time < ?');
   }
 
@@ -31,7 +31,7 @@ export class DecisionLog {
     return Number(this.insert.run(d.time, JSON.stringify(d.inputs ?? null), d.outcome, d.from, d.to, d.reason).lastInsertRowid);
   }
 
-  /** Newest first. */
+  /** The latest first, in the order they were made (a replay after a restart starts its data time over). */
   recent(query: TimeQuery = {}): DecisionRow[] {
     return this.list.all(query.since ?? -Infinity, query.limit ?? -1).map((r) => ({
       id: r.id,
