@@ -11,7 +11,7 @@ import { readRecording } from '../src/snapshot/recording.js';
 import type { Snapshot } from '../src/snapshot/types.js';
 import { VERSION } from '../src/version.js';
 import { buildProcfs } from './fakeproc.js';
-import { AGENT, CTL, logLines, run } from './run.js';
+import { AGENT, CTL, logLines, run, withDataDir } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nrdot-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -184,7 +184,7 @@ describe('nrdot-plus (agent)', () => {
   it('collects every interval until SIGTERM, then exits cleanly', async () => {
     const child = spawn(process.execPath, [AGENT], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NRDOT_COLLECTION_INTERVAL: '1', NRDOT_HTTP_ADDR: '127.0.0.1:0' },
+      env: withDataDir({ ...process.env, NRDOT_COLLECTION_INTERVAL: '1', NRDOT_HTTP_ADDR: '127.0.0.1:0' }),
     });
     const lines = createInterface({ input: child.stderr! });
     let collected = 0;
