@@ -177,6 +177,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
       secret_names: ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api-key', 'api_key', 'key', 'credential', 'auth', 'authorization'],
     },
     time_based_rules: [],
+    shadow_profiles: ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency'],
   },
   exporters: {
     otlp: {

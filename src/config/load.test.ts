@@ -72,6 +72,15 @@ describe('invalid files', () => {
   }
 });
 
+describe('shadow profiles', () => {
+  it('default to the five built-in profiles; a custom profile may be one, and [] turns them off', () => {
+    assert.deepEqual(defaultConfig().advanced.shadow_profiles, ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency']);
+    const custom = parseConfig('custom_profiles: { lean: { extends: aggressive } }\nadvanced: { shadow_profiles: [lean, balanced] }\n', 'x.yaml');
+    assert.deepEqual(custom.advanced.shadow_profiles, ['lean', 'balanced']);
+    assert.deepEqual(parseConfig('advanced: { shadow_profiles: [] }\n', 'x.yaml').advanced.shadow_profiles, []);
+  });
+});
+
 describe('tier order', () => {
   it('evaluates tiers a user adds to process_classification before the shipped ones', () => {
     const c = parseConfig('process_classification:\n  payments_jvm: { score: 0.95, rules: [{ name: "^java$", cmdline: "payments" }] }\n', 'x.yaml');

@@ -130,6 +130,12 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
       throw new ConfigError(`${at('timezone')}: "${rule.timezone}" is not an IANA timezone (such as Europe/Berlin or America/New_York)`);
     }
   });
+  const shadows = config.advanced.shadow_profiles;
+  shadows.forEach((name, i) => {
+    const at = `${file}${where(['advanced', 'shadow_profiles', i])}: advanced.shadow_profiles.${i}`;
+    if (!known(name)) throw new ConfigError(`${at}: no profile named "${name}" (profiles: ${profileNames.join(', ')})`);
+    if (shadows.indexOf(name) !== i) throw new ConfigError(`${at}: "${name}" is listed twice`);
+  });
   return config;
 }
 

@@ -181,6 +181,11 @@ export const configSchema = z.strictObject({
     time_based_rules: z.array(
       z.strictObject({ name: z.string(), schedule: z.string(), profile: z.string(), timezone: z.string().optional() }),
     ),
+    /**
+     * Profiles also run every interval on the same snapshot, for their KPIs only (`profile compare`);
+     * the one in force is skipped. [] turns them off.
+     */
+    shadow_profiles: z.array(z.string()),
   }),
   exporters: z.strictObject({
     otlp: z.strictObject({
