@@ -138,7 +138,7 @@ describe('KPI history: retention by data time', () => {
     for (let d = 0; d < 7; d++) store.recordKpis(kpi(T0 + d * DAY));
     store.recordDecision({ time: T0, inputs: {}, outcome: 'hold', from: null, to: null, reason: 'r' });
     store.enqueueAlert('e', {}, T0);
-    assert.deepEqual(store.prune(T0 + 100 * DAY), { raw: 7, hourly: 7, decisions: 1, alerts: 1 });
+    assert.deepEqual(store.prune(T0 + 100 * DAY), { raw: 7, hourly: 7, shadow: 0, decisions: 1, alerts: 1 });
     assert.equal(store.latestKpis(), null);
     store.close();
   });

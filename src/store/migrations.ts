@@ -150,7 +150,34 @@ CREATE TABLE decisions (
 CREATE INDEX decisions_time ON decisions (time);
 `;
 
-export const MIGRATIONS: readonly string[] = [V1];
+/**
+ * Shadow profiles: what each other profile would have exported, interval by interval, run on the same
+ * snapshots as the profile in force (whose own figures are kpi_raw's). Only what `profile compare` and
+ * the control loop read: no hourly rollup, kept 7 days like the raw KPIs.
+ */
+const V2 = `
+CREATE TABLE shadow_kpis (
+  id INTEGER PRIMARY KEY,
+  time REAL NOT NULL,
+  profile TEXT NOT NULL,
+  series_exported REAL NOT NULL,
+  datapoints_exported REAL NOT NULL,
+  billed_bytes_exported REAL NOT NULL,
+  bytes_exported REAL NOT NULL,
+  cost_per_hour_optimized REAL NOT NULL,
+  cost_per_hour_baseline REAL NOT NULL,
+  coverage_critical REAL,
+  visibility REAL NOT NULL,
+  reduction_datapoints REAL NOT NULL,
+  reduction_bytes REAL NOT NULL,
+  kept REAL NOT NULL,
+  rolled_up REAL NOT NULL,
+  anomalies REAL NOT NULL
+);
+CREATE INDEX shadow_kpis_time ON shadow_kpis (time);
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2];
 
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

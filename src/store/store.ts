@@ -1,7 +1,7 @@
 /**
  * The daemon's state store: one SQLite file, `<data dir>/state/state.db` in an installation, that
  * holds what must survive a restart: the profile in force and its journal, settings, the pipeline's
- * state, KPI history, the alert outbox and the control loop's decisions.
+ * state, KPI history (and the shadow profiles'), the alert outbox and the control loop's decisions.
  *
  * WAL mode with `synchronous=NORMAL`: a commit is one append to the log and no fsync, so an interval's
  * writes cost microseconds; a killed process loses nothing it committed, and a power cut at most the
@@ -16,9 +16,11 @@ import { DecisionLog } from './decisions.js';
 import { HOUR, KpiHistory, RAW_RETENTION_SECONDS } from './kpi-history.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { ProfileJournal } from './profile.js';
+import { ShadowKpis } from './shadow-kpis.js';
 import type {
   AlertRow,
   ChangeContext,
+  CompareQuery,
   DecisionInput,
   DecisionRow,
   JournalEntry,
@@ -27,8 +29,10 @@ import type {
   KpiRecord,
   OpenOptions,
   PipelineStateRecord,
+  ProfileComparison,
   ProfileState,
   PruneResult,
+  ShadowKpiRecord,
   TimeQuery,
 } from './types.js';
 
@@ -49,6 +53,7 @@ export class StateStore {
   private readonly version: number;
   private readonly profiles: ProfileJournal;
   private readonly kpis: KpiHistory;
+  private readonly shadows: ShadowKpis;
   private readonly alerts: AlertOutbox;
   private readonly decisionLog: DecisionLog;
   private readonly getSettingStmt: Database.Statement<[string], { value: string }>;
@@ -57,6 +62,7 @@ export class StateStore {
   private readonly putPipeline: Database.Statement<[number, string, Buffer]>;
   private readonly getPipeline: Database.Statement<[], PipelineStateRecord>;
   private readonly recordTx: (row: KpiRecord) => number;
+  private readonly recordShadowTx: (rows: readonly ShadowKpiRecord[]) => void;
   private readonly pruneTx: (now: number) => PruneResult;
   /** Newest data time recorded, and the hour of it last pruned for: pruning runs once per hour of data. */
   private newestKpiTime: number;
@@ -117,6 +123,7 @@ export class StateStore {
     this.version = version;
     this.profiles = new ProfileJournal(db);
     this.kpis = new KpiHistory(db);
+    this.shadows = new ShadowKpis(db);
     this.alerts = new AlertOutbox(db);
     this.decisionLog = new DecisionLog(db);
     this.getSettingStmt = db.prepare('SELECT value FROM settings WHERE key = ?');
@@ -139,10 +146,13 @@ export class StateStore {
       }
       return id;
     });
+    this.recordShadowTx = db.transaction((rows: readonly ShadowKpiRecord[]): void => {
+      for (const row of rows) this.shadows.record(row);
+    });
     this.pruneTx = db.transaction((now: number): PruneResult => {
       const { raw, hourly } = this.kpis.prune(now);
       const before = now - RAW_RETENTION_SECONDS;
-      return { raw, hourly, decisions: this.decisionLog.prune(before), alerts: this.alerts.prune(before) };
+      return { raw, hourly, shadow: this.shadows.prune(now), decisions: this.decisionLog.prune(before), alerts: this.alerts.prune(before) };
     });
   }
 
@@ -296,9 +306,35 @@ export class StateStore {
     return this.kpis.latestRecord();
   }
 
+  // Shadow profiles (shadow-kpis.ts).
+
   /**
-   * Drops raw KPIs, decisions and alerts older than 7 days before `now` (unix s), and hourly KPIs
-   * older than 90 days. recordKpis does this by itself; this is for a caller with its own clock.
+   * Stores the shadow profiles' KPIs of one interval (one row per profile; a KpiRecord will do), in
+   * one transaction. They are pruned with the raw KPIs, by recordKpis.
+   */
+  recordShadowKpis(rows: readonly ShadowKpiRecord[]): void {
+    if (rows.length > 0) this.recordShadowTx(rows);
+  }
+
+  /** The shadow profiles' rows of the interval at `time` (the snapshot's time, as recorded). */
+  shadowKpisAt(time: number): ShadowKpiRecord[] {
+    return this.shadows.rowsAt(time);
+  }
+
+  /**
+   * Per profile, over a window of data time: the intervals it was in force (raw KPIs) and those it
+   * ran as a shadow, taken together (cost, series, reduction, coverage, visibility), by name. A
+   * profile without an interval in the window is not listed. Reads every row of the window: a day at
+   * 10 s with the five profiles is about 43,000 rows.
+   */
+  compareProfiles(query: CompareQuery = {}): ProfileComparison[] {
+    return this.shadows.compare(query);
+  }
+
+  /**
+   * Drops raw KPIs, shadow profiles' KPIs, decisions and alerts older than 7 days before `now` (unix
+   * s), and hourly KPIs older than 90 days. recordKpis does this by itself; this is for a caller with
+   * its own clock.
    */
   prune(now: number): PruneResult {
     return this.pruneTx(now);

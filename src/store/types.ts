@@ -48,6 +48,49 @@ export type StoredKpi =
  */
 export type KpiRecord = { time: number } & Pick<Kpis, StoredKpi>;
 
+/** The KPIs kept for a shadow profile's interval: what `profile compare` and the control loop read. */
+export type ShadowKpi =
+  | 'profile' | 'series_exported' | 'datapoints_exported' | 'billed_bytes_exported' | 'bytes_exported' | 'cost_per_hour_optimized'
+  | 'cost_per_hour_baseline' | 'coverage_critical' | 'visibility' | 'reduction_datapoints' | 'reduction_bytes' | 'kept' | 'rolled_up'
+  | 'anomalies';
+
+/**
+ * One shadow profile's KPIs for one interval: what it would have exported had it been in force, run
+ * on the same snapshot as the profile that was. A KpiRecord is one too (it has every field).
+ */
+export type ShadowKpiRecord = { time: number } & Pick<Kpis, ShadowKpi>;
+
+/** A window of data time (unix seconds, both inclusive; open when left out). */
+export interface CompareQuery {
+  since?: number;
+  until?: number;
+}
+
+/**
+ * One profile over a window: its intervals in force (kpi_raw: measured on what was exported) and as a
+ * shadow (what it would have exported), taken together. Means are per interval; a per-hour cost is
+ * already normalized to the interval's length. `coverage_critical_min` is null when no interval had
+ * a critical process.
+ */
+export interface ProfileComparison {
+  profile: string;
+  intervals: { real: number; shadow: number };
+  /** Data time of the first and last interval counted. */
+  first: number;
+  last: number;
+  cost_per_hour_mean: number;
+  cost_per_hour_max: number;
+  cost_per_hour_baseline_mean: number;
+  series_exported_mean: number;
+  series_exported_max: number;
+  datapoints_exported_mean: number;
+  reduction_datapoints_mean: number;
+  reduction_bytes_mean: number;
+  coverage_critical_min: number | null;
+  visibility_mean: number;
+  visibility_min: number;
+}
+
 /**
  * A row of KPI history. A raw row is one interval; an hourly row (`time` = the UTC hour's start) has
  * the hour's averages under the KpiRecord names (a nullable field's average counts only its non-null
@@ -125,6 +168,8 @@ export interface PipelineStateRecord {
 export interface PruneResult {
   raw: number;
   hourly: number;
+  /** Shadow profiles' rows (7 days, as the raw KPIs). */
+  shadow: number;
   decisions: number;
   alerts: number;
 }
