@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { defaultConfig } from '../config/index.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { Classifier } from './classify.js';
-import { emptyState, Pipeline, type PipelineState, type ResourceSeries } from './index.js';
+import { emptyState, Pipeline, ProfileSet, type Kpis, type PipelineState, type ResourceSeries } from './index.js';
 import { chooseTopK } from './select.js';
 import { inputDeltas } from '../../test/totals.js';
 
@@ -151,6 +151,38 @@ describe('pipeline invariants (property)', () => {
         assert.equal(runOnce(), runOnce());
       }),
       { numRuns: 20 },
+    );
+  });
+
+  it('a profile set on a pipeline\'s runs gives each profile the KPIs of a pipeline of it alone, whichever it skips', () => {
+    fc.assert(
+      fc.property(hostArb, fc.array(fc.option(fc.constantFrom(...PROFILES), { freq: 2 }), { minLength: 6, maxLength: 6 }), ({ snapshots }, skips) => {
+        const alone = PROFILES.map((profile) => {
+          const p = new Pipeline(config, profile);
+          let state = emptyState();
+          return snapshots.map((s) => {
+            const r = p.run(s, state, { decisions: false });
+            state = r.state;
+            return r.kpis;
+          });
+        });
+        const real = new Pipeline(config, 'balanced');
+        let state = emptyState();
+        const set = new ProfileSet(config, PROFILES);
+        snapshots.forEach((s, i) => {
+          const r = real.run(s, state, { decisions: true });
+          state = r.state;
+          const skip = skips[i] ?? undefined;
+          // A skipped profile starts afresh; the others must not notice.
+          const got = new Map<string, Kpis>(set.run(real, { skip }).map((k) => [k.profile, k]));
+          assert.deepEqual(r.kpis, alone[PROFILES.indexOf('balanced')]![i], 'the pipeline\'s own results are its own');
+          PROFILES.forEach((profile, j) => {
+            if (profile === skip || snapshots.slice(0, i).some((_, h) => skips[h] === profile)) return;
+            assert.deepEqual(got.get(profile), alone[j]![i], `${profile}, interval ${i}`);
+          });
+        });
+      }),
+      { numRuns: 40 },
     );
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The optimizer: a pure, deterministic function of (snapshot, previous state, config, profile) that
  * returns the series to export, a decision per process, the interval's KPIs and the next state
- * (SPEC, "Data flow"). No clock, no I/O: time comes in with the snapshot.
+ * (SPEC, "Data flow"). No clock, no I/O: time comes in with the snapshot. Stage 1 depends on the
+ * configuration alone, so several profiles can share it (profile-set.ts, the shadow profiles).
  */
 import type { Config, ProfileConfig } from '../config/index.js';
 import { attributesSize, billedAttributesBytes } from '../otlp/size.js';
@@ -16,8 +17,8 @@ import { Redactor } from './redact.js';
 import { buildRollups, groupName, type GroupAttributes } from './rollup.js';
 import { chooseTopK, topKFor } from './select.js';
 import { buildMetrics, hostAttributes, processAttributes, rollupAttributes, selfMetricCount } from './series.js';
-import type { Attributes, Batch, Decision, Metric, PipelineResult, PipelineState, ResourceSeries } from './types.js';
-import { fnv1a, newMemory, newView, type Known, type View } from './view.js';
+import type { Attributes, Decision, Metric, PipelineResult, PipelineState, ProcessMemory, ProfileMemory, ResourceSeries, RollupCarry, SeriesSighting } from './types.js';
+import { fnv1a, newMemory, newView, type Known, type KnownAttributes, type View } from './view.js';
 
 const MB = 1024 * 1024;
 /** Seconds an unseen identity is remembered. */
@@ -27,46 +28,75 @@ export function identityKey(p: ProcessSample): string {
   return `${p.pid}:${p.start_time}`;
 }
 
-export class Pipeline {
-  readonly profileName: string;
-  private readonly profile: ProfileConfig;
-  private readonly config: Config;
+/** A profile's parts, resolved once: its settings and metric sets. */
+export interface ProfileParts {
+  name: string;
+  profile: ProfileConfig;
+  criticalSet: MetricSet;
+  otherSet: MetricSet;
+  rollupSet: MetricSet;
+}
+
+export function profileParts(config: Config, name: string): ProfileParts {
+  const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined;
+  if (!profile) throw new Error(`no profile named "${name}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+  const criticalSet = resolveMetricSet(profile.metrics.critical);
+  const otherSet = resolveMetricSet(profile.metrics.other);
+  // A rollup carries its members' metrics and the additive totals of anything kept without them.
+  const rollupSet = unionMetricSets(otherSet, { ...criticalSet, memoryVirtual: false, cpuUtilization: false, threads: false, openFds: false, contextSwitches: false, pagingFaults: false });
+  return { name, profile, criticalSet, otherSet, rollupSet };
+}
+
+/** Stage 1's result for one snapshot: what every profile's stages see alike. */
+export interface Observation {
+  snapshot: Snapshot;
+  t: number;
+  intervalStart: number | null;
+  host: Attributes;
+  views: View[];
+  baseline: BaselineFigures;
+  sumRss: number;
+  totalCpu: number;
+  tiersPresent: number;
+}
+
+/** What one profile's stages 2-4 carry from one interval to the next, besides the per-process memory. */
+export interface ProfileCarry {
+  rollups: Map<string, RollupCarry>;
+  seriesSeen: Map<string, SeriesSighting>;
+  seriesUnique: number;
+}
+
+/**
+ * The stages and the caches they keep across runs (classification per identity, rollup group
+ * attributes, the baseline calculator, pooled views), for one configuration. Stage 1 (classify,
+ * rates, anomaly statistics) depends on the configuration only; stages 2-4 (selection, series and
+ * rollups, KPIs) on a profile, whose own memory per identity (anomaly retention, top-K incumbency)
+ * `decide` is handed. A Pipeline is one engine and one profile; a ProfileSet one engine and several.
+ */
+export class Engine {
   private readonly classifier: Classifier;
   private readonly redactor: Redactor;
   private readonly anomaly: AnomalySettings;
-  private readonly criticalSet: MetricSet;
-  private readonly otherSet: MetricSet;
-  private readonly rollupSet: MetricSet;
   private readonly known = new Map<number, Known>();
   private baselineHost = '';
   private baselineCalc: Baseline | null = null;
   private readonly groups = new Map<string, GroupAttributes>();
   private readonly pool: View[] = [];
 
-  constructor(config: Config, profileName: string) {
-    const profile = config.profiles[profileName];
-    if (!profile) throw new Error(`no profile named "${profileName}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
-    this.config = config;
-    this.profile = profile;
-    this.profileName = profileName;
+  constructor(readonly config: Config) {
     this.classifier = new Classifier(config);
     this.redactor = new Redactor(config.advanced.redaction.secret_names, config.advanced.redaction.patterns);
     this.anomaly = anomalySettings(config);
-    this.criticalSet = resolveMetricSet(profile.metrics.critical);
-    this.otherSet = resolveMetricSet(profile.metrics.other);
-    // A rollup carries its members' metrics and the additive totals of anything kept without them.
-    this.rollupSet = unionMetricSets(this.otherSet, { ...this.criticalSet, memoryVirtual: false, cpuUtilization: false, threads: false, openFds: false, contextSwitches: false, pagingFaults: false });
   }
 
   /**
-   * Runs one interval. `state` is consumed (pass the returned one to the next run). Decisions are
-   * built unless `decisions: false` (replaying for KPIs does not need them).
+   * Stage 1: classify, rates, anomaly statistics. Updates the identities' memory in `state.processes`
+   * in place (a run consumes its state); the views are valid until the next observation.
    */
-  run(snapshot: Snapshot, state: PipelineState, options: RunOptions = {}): PipelineResult {
+  observe(snapshot: Snapshot, state: PipelineState): Observation {
     const t = snapshot.timestamp;
     const intervalStart = state.timestamp !== null && state.timestamp < t ? state.timestamp : null;
-    const profile = this.profile;
-    const retention = profile.anomaly.retention_minutes * 60;
     const host = hostAttributes(snapshot.host);
     const processes = state.processes;
     const views: View[] = [];
@@ -76,7 +106,6 @@ export class Pipeline {
     let sumRss = 0;
     let sumIo = 0;
 
-    // Stage 1: classify, rates, anomalies.
     for (const p of snapshot.processes) {
       const known = this.classify(p);
       const held = processes.get(p.pid);
@@ -93,35 +122,25 @@ export class Pipeline {
       view.known = known;
       view.mem = mem;
       view.seenBefore = prev !== undefined;
-      view.anomaly = false;
-      view.incumbent = prev !== undefined && prev.inTopK;
-      view.reason = '';
-      view.kept = false;
-      view.sampled = false;
-      view.series = 0;
       view.tier = known.tier;
       view.importance = known.importance;
       view.group = known.group;
-      view.rollup = '';
       view.composite = 0;
       view.dCtxVoluntary = prev ? Math.max(0, p.ctx_voluntary - prev.ctxVoluntary) : 0;
       view.dCtxInvoluntary = prev ? Math.max(0, p.ctx_involuntary - prev.ctxInvoluntary) : 0;
       view.dMinorFaults = prev ? Math.max(0, p.minor_faults - prev.minorFaults) : 0;
       view.dMajorFaults = prev ? Math.max(0, p.major_faults - prev.majorFaults) : 0;
       usage(p, prev, t, intervalStart, view);
-      const anomalous = observe(mem, view.cpuPercent, p.rss_bytes, this.anomaly);
-      if (anomalous && retention > 0) mem.anomalyUntil = t + retention;
+      view.detected = observe(mem, view.cpuPercent, p.rss_bytes, this.anomaly);
       mem.t = t;
       mem.cpuUser = p.cpu_user_seconds;
       mem.cpuSystem = p.cpu_system_seconds;
       mem.ioRead = p.io_read_bytes;
       mem.ioWrite = p.io_write_bytes;
-      view.anomaly = retention > 0 && mem.anomalyUntil >= t;
       mem.ctxVoluntary = p.ctx_voluntary;
       mem.ctxInvoluntary = p.ctx_involuntary;
       mem.minorFaults = p.minor_faults;
       mem.majorFaults = p.major_faults;
-      mem.inTopK = false;
       if (prev === undefined) processes.set(p.pid, mem);
       views.push(view);
       sumCpu += view.cpuPercent;
@@ -132,9 +151,40 @@ export class Pipeline {
       baseline.bytes += known.baseline.bytes;
       baseline.billedBytes += known.baseline.billedBytes;
     }
+    let totalCpu = 0;
     for (const v of views) {
       v.composite =
         ((sumCpu > 0 ? v.cpuPercent / sumCpu : 0) + (sumRss > 0 ? v.p.rss_bytes / sumRss : 0) + (sumIo > 0 ? v.ioBytesPerSec / sumIo : 0)) / 3;
+      totalCpu += v.dCpuUser + v.dCpuSystem;
+    }
+    return { snapshot, t, intervalStart, host, views, baseline, sumRss, totalCpu, tiersPresent: new Set(views.map((v) => v.tier)).size };
+  }
+
+  /**
+   * Stages 2-4 for one profile: selection, series and rollups, KPIs. `memoryOf` gives the profile's
+   * own memory of a view's identity (the ProcessMemory for a Pipeline's own profile); `carry` is
+   * consumed and the next one returned.
+   */
+  decide(obs: Observation, parts: ProfileParts, memoryOf: (v: View) => ProfileMemory, carry: ProfileCarry, options: RunOptions): Omit<PipelineResult, 'state'> & { carry: ProfileCarry } {
+    const { t, host, views, snapshot } = obs;
+    const profile = parts.profile;
+    const retention = profile.anomaly.retention_minutes * 60;
+
+    // This profile's view of the anomalies and of the incumbents of the top-K.
+    let anomalies = 0;
+    for (const v of views) {
+      const pm = memoryOf(v);
+      if (v.detected && retention > 0) pm.anomalyUntil = t + retention;
+      v.pm = pm;
+      v.anomaly = retention > 0 && pm.anomalyUntil >= t;
+      if (v.anomaly) anomalies++;
+      v.incumbent = pm.inTopK;
+      pm.inTopK = false;
+      v.reason = '';
+      v.kept = false;
+      v.sampled = false;
+      v.series = 0;
+      v.rollup = '';
     }
 
     // Stage 2: selection, in the SPEC's priority order, under the series cap.
@@ -147,7 +197,7 @@ export class Pipeline {
       if (v.known.critical || v.known.forced) {
         v.kept = true;
         v.reason = v.known.critical ? 'critical' : 'force_collect';
-        v.series = this.seriesOf(v, this.criticalSet);
+        v.series = seriesOf(v, parts.criticalSet);
         fixedSeries += v.series;
         if (v.known.critical) criticalCount++;
         continue;
@@ -183,17 +233,16 @@ export class Pipeline {
     // Room for rollups: every tier's groups (and the carrier of kept processes' totals). When that
     // does not fit beside the critical processes, each tier rolls up into a single group.
     const cap = profile.limits.max_series_per_host;
-    const tiersPresent = new Set(views.map((v) => v.tier)).size;
-    const perGroup = seriesCount(this.rollupSet, true, true) + 1;
+    const perGroup = seriesCount(parts.rollupSet, true, true) + 1;
     const extraSelf = options.extraSelf ?? [];
     const fixed = fixedSeries + selfMetricCount(criticalCount > 0) + extraSelf.reduce((n, m) => n + m.points.length, 0);
     let groupsPerTier = profile.limits.rollup_groups_per_tier;
-    if (fixed + (tiersPresent * groupsPerTier + 1) * perGroup > cap) groupsPerTier = 1;
-    let budget = cap - fixed - (tiersPresent * groupsPerTier + 1) * perGroup;
+    if (fixed + (obs.tiersPresent * groupsPerTier + 1) * perGroup > cap) groupsPerTier = 1;
+    let budget = cap - fixed - (obs.tiersPresent * groupsPerTier + 1) * perGroup;
     for (const group of byPriority) {
       group.sort((a, b) => b.composite - a.composite || a.p.pid - b.p.pid);
       for (const v of group) {
-        const s = this.seriesOf(v, this.otherSet);
+        const s = seriesOf(v, parts.otherSet);
         if (s <= budget) {
           v.kept = true;
           v.series = s;
@@ -205,7 +254,7 @@ export class Pipeline {
     }
     // Whatever kept its own series this interval is an incumbent for the next top-K, whichever rule
     // kept it: a process hovering around a threshold does not flap between its series and a rollup.
-    for (const group of byPriority) for (const v of group) v.mem.inTopK = v.kept;
+    for (const group of byPriority) for (const v of group) v.pm.inTopK = v.kept;
 
     // Optional reservoir sample of the tail: a few processes exported individually with their weight.
     const sampleSize = profile.sampling.reservoir_size;
@@ -216,7 +265,7 @@ export class Pipeline {
       const picked = tail.map((v) => ({ v, h: fnv1a(v.known.seriesKey) })).sort((a, b) => a.h - b.h || a.v.p.pid - b.v.p.pid).slice(0, sampleSize);
       let sampled = 0;
       for (const { v } of picked) {
-        const s = this.seriesOf(v, this.otherSet);
+        const s = seriesOf(v, parts.otherSet);
         if (s > budget) break;
         budget -= s;
         v.kept = true;
@@ -241,7 +290,7 @@ export class Pipeline {
         rolled.push(v);
         continue;
       }
-      const set = v.known.critical || v.known.forced ? this.criticalSet : this.otherSet;
+      const set = v.known.critical || v.known.forced ? parts.criticalSet : parts.otherSet;
       if (v.known.critical) keptCritical++;
       keptCpu += v.dCpuUser + v.dCpuSystem;
       keptRss += v.p.rss_bytes;
@@ -251,71 +300,64 @@ export class Pipeline {
         const attributes = processAttributes(v.p, host, v.tier, v.importance, null);
         delete attributes['process.executable.path'];
         attributes['nrdot.sample.weight'] = sampleWeight;
-        resources.push({ kind: 'process', attributes, metrics: buildMetrics(set, this.seriesValues(v, snapshot.host.cpus)), seriesKey: k.seriesKey });
-      } else if (k.attributes === null) {
-        k.attributes = processAttributes(v.p, host, v.tier, v.importance, profile.command_lines ? k.redacted : null);
-        k.attributesSize = attributesSize(k.attributes);
-        k.attributesBilled = billedAttributesBytes(k.attributes);
+        resources.push({ kind: 'process', attributes, metrics: buildMetrics(set, seriesValues(v, snapshot.host.cpus)), seriesKey: k.seriesKey });
+      } else {
+        // Attributes are built once per identity, with the command line or without (emergency).
+        const a = profile.command_lines ? (k.attributes ??= this.attributesOf(v, host, k.redacted)) : (k.bare ??= this.attributesOf(v, host, null));
+        resources.push({
+          kind: 'process',
+          attributes: a.attributes,
+          metrics: buildMetrics(set, seriesValues(v, snapshot.host.cpus)),
+          attributesSize: a.size,
+          attributesBilled: a.billed,
+          seriesKey: k.seriesKey,
+        });
       }
-      if (!v.sampled) resources.push({
-        kind: 'process',
-        attributes: k.attributes!,
-        metrics: buildMetrics(set, this.seriesValues(v, snapshot.host.cpus)),
-        attributesSize: k.attributesSize,
-        attributesBilled: k.attributesBilled,
-        seriesKey: k.seriesKey,
-      });
       // Totals its own series leave out (balanced keeps no IO for non-critical processes).
-      const r = this.rollupSet;
+      const r = parts.rollupSet;
       if (set.cpuStates.length < r.cpuStates.length || (r.memoryUsage && !set.memoryUsage) || (set.ioDirections.length < r.ioDirections.length && v.dIoRead !== null)) {
         uncarried.push(v);
       }
     }
     const rollup = buildRollups({
       members: rolled,
-      uncarried: uncarried.map((v) => ({ member: v, set: v.known.critical || v.known.forced ? this.criticalSet : this.otherSet })),
+      uncarried: uncarried.map((v) => ({ member: v, set: v.known.critical || v.known.forced ? parts.criticalSet : parts.otherSet })),
       by: profile.limits.rollup_by,
       groupsPerTier,
       minShare: profile.limits.min_share,
       attributes: (tier, group) => this.groupAttributes(host, tier, group),
-      set: this.rollupSet,
-      carry: state.rollups,
+      set: parts.rollupSet,
+      carry: carry.rollups,
       t,
-      intervalStart,
+      intervalStart: obs.intervalStart,
     });
     resources.push(...rollup.resources);
     // A process the series cap refused says which rule would have kept it.
     for (const v of rolled) v.reason = `rollup:${v.rollup}${v.reason ? ` (${v.reason})` : ''}`;
 
     // Stage 4: KPIs, with the self-metrics counted in (they are billed too).
-    let totalCpu = 0;
-    let anomalies = 0;
-    for (const v of views) {
-      totalCpu += v.dCpuUser + v.dCpuSystem;
-      if (v.anomaly) anomalies++;
-    }
     const { kpis, self, seriesUnique } = intervalKpis({
       config: this.config,
-      profile: this.profileName,
+      profile: parts.name,
       host,
       t,
-      intervalStart,
+      intervalStart: obs.intervalStart,
       resources,
-      baseline,
+      baseline: obs.baseline,
       processes: views.length,
       criticalCount,
       keptCritical,
       keptCpu,
-      totalCpu,
+      totalCpu: obs.totalCpu,
       keptRss,
-      totalRss: sumRss,
+      totalRss: obs.sumRss,
       rolledUp: rolled.length,
       anomalies,
       fixedSeries,
       cap,
       totalsError: totalsError(views, resources),
-      seriesSeen: state.seriesSeen,
-      seriesUnique: state.seriesUnique,
+      seriesSeen: carry.seriesSeen,
+      seriesUnique: carry.seriesUnique,
       extraSelf,
       agent: options.agent ?? null,
       cadence: options.cadenceSeconds ?? null,
@@ -335,20 +377,32 @@ export class Pipeline {
       ioBytesPerSec: v.ioBytesPerSec,
       composite: v.composite,
       seenBefore: v.seenBefore,
-      anomalyUntil: v.anomaly ? v.mem.anomalyUntil : null,
+      anomalyUntil: v.anomaly ? v.pm.anomalyUntil : null,
       series: v.kept ? v.series : 0,
     }));
-    // An identity missing from a snapshot (hidden for a moment, or a gap in a recording) keeps its
-    // memory for a while, so that its usage meanwhile is counted when it is seen again.
-    for (const [pid, mem] of processes) if (t - mem.t > FORGET_AFTER) processes.delete(pid);
-    for (const [pid, k] of this.known) if (processes.get(pid)?.start !== k.start) this.known.delete(pid);
-    const batch: Batch = { timestamp: t, intervalStart, resources };
     return {
-      batch,
+      batch: { timestamp: t, intervalStart: obs.intervalStart, resources },
       kpis,
-      state: { timestamp: t, processes, rollups: rollup.carry, seriesSeen: state.seriesSeen, seriesUnique },
       decisions: options.decisions === false ? [] : decide(),
+      carry: { rollups: rollup.carry, seriesSeen: carry.seriesSeen, seriesUnique },
     };
+  }
+
+  /**
+   * After the profiles have decided: an identity missing from a snapshot (hidden for a moment, or a
+   * gap in a recording) keeps its memory for a while, so that its usage meanwhile is counted when it
+   * is seen again; then it is forgotten, with its classification. Returns how many were forgotten.
+   */
+  forget(t: number, processes: Map<number, ProcessMemory>): number {
+    let forgotten = 0;
+    for (const [pid, mem] of processes) {
+      if (t - mem.t > FORGET_AFTER) {
+        processes.delete(pid);
+        forgotten++;
+      }
+    }
+    for (const [pid, k] of this.known) if (processes.get(pid)?.start !== k.start) this.known.delete(pid);
+    return forgotten;
   }
 
   private classify(p: ProcessSample): Known {
@@ -367,8 +421,7 @@ export class Pipeline {
       ppid: p.ppid,
       redacted: this.redactor.redact(p.cmdline),
       attributes: null,
-      attributesSize: 0,
-      attributesBilled: 0,
+      bare: null,
       baseline: null,
       start: p.start_time,
       seriesKey: `p${identityKey(p)}`,
@@ -376,6 +429,11 @@ export class Pipeline {
     };
     this.known.set(p.pid, fresh);
     return fresh;
+  }
+
+  private attributesOf(v: View, host: Attributes, redacted: string | null): KnownAttributes {
+    const attributes = processAttributes(v.p, host, v.tier, v.importance, redacted);
+    return { attributes, size: attributesSize(attributes), billed: billedAttributesBytes(attributes) };
   }
 
   /** A rollup group's resource attributes, built once per group (and host). */
@@ -400,42 +458,85 @@ export class Pipeline {
       for (const k of this.known.values()) {
         k.baseline = null;
         k.attributes = null;
+        k.bare = null;
       }
       this.groups.clear();
     }
     return this.baselineCalc!;
   }
+}
 
-  private seriesOf(v: View, set: MetricSet): number {
-    return seriesCount(set, v.p.io_read_bytes !== null, v.p.fds !== null);
+function seriesOf(v: View, set: MetricSet): number {
+  return seriesCount(set, v.p.io_read_bytes !== null, v.p.fds !== null);
+}
+
+function seriesValues(v: View, cpus: number) {
+  const p = v.p;
+  return {
+    dCpuUser: v.dCpuUser,
+    dCpuSystem: v.dCpuSystem,
+    cpuUser: p.cpu_user_seconds,
+    cpuSystem: p.cpu_system_seconds,
+    rssBytes: p.rss_bytes,
+    vmsBytes: p.vms_bytes,
+    dIoRead: v.dIoRead,
+    dIoWrite: v.dIoWrite,
+    ioRead: p.io_read_bytes,
+    ioWrite: p.io_write_bytes,
+    cpuUtilization: v.cpuPercent / 100 / Math.max(cpus, 1),
+    threads: p.threads,
+    fds: p.fds,
+    dCtxVoluntary: v.dCtxVoluntary,
+    dCtxInvoluntary: v.dCtxInvoluntary,
+    ctxVoluntary: p.ctx_voluntary,
+    ctxInvoluntary: p.ctx_involuntary,
+    dMajorFaults: v.dMajorFaults,
+    dMinorFaults: v.dMinorFaults,
+    majorFaults: p.major_faults,
+    minorFaults: p.minor_faults,
+    start: p.start_time,
+  };
+}
+
+/** A run's stage 1, as the profiles that share it see it (ProfileSet). */
+export interface Observed {
+  engine: Engine;
+  obs: Observation;
+  /** The identities' memory after the run (what it forgot is gone). */
+  processes: Map<number, ProcessMemory>;
+  /** How many identities the run forgot. */
+  forgotten: number;
+}
+
+/** The optimizer for one profile: an engine, and the profile's memory kept in the pipeline state. */
+export class Pipeline {
+  readonly profileName: string;
+  private readonly engine: Engine;
+  private readonly parts: ProfileParts;
+  private latest: Observed | null = null;
+
+  constructor(config: Config, profileName: string) {
+    this.parts = profileParts(config, profileName);
+    this.profileName = profileName;
+    this.engine = new Engine(config);
   }
 
-  private seriesValues(v: View, cpus: number) {
-    const p = v.p;
-    return {
-      dCpuUser: v.dCpuUser,
-      dCpuSystem: v.dCpuSystem,
-      cpuUser: p.cpu_user_seconds,
-      cpuSystem: p.cpu_system_seconds,
-      rssBytes: p.rss_bytes,
-      vmsBytes: p.vms_bytes,
-      dIoRead: v.dIoRead,
-      dIoWrite: v.dIoWrite,
-      ioRead: p.io_read_bytes,
-      ioWrite: p.io_write_bytes,
-      cpuUtilization: v.cpuPercent / 100 / Math.max(cpus, 1),
-      threads: p.threads,
-      fds: p.fds,
-      dCtxVoluntary: v.dCtxVoluntary,
-      dCtxInvoluntary: v.dCtxInvoluntary,
-      ctxVoluntary: p.ctx_voluntary,
-      ctxInvoluntary: p.ctx_involuntary,
-      dMajorFaults: v.dMajorFaults,
-      dMinorFaults: v.dMinorFaults,
-      majorFaults: p.major_faults,
-      minorFaults: p.minor_faults,
-      start: p.start_time,
-    };
+  /**
+   * Runs one interval. `state` is consumed (pass the returned one to the next run). Decisions are
+   * built unless `decisions: false` (replaying for KPIs does not need them).
+   */
+  run(snapshot: Snapshot, state: PipelineState, options: RunOptions = {}): PipelineResult {
+    const obs = this.engine.observe(snapshot, state);
+    const carry = { rollups: state.rollups, seriesSeen: state.seriesSeen, seriesUnique: state.seriesUnique };
+    const { batch, kpis, decisions, carry: next } = this.engine.decide(obs, this.parts, (v) => v.mem, carry, options);
+    const forgotten = this.engine.forget(obs.t, state.processes);
+    this.latest = { engine: this.engine, obs, processes: state.processes, forgotten };
+    return { batch, kpis, decisions, state: { timestamp: obs.t, processes: state.processes, ...next } };
+  }
+
+  /** The latest run's stage 1 (valid until the next run), for other profiles to decide on; null before the first. */
+  get observed(): Observed | null {
+    return this.latest;
   }
 }
 

@@ -136,6 +136,17 @@ export interface ProcessMemory {
   inTopK: boolean;
 }
 
+/**
+ * What a profile itself remembers of an identity: how long it keeps an anomaly, and whether the
+ * process held its own series last interval (top-K incumbency). A Pipeline keeps it in the
+ * ProcessMemory (which has these fields); a ProfileSet per profile.
+ */
+export interface ProfileMemory {
+  start: number;
+  anomalyUntil: number;
+  inTopK: boolean;
+}
+
 /** A rollup group's cumulative counters: its deltas added up since `start` (never backwards). */
 export interface RollupCarry {
   cpuUser: number;

@@ -7,7 +7,14 @@ import type { BaselineFigures } from './baseline.js';
 import type { Classification } from './classify.js';
 import type { Usage } from './rates.js';
 import type { RollupMember } from './rollup.js';
-import type { Attributes, ProcessMemory } from './types.js';
+import type { Attributes, ProcessMemory, ProfileMemory } from './types.js';
+
+/** A process's resource attributes and their sizes (protobuf, billed). */
+export interface KnownAttributes {
+  attributes: Attributes;
+  size: number;
+  billed: number;
+}
 
 /** Classification and redacted command line, memoized per identity while its static attributes hold. */
 export interface Known extends Classification {
@@ -17,10 +24,9 @@ export interface Known extends Classification {
   user: string;
   ppid: number;
   redacted: string;
-  /** Resource attributes and their sizes, built the first time the process is kept. */
-  attributes: Attributes | null;
-  attributesSize: number;
-  attributesBilled: number;
+  /** Resource attributes and their sizes, built the first time the process is kept: with its command line, and without (emergency). */
+  attributes: KnownAttributes | null;
+  bare: KnownAttributes | null;
   /** This process's share of the baseline (static attributes: computed once per identity). */
   baseline: BaselineFigures | null;
   /** Identity key of its resource (for series_unique_24h). */
@@ -35,7 +41,11 @@ export interface View extends RollupMember, Usage {
   p: ProcessSample;
   known: Known;
   mem: ProcessMemory;
+  /** The profile's own memory of the identity, for the stages after the first (`mem` for a Pipeline's profile). */
+  pm: ProfileMemory;
   seenBefore: boolean;
+  /** The statistics confirmed an anomaly this interval (stage 1); `anomaly`: the profile keeps it for one (its retention). */
+  detected: boolean;
   anomaly: boolean;
   composite: number;
   incumbent: boolean;
@@ -47,7 +57,7 @@ export interface View extends RollupMember, Usage {
 
 export function newView(p: ProcessSample, known: Known, mem: ProcessMemory): View {
   return {
-    p, known, mem, seenBefore: false, anomaly: false, incumbent: false, reason: '', kept: false, sampled: false, series: 0,
+    p, known, mem, pm: mem, seenBefore: false, detected: false, anomaly: false, incumbent: false, reason: '', kept: false, sampled: false, series: 0,
     tier: known.tier, importance: known.importance, group: known.group, rollup: '', composite: 0,
     dCpuUser: 0, dCpuSystem: 0, dIoRead: null, dIoWrite: null, cpuPercent: 0, ioBytesPerSec: 0,
     dCtxVoluntary: 0, dCtxInvoluntary: 0, dMinorFaults: 0, dMajorFaults: 0,
