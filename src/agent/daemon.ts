@@ -9,7 +9,7 @@ import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
-import { apiRoutes, type Actor, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
+import { apiRoutes, type Actor, type CompareWindow, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
 import { ConfigError, loadConfigAt, logFile, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Decision } from '../pipeline/index.js';
@@ -19,6 +19,7 @@ import { VERSION } from '../version.js';
 import type { Collector, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
+import { compareProfiles, type ShadowProfiles } from './shadows.js';
 import { ruleAt } from '../control/schedule.js';
 import type { AlertEvent, WebhookSender } from '../alerts/webhook.js';
 import { logFilesOf, writeArchive } from '../control/archive.js';
@@ -45,6 +46,8 @@ export interface DaemonParts {
   log: Logger;
   store: StateStore;
   optimizer: Optimizer;
+  /** The shadow profiles, run on each snapshot after the optimizer (advanced.shadow_profiles). */
+  shadows: ShadowProfiles;
   source: SnapshotSource;
   otlp: OtlpExport | null;
   filePath: string | null;
@@ -161,7 +164,9 @@ export class Daemon implements DaemonApi {
     const usage = this.meter.read();
     const cadenceSeconds = this.p.source.kind === 'procfs' ? this.intervalSeconds : undefined;
     const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage), cadenceSeconds });
+    const shadows = this.p.shadows.run(snapshot, optimizer.profile, { cadenceSeconds, extraSelf: optimizer.lastExtraSelf });
     store.recordKpis(kpiRecord(k));
+    store.recordShadowKpis(shadows.kpis.map(kpiRecord));
     store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
     if (this.control.due(now)) this.runCheck(now, false);
     return {
@@ -175,6 +180,7 @@ export class Daemon implements DaemonApi {
         coverage_critical: k.coverage_critical,
         agent_cpu_percent: k.agent_cpu_percent === null ? null : Math.round(k.agent_cpu_percent * 100) / 100,
         agent_rss_bytes: k.agent_rss_bytes,
+        shadow_cpu_ms: this.p.shadows.profiles.length ? Math.round(shadows.cpuMs * 100) / 100 : null,
       },
       summary: `; ${k.profile}: ${k.datapoints_exported} of ${k.datapoints_baseline} datapoints (-${(k.reduction_datapoints * 100).toFixed(1)}%)`,
     };
@@ -292,6 +298,7 @@ export class Daemon implements DaemonApi {
     // rule, a removed profile) is journaled and sent like any other.
     const current = this.p.optimizer.profile;
     this.p.optimizer.setConfig(config, Object.hasOwn(config.profiles, current) ? current : this.inForce().profile);
+    this.p.shadows.setConfig(config, config.advanced.shadow_profiles);
     this.apply();
     this.reloads.ok++;
     this.reloads.last_error = null;
@@ -323,6 +330,7 @@ export class Daemon implements DaemonApi {
       control: { running: this.control.running, stopped: this.control.stopped, guard: this.control.guard },
       kpis: k,
       agent: { cpu_percent: usage.cpuPercent, rss_bytes: usage.rssBytes, peak_rss_bytes: usage.peakRssBytes },
+      shadows: this.p.shadows.stats(),
       export: {
         otlp: otlp
           ? {
@@ -387,6 +395,13 @@ export class Daemon implements DaemonApi {
 
   profile(): unknown {
     return { ...this.described(), stored: this.p.store.profileState().active };
+  }
+
+  compareProfiles(q: CompareWindow): unknown {
+    // A window back from the latest data: in a replay, the recording's time.
+    const now = this.clock();
+    const window = { since: q.since ?? now - (q.ago ?? 86_400), until: q.until ?? now };
+    return compareProfiles(this.p.store, this.p.config, window, this.inForce(now).profile, this.p.shadows.profiles);
   }
 
   setProfile(profile: string, by: Actor): unknown {

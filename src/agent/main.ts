@@ -31,6 +31,7 @@ import { WebhookSender } from '../alerts/webhook.js';
 import { Collector } from './collector.js';
 import { storedGuard } from './control.js';
 import { Daemon } from './daemon.js';
+import { ShadowProfiles } from './shadows.js';
 import { createLogger, logLevel, type Logger } from './log.js';
 import { profileInForce } from './profiles.js';
 import { ProcfsSource, ReplaySource, type ReplayPace, type SnapshotSource } from './source.js';
@@ -154,7 +155,8 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   const { otlp, announce } = await openOtlp(config, intervalSeconds, log);
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
   const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log });
-  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, source, otlp, filePath: file?.path ?? null, stateSource, webhooks });
+  const shadows = new ShadowProfiles(config, config.advanced.shadow_profiles, optimizer);
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, filePath: file?.path ?? null, stateSource, webhooks });
   const collector = new Collector({
     source,
     intervalSeconds,

@@ -33,6 +33,8 @@ export class Optimizer {
   /** The latest interval's KPIs and per-process decisions (for status, explain and top). */
   lastKpis: Kpis | null = null;
   lastDecisions: Decision[] = [];
+  /** The self-metrics from outside the pipeline that the latest interval carried (the shadow profiles count them too). */
+  lastExtraSelf: readonly Metric[] = [];
 
   constructor(
     private config: Config,
@@ -45,6 +47,11 @@ export class Optimizer {
 
   get profile(): string {
     return this.profileName;
+  }
+
+  /** The pipeline of the profile in force (the shadow profiles decide on what its latest run observed). */
+  get activePipeline(): Pipeline {
+    return this.pipeline;
   }
 
   /** The state after the latest interval (the next run consumes it: encode it, do not keep it). */
@@ -74,6 +81,7 @@ export class Optimizer {
     this.pipelineState = result.state;
     this.lastKpis = result.kpis;
     this.lastDecisions = result.decisions;
+    this.lastExtraSelf = extraSelf;
     const { batch } = result;
     this.prometheusText = renderPrometheus(batch, result.kpis);
     if (file) file.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));

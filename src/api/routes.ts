@@ -44,6 +44,16 @@ export interface ProcessQuery {
   limit?: number;
 }
 
+/** A window of data time: since an absolute time, or a duration back from the latest data; until an absolute time. */
+export interface CompareWindow {
+  /** Unix seconds. */
+  since?: number;
+  /** Seconds back from the latest data (the wall clock, or a replay's latest snapshot); default a day. */
+  ago?: number;
+  /** Unix seconds (default: the latest data). */
+  until?: number;
+}
+
 /** Who asked for a change, and why (journaled). */
 export interface Actor {
   who: string;
@@ -58,6 +68,8 @@ export interface DaemonApi {
   processes(q: ProcessQuery): unknown;
   explain(target: string): unknown;
   profiles(): unknown;
+  /** Each profile over a window, in force and as a shadow, side by side. */
+  compareProfiles(q: CompareWindow): unknown;
   profile(): unknown;
   setProfile(profile: string, by: Actor): unknown;
   pin(profile: string, forSeconds: number | null, by: Actor): unknown;
@@ -136,6 +148,28 @@ function limitParam(q: URLSearchParams): number | undefined {
   return n;
 }
 
+const UNIX_SECONDS = /^\d+(\.\d+)?$/;
+export const SINCE_HINT = 'a duration back from the latest data such as 24h, 30m or 7d, or unix seconds';
+
+/** `since`: unix seconds, or a positive duration back from the latest data (`24h`); null when it is neither. */
+export function sinceParam(value: string): { since: number } | { ago: number } | null {
+  const v = value.trim();
+  if (UNIX_SECONDS.test(v)) return { since: Number(v) };
+  try {
+    const ago = durationSeconds(v);
+    return ago > 0 ? { ago } : null;
+  } catch {
+    return null;
+  }
+}
+
+function windowParam(q: URLSearchParams): CompareWindow {
+  const raw = q.get('since');
+  const since = raw === null || raw === '' ? {} : sinceParam(raw);
+  if (since === null) throw new ApiError(400, `query since: ${SINCE_HINT} (got "${raw}")`);
+  return { ...since, until: numberParam(q, 'until') };
+}
+
 /** The endpoints, in the order the description lists them. */
 export function apiRoutes(d: DaemonApi): Route[] {
   return [
@@ -163,6 +197,14 @@ export function apiRoutes(d: DaemonApi): Route[] {
     },
     { method: 'GET', path: '/api/v1/processes/:target', summary: 'The decision for a pid, or for every process of a name, with the numbers behind it.', auth: false, handler: ({ params }) => ({ body: d.explain(params.target!) }) },
     { method: 'GET', path: '/api/v1/profiles', summary: 'The profiles of the configuration, and the one in force.', auth: false, handler: () => ({ body: d.profiles() }) },
+    {
+      method: 'GET',
+      path: '/api/v1/profiles/compare',
+      summary: 'Each profile over a window, side by side: cost, series, reduction, coverage and visibility, from the intervals it was in force (measured) and those it ran as a shadow profile on the same snapshots.',
+      auth: false,
+      query: { since: `${SINCE_HINT} (default 24h)`, until: 'unix seconds (default: the latest data)' },
+      handler: ({ query }) => ({ body: d.compareProfiles(windowParam(query)) }),
+    },
     { method: 'GET', path: '/api/v1/profile', summary: 'The profile in force and why (pin, operator, configuration).', auth: false, handler: () => ({ body: d.profile() }) },
     {
       method: 'PUT',

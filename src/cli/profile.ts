@@ -1,10 +1,12 @@
 /**
- * `nrdot-plus-ctl profile list|show|get|set|pin|unpin`: the profiles of the configuration, and the
- * one in force in the running daemon (set, pinned for a while, unpinned; every change journaled).
+ * `nrdot-plus-ctl profile list|show|get|set|pin|unpin|compare`: the profiles of the configuration, the
+ * one in force in the running daemon (set, pinned for a while, unpinned; every change journaled), and
+ * what each one cost and covered over a window, in force or as a shadow profile.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, type Config, type ProfileConfig } from '../config/index.js';
-import { PIN_DURATION_HINT, pinSeconds } from '../api/routes.js';
+import { PIN_DURATION_HINT, pinSeconds, SINCE_HINT, sinceParam } from '../api/routes.js';
+import type { ComparisonAnswer } from '../agent/shadows.js';
 import { connectDaemon, operator } from './client.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError } from './errors.js';
@@ -50,6 +52,58 @@ export function describeInForce(f: InForce): string {
   return `${bold(f.profile)}: ${why}${f.note ? `; ${yellow(f.note)}` : ''}`;
 }
 
+/** --since: a duration back from the latest data or unix seconds (sent as is), or an ISO 8601 time (sent as unix seconds). */
+function sinceArg(value: string): string {
+  if (sinceParam(value) !== null) return value.trim();
+  const t = Date.parse(value);
+  if (/^\d{4}-\d\d-\d\d/.test(value.trim()) && !Number.isNaN(t)) return String(t / 1000);
+  throw new InvalidArgumentError(`${SINCE_HINT}, or an ISO 8601 time (2026-12-01T09:30:00Z).`);
+}
+
+const iso = (t: number): string => new Date(Math.floor(t) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+const pct = (x: number | null): string => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+const money = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(4));
+const HOURS_PER_MONTH = 730;
+
+/** The comparison as a table, a profile per row, with what its figures come from. */
+export function renderComparison(c: ComparisonAnswer): string {
+  const window = `${iso(c.since)} to ${iso(c.until)}`;
+  const off = c.shadow_profiles.length === 0 ? 'Shadow profiles are off (advanced.shadow_profiles: []): only the profiles in force are measured.' : null;
+  if (c.profiles.length === 0) {
+    return [`no intervals recorded from ${window} (data time): nothing to compare; widen the window with --since (e.g. --since 7d)`, ...(off ? [off] : [])].join('\n');
+  }
+  const cur = c.cost_model.currency;
+  const header = ['profile', 'in force', 'shadow', `${cur}/hour`, `${cur}/month`, 'max/hour', 'series', 'max series', 'datapoints red.', 'billed bytes red.', 'critical cov. min', 'visibility', 'vis. min'];
+  const rows = c.profiles.map((p) => [
+    p.profile + (p.profile === c.in_force ? ' *' : ''),
+    String(p.intervals.real),
+    String(p.intervals.shadow),
+    money(p.cost_per_hour_mean),
+    money(p.cost_per_hour_mean * HOURS_PER_MONTH),
+    money(p.cost_per_hour_max),
+    String(Math.round(p.series_exported_mean)),
+    String(p.series_exported_max),
+    pct(p.reduction_datapoints_mean),
+    pct(p.reduction_bytes_mean),
+    pct(p.coverage_critical_min),
+    pct(p.visibility_mean),
+    pct(p.visibility_min),
+  ]);
+  // The baseline is the same snapshots' for every profile: the one with the most intervals says it best.
+  const widest = c.profiles.reduce((a, b) => (b.intervals.real + b.intervals.shadow > a.intervals.real + a.intervals.shadow ? b : a));
+  const base = widest.cost_per_hour_baseline_mean;
+  return [
+    `profiles side by side from ${window} (data time), cost in ${cur} (${c.cost_model.billing_model === 'bytes' ? 'billed bytes' : 'datapoints'}); a month is ${HOURS_PER_MONTH} h`,
+    '',
+    formatTable(header, rows),
+    '',
+    '* in force now. "in force": intervals measured on what the agent exported; "shadow": intervals the',
+    'profile ran beside it on the same snapshots, for what it would have exported. Means and extremes per interval.',
+    `Baseline (the stock OpenTelemetry process scraper): ${money(base)} ${cur}/hour, ${money(base * HOURS_PER_MONTH)} ${cur}/month.`,
+    ...(off ? [off] : []),
+  ].join('\n');
+}
+
 function topK(p: ProfileConfig): string {
   const entries = Object.entries(p.limits.top_k_per_class).filter(([, k]) => k > 0);
   return entries.length === 0 ? 'none' : entries.map(([cls, k]) => `${cls} ${k}`).join(', ');
@@ -89,6 +143,18 @@ export function profileCommand(): Command {
           p.description,
         ]);
         process.stdout.write(formatTable(header, rows) + '\n\n* the configured default profile (state.active_profile)\n');
+      }),
+  );
+  cmd.addCommand(
+    configure(new Command('compare'))
+      .description('what each profile cost and covered over a window in the running agent: in force (measured) and as a shadow profile, side by side')
+      .option('--since <when>', `${SINCE_HINT}, or an ISO 8601 time (default: 24h)`, sinceArg)
+      .option('--json', 'print as JSON')
+      .action(async (opts: { since?: string; json?: boolean }) => {
+        const q = new URLSearchParams(opts.since !== undefined ? { since: opts.since } : {});
+        const c = await connectDaemon().get<ComparisonAnswer>(`/api/v1/profiles/compare${opts.since !== undefined ? `?${q.toString()}` : ''}`);
+        if (opts.json) return writeJson(c);
+        process.stdout.write(renderComparison(c) + '\n');
       }),
   );
   cmd.addCommand(
