@@ -1,7 +1,7 @@
 /**
  * The agent daemon's overhead, measured from outside as users run it:
  * `node dist/bench/agent.js [--duration SECONDS] [--interval SECONDS] [--procs N]
- *   [--replay-processes N] [--replay-snapshots N] [--replay-pace fast|recorded] [--node-flags=FLAGS] [--json]`.
+ *   [--replay-processes N] [--replay-snapshots N] [--replay-pace fast|recorded] [--shadows on|off] [--node-flags=FLAGS] [--json]`.
  *
  * 1. Live: N idle processes (default 1000), then the real `bin/nrdot-plus --interval 10` with OTLP
  *    export on to a loopback receiver in another process, for --duration seconds after its first
@@ -12,6 +12,8 @@
  *    interval), OTLP on: CPU per interval of pipeline, export and state store, plus this host's
  *    procfs read cost per process times the processes, as a share of one core at the interval;
  *    peak resident memory.
+ * The agent runs with the embedded defaults, shadow profiles included (`--shadows off`: a
+ * configuration file with `advanced.shadow_profiles: []`, for comparison).
  * Prints a summary with the targets beside the figures and writes it to bench/out/agent.json.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -40,6 +42,8 @@ interface Options {
   replayProcesses: number;
   replaySnapshots: number;
   replayPace: 'fast' | 'recorded';
+  /** The shadow profiles on (the defaults) or off. */
+  shadows: boolean;
   /** Extra node flags for the agent (and the reference processes), e.g. V8's memory flags. */
   nodeFlags: string[];
   json: boolean;
@@ -97,6 +101,13 @@ async function readerCost(): Promise<{ processes: number; cpu_ms_per_scrape: num
 
 // ---- The two runs.
 
+/** A data directory of its own; with shadows off, a configuration file in it that says so (the default location). */
+function agentDataDir(o: Options, kind: string): string {
+  const dir = scratchDir(mkdtempSync(join(os.tmpdir(), `nrdot-bench-agent-${kind}-`)));
+  if (!o.shadows) writeFileSync(join(dir, 'optimization.yaml'), 'advanced: { shadow_profiles: [] }\n');
+  return dir;
+}
+
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const max = (xs: number[]): number => (xs.length ? Math.max(...xs) : NaN);
 const nums = (lines: LogLine[], key: string): number[] => lines.map((l) => l[key]).filter((v): v is number => typeof v === 'number');
@@ -109,7 +120,7 @@ interface Ctx {
 
 async function runLive(ctx: Ctx) {
   const { o, clockTicks } = ctx;
-  const dataDir = scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-agent-live-')));
+  const dataDir = agentDataDir(o, 'live');
   const before = await ctx.receiver.stats();
   const agent = Agent.start(['--interval', String(o.interval)], agentEnv(dataDir, ctx.receiver.endpoint), o.nodeFlags);
   try {
@@ -146,6 +157,8 @@ async function runLive(ctx: Ctx) {
       processes: { mean: mean(processes), min: Math.min(...processes), max: max(processes) },
       read_ms: { mean: mean(readMs), max: max(readMs) },
       read_ms_per_process: mean(readMs) / mean(processes),
+      /** The agent's own figure: CPU of the shadow profiles' runs per interval (null when they are off). */
+      shadow_cpu_ms: { mean: mean(nums(window, 'shadow_cpu_ms')), max: max(nums(window, 'shadow_cpu_ms')) },
       skipped_ticks: agent.lines.filter((l) => typeof l.skipped === 'number').length,
       otlp_requests: received.requests - before.requests,
       otlp_bytes: received.bytes - before.bytes,
@@ -162,7 +175,7 @@ async function runReplay(ctx: Ctx, live: { read_ms_per_process: number }) {
   const rec = await replayRecording(OUT, o.replayProcesses, o.replaySnapshots, o.interval);
   process.stderr.write(`replay: ${rec.path} (${rec.cached ? 'cached' : 'generated'}, ${rec.processes} processes)\n`);
   const parseMs = await readCostMs(rec.path);
-  const dataDir = scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-agent-replay-')));
+  const dataDir = agentDataDir(o, 'replay');
   const before = await ctx.receiver.stats();
   const args = ['--interval', String(o.interval), '--replay', rec.path, '--replay-pace', o.replayPace];
   const agent = Agent.start(args, agentEnv(dataDir, ctx.receiver.endpoint), o.nodeFlags);
@@ -206,6 +219,7 @@ async function runReplay(ctx: Ctx, live: { read_ms_per_process: number }) {
       peak_rss_bytes_after_first_interval: first.hwm,
       end_rss_bytes: mem.rss,
       kpi_agent_rss_bytes_max: max(nums(window, 'agent_rss_bytes')),
+      shadow_cpu_ms: { mean: mean(nums(window, 'shadow_cpu_ms')), max: max(nums(window, 'shadow_cpu_ms')) },
       otlp_requests: received.requests - before.requests,
       otlp_bytes: received.bytes - before.bytes,
       problems: agent.problems(),
@@ -236,6 +250,7 @@ const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 
 const pct = (share: number): string => `${(share * 100).toFixed(3)}%`;
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
+const shadowMs = (s: { mean: number; max: number }): string => (Number.isNaN(s.mean) ? 'off' : `${s.mean.toFixed(1)} ms / ${s.max.toFixed(1)} ms`);
 
 function positive(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -254,6 +269,7 @@ const OPTIONS = {
   'replay-processes': { type: 'string' },
   'replay-snapshots': { type: 'string' },
   'replay-pace': { type: 'string', default: 'fast' },
+  shadows: { type: 'string', default: 'on' },
   'node-flags': { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
@@ -265,6 +281,12 @@ function parseFlags(): ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
+}
+
+function onOff(value: string, flag: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  process.stderr.write(`${flag} must be on or off, got ${value}\n`);
+  process.exit(2);
 }
 
 function pace(value: string): 'fast' | 'recorded' {
@@ -282,6 +304,7 @@ async function main(): Promise<void> {
     replayProcesses: positive(values['replay-processes'], 10_000, '--replay-processes'),
     replaySnapshots: Math.max(2, positive(values['replay-snapshots'], 31, '--replay-snapshots')),
     replayPace: pace(values['replay-pace']),
+    shadows: onOff(values.shadows, '--shadows'),
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     json: values.json,
   };
@@ -318,7 +341,7 @@ async function main(): Promise<void> {
   };
   const result = {
     machine,
-    params: { duration_s: o.duration, interval_s: o.interval, idle_processes: o.procs, replay_processes: o.replayProcesses, replay_snapshots: o.replaySnapshots, replay_pace: o.replayPace },
+    params: { duration_s: o.duration, interval_s: o.interval, idle_processes: o.procs, replay_processes: o.replayProcesses, replay_snapshots: o.replaySnapshots, replay_pace: o.replayPace, shadows: o.shadows },
     seconds: Math.round((Date.now() - started) / 1000),
     reference_rss_bytes: reference,
     live,
@@ -336,7 +359,7 @@ async function main(): Promise<void> {
   const row = (label: string, figure: string, target = ''): number => rows.push([label, figure, target]);
   const l = live;
   const r = replay;
-  row(`live: ${Math.round(l.processes.mean)} processes (${o.procs} idle), ${l.intervals} intervals of ${o.interval} s, ${l.window_s} s`, '');
+  row(`live: ${Math.round(l.processes.mean)} processes (${o.procs} idle), ${l.intervals} intervals of ${o.interval} s, ${l.window_s} s, shadow profiles ${o.shadows ? 'on' : 'off'}`, '');
   row('  CPU, share of one core (/proc stat)', pct(l.cpu_share), `< 1%    ${verdict(targets.live_cpu)}`);
   row('  peak RSS (VmHWM)', mb(l.peak_rss_bytes), `< 100 MB ${verdict(targets.live_peak_rss)}`);
   row('    of which reached by the end of the first interval', mb(l.peak_rss_bytes_after_first_interval));
@@ -345,11 +368,13 @@ async function main(): Promise<void> {
   row('  agent_rss_bytes (own KPI) mean / max', `${mb(l.kpi_agent_rss_bytes.mean)} / ${mb(l.kpi_agent_rss_bytes.max)}`);
   row('  processes per interval mean (min-max)', `${Math.round(l.processes.mean)} (${l.processes.min}-${l.processes.max})`);
   row('  read_ms mean (max); per process', `${l.read_ms.mean.toFixed(1)} ms (${l.read_ms.max.toFixed(1)}); ${(l.read_ms_per_process * 1000).toFixed(2)} us`);
+  row('  shadow profiles (own figure, shadow_cpu_ms) mean / max', shadowMs(l.shadow_cpu_ms));
   row('  reader alone (procfs-worker), CPU per process', `${((reader.cpu_ms_per_scrape / reader.processes) * 1000).toFixed(2)} us`);
   row('  OTLP requests / bytes received', `${l.otlp_requests} / ${l.otlp_bytes}`);
   row(`10x: replay of ${r.processes} processes x ${r.snapshots} snapshots, ${o.replayPace} pace, OTLP on`, '');
   row('  CPU per interval: pipeline + export + store', `${r.cpu_ms_per_interval.toFixed(1)} ms`);
   row(`    share of one core at ${o.interval} s`, pct(r.replay_share));
+  row('    of which shadow profiles (own figure) mean / max', shadowMs(r.shadow_cpu_ms));
   row('    of which reading the recording (measured apart)', `${r.recording_read_ms_per_interval.toFixed(1)} ms`);
   row(`  procfs read at ${r.processes} (live per-process read_ms)`, `${r.read_ms_estimate.toFixed(1)} ms = ${pct(r.read_share)}`);
   row('  total: replay + read', pct(r.total_share), `< 1%    ${verdict(targets.ten_x_cpu)}`);
