@@ -34,7 +34,8 @@ describe('nrdot-plus-ctl profile compare', () => {
     // 2025-11-26 00:00 UTC on, one snapshot every 10 s.
     const synth = await run(CTL, ['synth', '--archetype', 'db-host', '--intervals', '12', '--interval', '10', '--output', recording]);
     assert.equal(synth.code, 0, synth.stderr);
-    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
+    // The control loop stopped, so that balanced stays in force (on this host it would step toward visibility).
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '', NRDOT_ENABLE_CONTROL_LOOP: 'false' });
     try {
       await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 60_000, 'the end of the replay');
       const shadowMs = agent.lines.filter((l) => typeof l.read_ms === 'number').map((l) => l.shadow_cpu_ms);
@@ -98,5 +99,31 @@ describe('nrdot-plus-ctl profile compare', () => {
     const none = await ctl(dir, ['profile', 'compare']);
     assert.equal(none.code, 3);
     assert.match(none.stderr, /no nrdot-plus daemon is running/);
+  });
+
+  it('prices the control loop\'s steps, and counts each interval once per profile when the profile in force changes', async () => {
+    const dir = mkdtempSync(join(root, 'data-'));
+    const recording = join(dir, 'db.ndjson.gz');
+    const synth = await run(CTL, ['synth', '--archetype', 'db-host', '--intervals', '12', '--interval', '10', '--output', recording]);
+    assert.equal(synth.code, 0, synth.stderr);
+    // The loop on: this host is far under budget, so it steps toward visibility during the replay.
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
+    try {
+      await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 60_000, 'the end of the replay');
+      const history = JSON.parse((await ctl(dir, ['control', 'history', '--json'])).stdout) as { checks: Array<{ inputs: { profile: string; predicted?: Record<string, { costPerHour: number }> } }> };
+      assert.ok(history.checks.length > 0);
+      for (const c of history.checks) {
+        const others = ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency'].filter((p) => p !== c.inputs.profile);
+        assert.deepEqual(Object.keys(c.inputs.predicted ?? {}).sort(), others.sort(), 'every other profile priced by its shadow');
+      }
+      const c = JSON.parse((await ctl(dir, ['profile', 'compare', '--json'])).stdout) as Comparison;
+      assert.ok(c.profiles.some((p) => p.intervals.real > 0 && p.intervals.shadow > 0), `a profile both in force and a shadow: ${JSON.stringify(c.profiles.map((p) => [p.profile, p.intervals]))}`);
+      assert.equal(c.profiles.reduce((n, p) => n + p.intervals.real, 0), 12, 'every interval measured once');
+      for (const p of c.profiles) assert.ok(p.intervals.real + p.intervals.shadow >= 11 && p.intervals.real + p.intervals.shadow <= 12, `${p.profile}: one row per interval`);
+      const human = await ctl(dir, ['profile', 'compare']);
+      assert.match(human.stdout, new RegExp(`^${c.in_force} \\*\\s`, 'm'));
+    } finally {
+      await agent.stop();
+    }
   });
 });

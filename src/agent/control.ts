@@ -8,7 +8,7 @@
 import type { Actor } from '../api/routes.js';
 import type { Config } from '../config/index.js';
 import { check, checkDue, initialMemory, loopTargets, SHADOW_WINDOW_SECONDS, type Check, type CheckEvent, type ControlMemory, type InForceSource } from '../control/controller.js';
-import type { DecisionRow, KpiRecord, StateStore } from '../store/index.js';
+import type { DecisionRow, ShadowKpiRecord, StateStore } from '../store/index.js';
 import type { Logger } from './log.js';
 
 const MEMORY = 'control.memory';
@@ -33,7 +33,7 @@ export interface ControlParts {
   /** Raises a webhook event (budget_exceeded, series_exceeded, coverage_violation). */
   raise: (event: CheckEvent, details: Record<string, unknown>, time: number) => void;
   /** Shadow profiles' KPI rows from `since` (exclusive) to `until` (inclusive); empty without shadows. */
-  shadows?: (since: number, until: number) => KpiRecord[];
+  shadows?: (since: number, until: number) => ShadowKpiRecord[];
 }
 
 export class ControlLoop {

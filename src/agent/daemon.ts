@@ -81,7 +81,13 @@ export class Daemon implements DaemonApi {
   constructor(private readonly p: DaemonParts) {
     this.configText = this.readConfigText();
     this.intervalSeconds = p.config.cost_model.collection_interval_seconds;
-    this.control = new ControlLoop({ store: p.store, log: p.log, config: p.config, raise: (event, details, time) => this.raise(event, details, time) });
+    this.control = new ControlLoop({
+      store: p.store,
+      log: p.log,
+      config: p.config,
+      raise: (event, details, time) => this.raise(event, details, time),
+      shadows: (since, until) => p.store.shadowKpis({ after: since, until }),
+    });
     if (!this.control.running) p.log.info({ stopped: this.control.stopped }, `control loop stopped (${this.control.stopped!.who}: ${this.control.stopped!.reason}); start it with nrdot-plus-ctl control start`);
   }
 

@@ -6,7 +6,7 @@
  * data times.
  */
 import type { Config } from '../config/index.js';
-import type { KpiRecord } from '../store/index.js';
+import type { KpiRecord, ShadowKpiRecord } from '../store/index.js';
 import { ANTI_THRASHING, decide, HEADROOM, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
 
 /** Where the profile in force comes from (src/agent/profiles.ts). */
@@ -96,7 +96,7 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
  * worst critical coverage; and, from the shadow rows given (the last SHADOW_WINDOW_SECONDS), what each other
  * profile would cost on average.
  */
-export function checkInputs(rows: readonly KpiRecord[], profile: string, shadows: readonly KpiRecord[] = []): CheckInputs | null {
+export function checkInputs(rows: readonly KpiRecord[], profile: string, shadows: readonly ShadowKpiRecord[] = []): CheckInputs | null {
   const own = rows.filter((r) => r.profile === profile);
   if (own.length === 0) return null;
   const coverage = own.map((r) => r.coverage_critical).filter((c): c is number => c !== null);
@@ -135,7 +135,7 @@ export interface CheckContext {
   /** KPI rows since the last check (any profile), oldest first. */
   rows: readonly KpiRecord[];
   /** Shadow profiles' KPI rows of the last SHADOW_WINDOW_SECONDS. */
-  shadows?: readonly KpiRecord[];
+  shadows?: readonly ShadowKpiRecord[];
   /** False when the loop is stopped: alerts are still raised, nothing changes. */
   running: boolean;
   /** The profile the time schedule would put in force now (under a pin or the guard too), or null. */

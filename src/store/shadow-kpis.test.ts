@@ -40,6 +40,8 @@ describe('shadow profiles\' KPIs', () => {
     assert.deepEqual(first, [shadow(T0, 'conservative', { cost_per_hour_optimized: 0.1 }), shadow(T0, 'minimal', { coverage_critical: null })]);
     assert.deepEqual(store.shadowKpisAt(T0 + 10), [shadow(T0 + 10, 'aggressive')], 'only the fields kept');
     assert.deepEqual(store.shadowKpisAt(T0 + 5), []);
+    assert.deepEqual(store.shadowKpis({ after: T0, until: T0 + 10 }), [shadow(T0 + 10, 'aggressive')], 'after is exclusive, until inclusive');
+    assert.deepEqual(store.shadowKpis().map((r) => [r.time, r.profile]), [[T0, 'conservative'], [T0, 'minimal'], [T0 + 10, 'aggressive']], 'oldest first');
     store.close();
   });
 

@@ -32,6 +32,7 @@ type ComparisonRow = Omit<ProfileComparison, 'intervals'> & { real: number; shad
 
 const INSERT = `INSERT INTO shadow_kpis (time, profile, ${FIELDS.join(', ')}) VALUES (${['?', '?', ...FIELDS.map(() => '?')].join(', ')})`;
 const SELECT_AT = `SELECT time, profile, ${FIELDS.join(', ')} FROM shadow_kpis WHERE time = ? ORDER BY id`;
+const SELECT_RANGE = `SELECT time, profile, ${FIELDS.join(', ')} FROM shadow_kpis WHERE time > ? AND time <= ? ORDER BY time, id`;
 
 // The same columns from both tables: a profile's intervals in force and as a shadow count alike.
 const COMPARED = 'time, profile, series_exported, datapoints_exported, cost_per_hour_optimized, cost_per_hour_baseline, coverage_critical, visibility, reduction_datapoints, reduction_bytes';
@@ -53,12 +54,14 @@ const COMPARE = `WITH intervals AS (
 export class ShadowKpis {
   private readonly insert: Database.Statement<Value[]>;
   private readonly at: Database.Statement<[number], ShadowKpiRecord>;
+  private readonly range: Database.Statement<[number, number], ShadowKpiRecord>;
   private readonly compareStmt: Database.Statement<[{ since: number; until: number }], ComparisonRow>;
   private readonly pruneStmt: Database.Statement<[number]>;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare<Value[]>(INSERT);
     this.at = db.prepare(SELECT_AT);
+    this.range = db.prepare(SELECT_RANGE);
     this.compareStmt = db.prepare(COMPARE);
     this.pruneStmt = db.prepare('DELETE FROM shadow_kpis WHERE time < ?');
   }
@@ -73,6 +76,11 @@ export class ShadowKpis {
   /** The shadow rows of the interval at `time` (data time, as recorded), in the order they were recorded. */
   rowsAt(time: number): ShadowKpiRecord[] {
     return this.at.all(time);
+  }
+
+  /** The rows with `after` < time <= `until`, oldest first. */
+  rows(after: number, until: number): ShadowKpiRecord[] {
+    return this.range.all(after, until);
   }
 
   /** Per profile, its intervals in force and as a shadow within the window, by name. */

@@ -322,6 +322,14 @@ export class StateStore {
   }
 
   /**
+   * The shadow profiles' rows after `after` (exclusive) up to `until` (inclusive), oldest first: what
+   * the control loop prices a step with (the last hour's).
+   */
+  shadowKpis(query: { after?: number; until?: number } = {}): ShadowKpiRecord[] {
+    return this.shadows.rows(query.after ?? -Infinity, query.until ?? Infinity);
+  }
+
+  /**
    * Per profile, over a window of data time: the intervals it was in force (raw KPIs) and those it
    * ran as a shadow, taken together (cost, series, reduction, coverage, visibility), by name. A
    * profile without an interval in the window is not listed. Reads every row of the window: a day at
