@@ -115,10 +115,10 @@ export class ControlLoop {
     return c;
   }
 
-  /** Stops the loop (kept across restarts). False when it was already stopped by someone. */
-  stop(time: number, by: Actor): boolean {
+  /** Stops the loop (kept across restarts). False when it was already stopped by someone (`replace`: record this stop instead). */
+  stop(time: number, by: Actor, replace = false): boolean {
     const already = this.p.store.getSetting<Stopped>(STOPPED);
-    if (already) return false;
+    if (already && !replace) return false;
     this.p.store.setSetting(STOPPED, { time, who: by.who, reason: by.reason } satisfies Stopped);
     // A stopped loop holds nothing over the schedule.
     if (this.memory?.guard) this.remember({ ...this.memory, guard: false });
@@ -176,7 +176,7 @@ function toRow(c: Check): Omit<DecisionRow, 'id'> {
 
 const usd = (v: unknown): string => (typeof v === 'number' ? `$${v.toFixed(4)}/h` : String(v));
 
-export function describeEvent(event: string, d: Record<string, unknown>): string {
+function describeEvent(event: string, d: Record<string, unknown>): string {
   switch (event) {
     case 'budget_exceeded':
       return `cost ${usd(d.cost_per_hour)} above budget ${usd(d.budget_per_hour)} in ${String(d.profile)}`;

@@ -475,7 +475,7 @@ export class Daemon implements DaemonApi {
   async rollback(by: Actor): Promise<unknown> {
     const now = Date.now() / 1000;
     const reason = `rollback: ${by.reason}`;
-    this.control.stop(now, { who: by.who, reason });
+    this.control.stop(now, { who: by.who, reason }, true);
     this.p.store.setPin('conservative', null, { time: now, who: by.who, reason });
     this.apply();
     this.raise('rollback', { reason: by.reason, who: by.who, pinned: 'conservative', loop: 'stopped' }, now);

@@ -22,6 +22,7 @@ export interface Status {
   skipped_intervals: number;
   profile: InForce & { name: string };
   control: { running: boolean; stopped: { who: string; reason: string } | null; guard: boolean };
+  shadows?: { profiles: string[]; last_cpu_ms: number | null; mean_cpu_ms: number | null };
   kpis: Kpis | null;
   agent: { cpu_percent: number | null; rss_bytes: number; peak_rss_bytes: number };
   export: {
@@ -50,6 +51,8 @@ export function renderStatus(s: Status): string {
   rows.push(['agent', `nrdot-plus ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${reading}; ${s.intervals} intervals${s.skipped_intervals ? `, ${yellow(`${s.skipped_intervals} skipped (overran)`)}` : ''}`]);
   rows.push(['profile', describeInForce({ ...s.profile, profile: s.profile.name })]);
   const c = s.control;
+  const sh = s.shadows;
+  if (sh) rows.push(['shadows', sh.profiles.length === 0 ? 'off (advanced.shadow_profiles: [])' : `${sh.profiles.join(', ')}${sh.mean_cpu_ms === null ? '' : `; ${sh.mean_cpu_ms} ms of CPU per interval on average`}; nrdot-plus-ctl profile compare`]);
   rows.push(['control loop', c.running ? `running${c.guard ? yellow(', emergency guard on') : ''}` : yellow(`stopped by ${c.stopped!.who} (${c.stopped!.reason}); nrdot-plus-ctl control start`)]);
   if (k) {
     rows.push(['series', `${k.series_exported} kept of ${k.series_baseline} (${k.processes} processes: ${k.kept} individual, ${k.rolled_up} rolled up)`]);
