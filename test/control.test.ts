@@ -354,3 +354,44 @@ describe('emergency rollback', () => {
     assert.ok(!existsSync(join(dir, 'agent.json')));
   });
 });
+
+describe('emergency rollback with the agent down', () => {
+  it('rolls back in the data directory, in force when the agent starts, and names an agent that holds it without answering', async () => {
+    const dir = dataDir();
+    const env = { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' };
+    let agent = AgentProcess.start(['--interval', '1'], env);
+    await agent.waitForLog((l) => typeof l.processes === 'number', 20_000, 'the first interval');
+    await agent.stop();
+
+    const r = await ctl(dir, ['rollback', '--reason', 'agent wedged']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /rolled back: control loop stopped, conservative pinned until unpinned/);
+    assert.match(r.stdout, /the agent is not running: done in its data directory/);
+    const archive = /archive: (\S+\.tar\.gz)/.exec(r.stdout)![1]!;
+    assert.ok(existsSync(archive));
+    assert.ok(!existsSync(join(dir, 'agent.lock')), 'the lock is given back');
+
+    agent = AgentProcess.start(['--interval', '1'], env);
+    try {
+      const started = await agent.waitForLog((l) => typeof l.listen === 'string', 20_000, 'the start line');
+      assert.equal(started.profile, 'conservative');
+      const status = JSON.parse((await ctl(dir, ['control', 'status', '--json'])).stdout) as ControlStatus & { profile: { source: string } };
+      assert.equal(status.running, false);
+      assert.equal(status.stopped!.reason, 'rollback: agent wedged');
+      assert.equal(status.profile.source, 'pin');
+    } finally {
+      await agent.stop();
+    }
+
+    // A live process holds the lock but registered no API: named, nothing changed.
+    writeFileSync(join(dir, 'agent.lock'), `${process.pid}\n`);
+    const held = await ctl(dir, ['rollback']);
+    assert.equal(held.code, 1, held.stderr);
+    assert.match(held.stderr, new RegExp(`nrdot-plus \\(pid ${process.pid}\\) holds .* but its API does not answer; stop it`));
+    rmSync(join(dir, 'agent.lock'));
+
+    const empty = await ctl(dataDir(), ['rollback']);
+    assert.equal(empty.code, 3);
+    assert.match(empty.stderr, /no state store to roll back/);
+  });
+});

@@ -19,6 +19,16 @@ export function storedGuard(store: StateStore): boolean {
   return store.getSetting<ControlMemory>(MEMORY)?.guard ?? false;
 }
 
+/**
+ * Stops the loop in the store (kept across restarts), also with no daemon running (an offline
+ * rollback): a stopped loop holds nothing over the schedule, so the emergency guard ends too.
+ */
+export function stopInStore(store: StateStore, stopped: Stopped): void {
+  store.setSetting(STOPPED, stopped);
+  const memory = store.getSetting<ControlMemory>(MEMORY);
+  if (memory?.guard) store.setSetting(MEMORY, { ...memory, guard: false });
+}
+
 /** Why the loop is stopped: by whom, when (unix seconds), why. */
 export interface Stopped {
   time: number;
@@ -117,11 +127,9 @@ export class ControlLoop {
 
   /** Stops the loop (kept across restarts). False when it was already stopped by someone (`replace`: record this stop instead). */
   stop(time: number, by: Actor, replace = false): boolean {
-    const already = this.p.store.getSetting<Stopped>(STOPPED);
-    if (already && !replace) return false;
-    this.p.store.setSetting(STOPPED, { time, who: by.who, reason: by.reason } satisfies Stopped);
-    // A stopped loop holds nothing over the schedule.
-    if (this.memory?.guard) this.remember({ ...this.memory, guard: false });
+    if (this.p.store.getSetting<Stopped>(STOPPED) && !replace) return false;
+    stopInStore(this.p.store, { time, who: by.who, reason: by.reason });
+    this.memory = this.p.store.getSetting<ControlMemory>(MEMORY) ?? null;
     this.p.log.info({ by: by.who }, `control loop stopped by ${by.who}: ${by.reason}`);
     return true;
   }

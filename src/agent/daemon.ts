@@ -11,7 +11,7 @@ import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type CompareWindow, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
-import { ConfigError, loadConfigAt, logFile, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
@@ -22,9 +22,9 @@ import type { Optimizer, OtlpExport } from './optimizer.js';
 import { compareProfiles, type ShadowProfiles } from './shadows.js';
 import { ruleAt } from '../control/schedule.js';
 import type { AlertEvent, WebhookSender } from '../alerts/webhook.js';
-import { logFilesOf, writeArchive } from '../control/archive.js';
 import type { Check } from '../control/controller.js';
 import { ControlLoop } from './control.js';
+import { rollback } from './rollback.js';
 import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
 import { SelfMeter, selfUsageMetrics } from './self.js';
 import type { SnapshotSource } from './source.js';
@@ -473,35 +473,22 @@ export class Daemon implements DaemonApi {
   }
 
   async rollback(by: Actor): Promise<unknown> {
-    const now = Date.now() / 1000;
-    const reason = `rollback: ${by.reason}`;
-    this.control.stop(now, { who: by.who, reason }, true);
-    this.p.store.setPin('conservative', null, { time: now, who: by.who, reason });
-    this.apply();
-    this.raise('rollback', { reason: by.reason, who: by.who, pinned: 'conservative', loop: 'stopped' }, now);
-    this.p.log.warn({ by: by.who }, `emergency rollback by ${by.who}: ${by.reason}; pinned conservative, control loop stopped`);
-    let archive: string | null = null;
-    let archiveError: string | null = null;
-    try {
-      const written = await writeArchive({
-        dataDir: this.p.dataDir,
-        store: this.p.store,
-        config: this.p.config,
-        configFile: this.p.configFile,
-        env: process.env,
-        logFiles: logFilesOf(logFile()),
-        time: now,
-        who: by.who,
-        reason: by.reason,
-        status: this.status(),
-      });
-      archive = written.path;
-      this.p.log.warn({ archive, bytes: written.bytes }, `rollback archive written: ${archive}; manual review required`);
-    } catch (err) {
-      archiveError = (err as Error).message;
-      this.p.log.error({ by: by.who }, `rollback done, but its archive failed: ${archiveError}`);
-    }
-    return { pinned: 'conservative', loop_stopped: true, archive, archive_error: archiveError, message: 'Manual review required', profile: this.described() };
+    const { store, config, configFile, dataDir, log } = this.p;
+    const result = await rollback(
+      {
+        store,
+        config,
+        configFile,
+        dataDir,
+        log,
+        stopLoop: (time, stop) => this.control.stop(time, stop, true),
+        raise: (details, time) => this.raise('rollback', details, time),
+        pinned: () => this.apply(),
+        status: () => this.status(),
+      },
+      by,
+    );
+    return { ...result, profile: this.described() };
   }
 
   private decisions(): Decision[] {

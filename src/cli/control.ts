@@ -5,7 +5,8 @@
 import { Command } from 'commander';
 import { MAX_ROWS } from '../api/routes.js';
 import { usd as usdPerHour } from '../control/loop.js';
-import { connectDaemon, operator } from './client.js';
+import { connectDaemon, findDaemon, operator } from './client.js';
+import { CONFIG_OPTION } from './config.js';
 import { EXIT } from './errors.js';
 import { countArg } from './options.js';
 import { describeInForce, type InForce } from './profile.js';
@@ -138,22 +139,37 @@ export function controlCommand(): Command {
 
 export function rollbackCommand(): Command {
   return configure(new Command('rollback'))
-    .description('emergency rollback: stop the loop, pin conservative, raise the rollback event, archive state and logs for review')
+    .description('emergency rollback: stop the loop, pin conservative, raise the rollback event, archive state and logs for review (also with the agent down)')
     .option('--reason <text>', 'why (journal, event, archive)')
+    .option(...CONFIG_OPTION)
     .option('--json', 'print as JSON')
-    .action(async (opts: { reason?: string; json?: boolean }) => {
-      const r = await connectDaemon().change<{ archive: string | null; archive_error: string | null; pinned: string; message: string; profile: InForce }>('POST', '/api/v1/rollback', {
-        who: operator(),
-        ...(opts.reason ? { reason: opts.reason } : {}),
-      });
+    .action(async (opts: { reason?: string; config?: string; json?: boolean }) => {
+      const by = { who: operator(), reason: opts.reason || 'emergency rollback' };
+      const daemon = findDaemon();
+      // With no agent running, on its data directory: in force, and the event sent, when it starts.
+      // (Loaded only then: the store, the archive writer and the webhook sender are the agent's.)
+      const r: RollbackAnswer = daemon
+        ? await daemon.change<RollbackAnswer>('POST', '/api/v1/rollback', by)
+        : await (await import('../agent/rollback.js')).rollbackWithoutDaemon(opts.config, by);
       // Rolled back either way; an archive that could not be written is a failure to report.
       if (r.archive_error !== null) process.exitCode = EXIT.error;
       if (opts.json) return writeJson(r);
+      const down = r.agent_running === false ? `the agent is not running: done in its data directory ${r.data_dir}; in force when it starts, the rollback event sent then\n` : '';
       process.stdout.write(
         `${bold('rolled back')}: control loop stopped, ${r.pinned} pinned until unpinned\n` +
+          down +
           (r.archive ? `archive: ${r.archive}\n` : '') +
           `${yellow(r.message)}: read the archive, then \`nrdot-plus-ctl profile unpin\` and \`nrdot-plus-ctl control start\`\n`,
       );
       if (r.archive_error !== null) process.stderr.write(`nrdot-plus-ctl: rollback done, but the archive failed: ${r.archive_error}\n`);
     });
+}
+
+interface RollbackAnswer {
+  archive: string | null;
+  archive_error: string | null;
+  pinned: string;
+  message: string;
+  agent_running?: false;
+  data_dir?: string;
 }
