@@ -173,7 +173,7 @@ export class ControlLoop {
     };
   }
 
-  history(q: { since?: number; limit?: number }): DecisionRow[] {
+  history(q: { since?: number; limit?: number; changes?: boolean }): DecisionRow[] {
     return this.p.store.decisions(q);
   }
 }

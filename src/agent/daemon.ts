@@ -468,8 +468,8 @@ export class Daemon implements DaemonApi {
     return { check, profile: this.described() };
   }
 
-  controlHistory(q: { since?: number; limit?: number }): unknown {
-    return { checks: this.control.history({ since: q.since, limit: q.limit ?? 100 }) };
+  controlHistory(q: { since?: number; limit?: number; changes?: boolean }): unknown {
+    return { checks: this.control.history({ since: q.since, limit: q.limit ?? 100, changes: q.changes }) };
   }
 
   async rollback(by: Actor): Promise<unknown> {

@@ -83,7 +83,7 @@ export interface DaemonApi {
   controlStop(by: Actor): unknown;
   /** A check of the control loop now, due or not. */
   controlCheck(by: Actor): unknown;
-  controlHistory(q: { since?: number; limit?: number }): unknown;
+  controlHistory(q: { since?: number; limit?: number; changes?: boolean }): unknown;
   /** Stops the loop, pins conservative, raises the rollback event and archives state and logs. */
   rollback(by: Actor): Promise<unknown>;
 }
@@ -282,8 +282,8 @@ export function apiRoutes(d: DaemonApi): Route[] {
       path: '/api/v1/control/history',
       summary: 'The control loop\'s checks with their inputs, outcome and reason (newest first).',
       auth: false,
-      query: { since: 'unix seconds', limit: 'entries (default 100)' },
-      handler: ({ query }) => ({ body: d.controlHistory({ since: numberParam(query, 'since'), limit: limitParam(query) }) }),
+      query: { since: 'unix seconds', limit: 'entries (default 100)', changes: 'true: only the checks that changed the profile' },
+      handler: ({ query }) => ({ body: d.controlHistory({ since: numberParam(query, 'since'), limit: limitParam(query), changes: query.get('changes') === 'true' || query.get('changes') === '1' }) }),
     },
     {
       method: 'POST',

@@ -126,8 +126,7 @@ export function controlCommand(): Command {
       .option('--changes', 'only the checks that changed the profile')
       .option('--json', 'print as JSON')
       .action(async (opts: { limit: number; changes?: boolean; json?: boolean }) => {
-        const { checks } = await connectDaemon().get<{ checks: CheckRow[] }>(`/api/v1/control/history?limit=${opts.changes ? MAX_ROWS : Math.min(opts.limit, MAX_ROWS)}`);
-        const shown = (opts.changes ? checks.filter((c) => c.from !== c.to) : checks).slice(0, opts.limit);
+        const { checks: shown } = await connectDaemon().get<{ checks: CheckRow[] }>(`/api/v1/control/history?limit=${Math.min(opts.limit, MAX_ROWS)}${opts.changes ? '&changes=true' : ''}`);
         if (opts.json) return writeJson({ checks: shown });
         if (shown.length === 0) return void process.stdout.write('no checks recorded yet\n');
         const rows = shown.map((c) => [iso(c.time), c.outcome, c.from !== c.to ? `${c.from} -> ${c.to}` : (c.from ?? '-'), usd(c.inputs?.costPerHour), usd(c.inputs?.budget), String(c.inputs?.series ?? '-'), formatPercent(c.inputs?.visibility ?? null), c.reason]);

@@ -18,11 +18,13 @@ interface StoredDecision {
 export class DecisionLog {
   private readonly insert: Database.Statement<[number, string, string, string | null, string | null, string]>;
   private readonly list: Database.Statement<[number, number], StoredDecision>;
+  private readonly listChanges: Database.Statement<[number, number], StoredDecision>;
   private readonly pruneOld: Database.Statement<[number]>;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare('INSERT INTO decisions (time, inputs, outcome, from_profile, to_profile, reason) VALUES (?, ?, ?, ?, ?, ?)');
     this.list = db.prepare('SELECT * FROM decisions WHERE time >= ? ORDER BY id DESC LIMIT ?');
+    this.listChanges = db.prepare('SELECT * FROM decisions WHERE time >= ? AND from_profile IS NOT to_profile ORDER BY id DESC LIMIT ?');
     this.pruneOld = db.prepare('DELETE FROM decisions WHERE time < ?');
   }
 
@@ -32,8 +34,8 @@ export class DecisionLog {
   }
 
   /** The latest first, in the order they were made (a replay after a restart starts its data time over). */
-  recent(query: TimeQuery = {}): DecisionRow[] {
-    return this.list.all(query.since ?? -Infinity, query.limit ?? -1).map((r) => ({
+  recent(query: TimeQuery & { changes?: boolean } = {}): DecisionRow[] {
+    return (query.changes ? this.listChanges : this.list).all(query.since ?? -Infinity, query.limit ?? -1).map((r) => ({
       id: r.id,
       time: r.time,
       inputs: JSON.parse(r.inputs) as unknown,

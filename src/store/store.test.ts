@@ -263,6 +263,7 @@ describe('state store: alert outbox and decisions', () => {
     assert.equal(first?.to, 'aggressive');
     assert.equal(store.decisions({ since: 1001 }).length, 1);
     assert.equal(store.decisions({ limit: 1 })[0]?.id, 2);
+    assert.deepEqual(store.decisions({ changes: true }).map((d) => d.id), [1], 'only the checks that changed the profile');
     const pruned = store.prune(1030 + 7 * 86_400);
     assert.equal(pruned.decisions, 1);
     assert.deepEqual(store.decisions().map((d) => d.id), [2]);

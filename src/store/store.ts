@@ -378,7 +378,8 @@ export class StateStore {
   }
 
   /** Decisions, newest first. */
-  decisions(query: TimeQuery = {}): DecisionRow[] {
+  /** `changes`: only the checks that changed the profile. */
+  decisions(query: TimeQuery & { changes?: boolean } = {}): DecisionRow[] {
     return this.decisionLog.recent(query);
   }
 }
