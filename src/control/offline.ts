@@ -1,12 +1,12 @@
 /**
  * The control loop over a recording (`nrdot-plus-ctl simulate --control`): the daemon's checks
  * (controller.ts), schedule and emergency guard, on the recording's own time, starting from the
- * configured profile. Every other profile runs as a shadow on the same snapshots, as in the daemon,
- * so the loop can tell what a step toward visibility would cost. Nothing is stored: the timeline of
+ * configured profile. The shadow profiles (`advanced.shadow_profiles`) run on the same snapshots, as
+ * in the daemon (a ProfileSet on the pipeline in force), so the loop can tell what a step toward visibility would cost. Nothing is stored: the timeline of
  * changes, the checks and a summary come back.
  */
 import type { Config } from '../config/index.js';
-import { emptyState, Pipeline, type Kpis, type Batch, type PipelineState } from '../pipeline/index.js';
+import { emptyState, Pipeline, ProfileSet, type Batch, type Kpis, type PipelineState } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type KpiRecord } from '../store/index.js';
 import { check, checkDue, initialMemory, loopTargets, SHADOW_WINDOW_SECONDS, type Check, type ControlMemory, type CheckEvent, type InForceSource } from './controller.js';
@@ -55,13 +55,13 @@ export interface OfflineOptions {
 
 export async function runControlOffline(config: Config, snapshots: AsyncIterable<Snapshot>, opts: OfflineOptions = {}): Promise<ControlRun> {
   const targets = loopTargets(config);
-  const profiles = Object.keys(config.profiles);
   let stored = config.state.active_profile;
   let memory: ControlMemory | null = null;
   let inForce = stored;
   let pipeline = new Pipeline(config, inForce);
   let state: PipelineState = emptyState();
-  const shadows = new Map(profiles.map((p) => [p, { pipeline: new Pipeline(config, p), state: emptyState() as PipelineState, runs: 0 }]));
+  // The daemon's shadow profiles: the configured ones, on what the pipeline in force observed.
+  const shadows = new ProfileSet(config, config.advanced.shadow_profiles);
   let rows: KpiRecord[] = [];
   /** Shadow KPIs of the last SHADOW_WINDOW_SECONDS. */
   let shadowRows: KpiRecord[] = [];
@@ -115,11 +115,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
           : `${lastCheck?.rule ?? 'check'}: ${lastCheck?.reason ?? ''}`;
       run.timeline.push({ time: now, from: inForce, to: next, who, reason });
       run.changes++;
-      // As in the daemon, the pipeline state carries over to the new profile; the old one goes on as a
-      // shadow from a copy of it.
-      const old = shadows.get(inForce)!;
-      old.state = structuredClone(state);
-      old.runs = 1;
+      // As in the daemon, the pipeline state carries over to the new profile.
       inForce = next;
       pipeline = new Pipeline(config, inForce);
     }
@@ -132,12 +128,9 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
     const record = kpiRecord(k);
     rows.push(record);
     shadowRows = shadowRows.filter((r) => r.time > now - SHADOW_WINDOW_SECONDS && r.time <= now);
-    for (const [name, s] of shadows) {
-      if (name === inForce) continue;
-      const r = s.pipeline.run(snapshot, s.state, { decisions: false });
-      s.state = r.state;
-      if (s.runs++ > 0) shadowRows.push(kpiRecord(r.kpis));
-    }
+    const shadowKpis = shadows.run(pipeline, { skip: inForce });
+    // The first interval has no rates: nothing worth comparing (as in the daemon).
+    if (pipeline.observed?.obs.intervalStart !== null) for (const s of shadowKpis) shadowRows.push(kpiRecord(s));
     if (opts.onBatch) await opts.onBatch(result.batch, k);
 
     run.intervals++;
