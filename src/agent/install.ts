@@ -126,13 +126,9 @@ function octal(mode: number): string {
   return '0' + (mode & 0o7777).toString(8);
 }
 
+/** Node's own: undefined for a path that does not exist; any other error is thrown. */
 function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
 /** chown -R without following symbolic links (as systemd does for StateDirectory=). */

@@ -5,12 +5,11 @@
  * partial last line waits for the rest (or for the file to be rotated away).
  */
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { MAX_ROTATED_LOGS } from '../config/index.js';
 import { UserError } from './errors.js';
 
 const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
-/** How far past FILE.1 to look for rotated files (the agent keeps 3). */
-const MAX_ROTATED = 9;
 
 export type LineSink = (line: string) => void;
 
@@ -24,12 +23,7 @@ function tryOpen(path: string): number | null {
 }
 
 function tryStat(path: string): Stats | null {
-  try {
-    return statSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  return statSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
 /** The file's bytes [start, end). */
@@ -115,7 +109,7 @@ export class LogFile {
   last(n: number, accept: (line: string) => boolean): string[] {
     const out: string[] = [];
     linesBackwards(this.fd, this.pos, n, accept, out);
-    for (let i = 1; i <= MAX_ROTATED && out.length < n; i++) {
+    for (let i = 1; i <= MAX_ROTATED_LOGS && out.length < n; i++) {
       const fd = tryOpen(`${this.path}.${i}`);
       if (fd === null) break;
       try {
@@ -176,7 +170,7 @@ export class LogFile {
       const ino = fstatSync(fd).ino;
       let names: Array<{ name: string; ino: number; mtimeMs: number }> = [];
       let found = false;
-      for (let i = 1; i <= MAX_ROTATED; i++) {
+      for (let i = 1; i <= MAX_ROTATED_LOGS; i++) {
         const name = `${this.path}.${i}`;
         const st = tryStat(name);
         if (st === null) break;

@@ -10,6 +10,8 @@ export const SYSTEM_DATA_DIR = '/var/lib/nrdot-plus';
 export const SYSTEM_LOG_DIR = '/var/log/nrdot-plus';
 /** The agent's log file name, in the log directory; rotated copies are FILE.1 (newest) to FILE.3. */
 export const LOG_FILE_NAME = 'nrdot-plus.log';
+/** How far past FILE.1 readers of the log look for rotated files (the agent keeps 3; an older version or a setting may have kept more). */
+export const MAX_ROTATED_LOGS = 9;
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;

@@ -20,7 +20,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { create as createTar } from 'tar';
 import { stringify } from 'yaml';
 import { TOKEN_FILE } from '../api/discovery.js';
-import type { Config } from '../config/index.js';
+import { MAX_ROTATED_LOGS, type Config } from '../config/index.js';
 import { configSecrets, envSecrets, redactConfig } from '../config/redact.js';
 import { describeFileError } from '../file-errors.js';
 import type { StateStore } from '../store/index.js';
@@ -35,8 +35,6 @@ const MASK = '***';
  */
 export const MIN_SECRET_LENGTH = 4;
 const DAY = 86_400;
-/** How far past FILE.1 to look for rotated log files (the agent keeps 3; `logs` looks up to 9). */
-const MAX_ROTATED = 9;
 
 export interface ArchiveInput {
   /** Archives go to `<dataDir>/archives/` (created 0700). */
@@ -79,7 +77,7 @@ export class ArchiveError extends Error {
 /** The log file and its rotated copies that exist (FILE, FILE.1, FILE.2, ...), newest first. */
 export function logFilesOf(file: string): string[] {
   const files = [file];
-  for (let i = 1; i <= MAX_ROTATED; i++) files.push(`${file}.${i}`);
+  for (let i = 1; i <= MAX_ROTATED_LOGS; i++) files.push(`${file}.${i}`);
   return files.filter((f) => existsSync(f));
 }
 
