@@ -9,6 +9,7 @@ import type { Actor } from '../api/routes.js';
 import type { Config } from '../config/index.js';
 import { check, checkDue, initialMemory, loopTargets, SHADOW_WINDOW_SECONDS, type Check, type CheckEvent, type ControlMemory, type InForceSource } from '../control/controller.js';
 import type { DecisionRow, ShadowKpiRecord, StateStore } from '../store/index.js';
+import { usd as usdPerHour } from '../control/loop.js';
 import type { Logger } from './log.js';
 
 const MEMORY = 'control.memory';
@@ -50,7 +51,6 @@ export class ControlLoop {
   private memory: ControlMemory | null;
   /** Stopped by the configuration (control_loop.enabled: false / NRDOT_ENABLE_CONTROL_LOOP=false), for this run only. */
   private configStop: Stopped | null = null;
-  private last: Check | null = null;
 
   constructor(private readonly p: ControlParts) {
     this.memory = p.store.getSetting<ControlMemory>(MEMORY) ?? null;
@@ -103,7 +103,6 @@ export class ControlLoop {
     const shadows = this.p.shadows?.(now - SHADOW_WINDOW_SECONDS, now) ?? [];
     const c = check({ time: now, inForce, stored, scheduled, rows, shadows, running: this.running }, memory, loopTargets(this.p.config));
     this.remember(c.memory);
-    this.last = c;
     store.recordDecision({
       time: now,
       inputs: { ...c.inputs, budget: c.budget, in_force: inForce, forced, guard: c.memory.guard },
@@ -151,7 +150,8 @@ export class ControlLoop {
     const c = this.p.config.control_loop;
     const targets = loopTargets(this.p.config);
     const memory = this.memory;
-    const last = this.last ?? this.p.store.decisions({ limit: 1 })[0] ?? null;
+    // Every check is recorded: the latest one is the store's.
+    const last = this.p.store.decisions({ limit: 1 })[0] ?? null;
     return {
       running: this.running,
       stopped: this.stopped,
@@ -169,7 +169,7 @@ export class ControlLoop {
       guard: memory?.guard ?? false,
       frozen_until: memory?.loop.frozenUntil ?? null,
       last_change: memory?.loop.lastChange ?? null,
-      last_check: last === null ? null : 'memory' in last ? toRow(last) : last,
+      last_check: last,
     };
   }
 
@@ -178,11 +178,7 @@ export class ControlLoop {
   }
 }
 
-function toRow(c: Check): Omit<DecisionRow, 'id'> {
-  return { time: c.time, inputs: { ...c.inputs, budget: c.budget, guard: c.memory.guard }, outcome: c.outcome, from: c.from, to: c.to, reason: c.reason };
-}
-
-const usd = (v: unknown): string => (typeof v === 'number' ? `$${v.toFixed(4)}/h` : String(v));
+const usd = (v: unknown): string => (typeof v === 'number' ? usdPerHour(v) : String(v));
 
 function describeEvent(event: string, d: Record<string, unknown>): string {
   switch (event) {
