@@ -7,7 +7,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { KpiRecord, ShadowKpiRecord } from '../store/index.js';
-import { ANTI_THRASHING, decide, HEADROOM, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
+import { ANTI_THRASHING, budgetPerHour, decide, HEADROOM, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
 
 /** Where the profile in force comes from (src/agent/profiles.ts). */
 export type InForceSource = 'pin' | 'emergency guard' | 'schedule' | 'state store' | 'configuration';
@@ -153,12 +153,11 @@ export function check(ctx: CheckContext, previous: ControlMemory, targets: LoopT
   if (operator) loop = { ...loop, profile: stored, lastChange: time, calmSince: null };
   let memory: ControlMemory = { ...previous, loop, lastCheck: time, alerting: { ...previous.alerting }, guard: previous.guard && !operator && stored === 'emergency' };
   const inputs = checkInputs(ctx.rows, inForce.profile, ctx.shadows);
-  const base = { time, inputs, from: stored, to: stored, changed: false, rule: null, budget: null, events: [] } as const;
   if (inputs === null) {
     const reason = ctx.rows.length === 0 ? 'no interval since the last check' : `no interval of ${inForce.profile} since the last check (waiting for its KPIs)`;
-    return { ...base, outcome: 'no data', reason, memory, events: [] };
+    return { time, inputs, outcome: 'no data', rule: null, from: stored, to: stored, changed: false, reason, budget: null, memory, events: [] };
   }
-  const budget = targets.maxCostPerHour ?? (1 - targets.targetReduction) * inputs.costPerHourBaseline;
+  const budget = budgetPerHour(targets, inputs.costPerHourBaseline);
   const events = alerts(inputs, budget, targets, memory);
   const done = (c: Omit<Check, 'time' | 'inputs' | 'memory' | 'events' | 'budget'>): Check => ({ time, inputs, budget, memory, events, ...c });
   if (!ctx.running) return done({ outcome: 'hold', rule: null, from: stored, to: stored, changed: false, reason: 'the loop is stopped' });

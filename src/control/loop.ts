@@ -108,9 +108,14 @@ export function initialLoopState(profile: string): LoopState {
 /** Dollars per hour with 3 significant digits at least: a small host's budget is fractions of a cent. */
 export const usd = (v: number): string => `$${v >= 1 ? v.toFixed(2) : v.toPrecision(3)}/h`;
 
+/** The budget per hour: the absolute one, else (1 - target_reduction) x the baseline's cost. */
+export function budgetPerHour(t: Pick<LoopTargets, 'maxCostPerHour' | 'targetReduction'>, costPerHourBaseline: number): number {
+  return t.maxCostPerHour ?? (1 - t.targetReduction) * costPerHourBaseline;
+}
+
 /** One evaluation. `now` is unix seconds (a recording's own time offline). */
 export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: LoopTargets, ladder: readonly string[] = LADDER): LoopDecision {
-  const budget = t.maxCostPerHour ?? (1 - t.targetReduction) * inputs.costPerHourBaseline;
+  const budget = budgetPerHour(t, inputs.costPerHourBaseline);
   const state: LoopState = { ...previous, changes: previous.changes.filter((c) => c > now - t.freezeWindowSeconds && c <= now) };
   if (state.relaxed && now - state.relaxed.time > BOUNCE_SECONDS) {
     state.relaxed = null;

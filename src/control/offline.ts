@@ -10,6 +10,7 @@ import { emptyState, Pipeline, ProfileSet, type Batch, type Kpis, type PipelineS
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type KpiRecord } from '../store/index.js';
 import { check, checkDue, initialMemory, loopTargets, SHADOW_WINDOW_SECONDS, type Check, type ControlMemory, type CheckEvent, type InForceSource } from './controller.js';
+import { budgetPerHour } from './loop.js';
 import { ruleAt } from './schedule.js';
 
 /** One change of the profile in force. */
@@ -135,7 +136,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
 
     run.intervals++;
     run.profiles[inForce] = (run.profiles[inForce] ?? 0) + 1;
-    const budget = targets.maxCostPerHour ?? (1 - targets.targetReduction) * k.cost_per_hour_baseline;
+    const budget = budgetPerHour(targets, k.cost_per_hour_baseline);
     if (k.cost_per_hour_optimized <= budget) run.within_budget++;
     costSum += k.cost_per_hour_optimized;
     baselineSum += k.cost_per_hour_baseline;
