@@ -19,11 +19,11 @@
  * its path and query (Slack-style URLs are credentials) nor the secret.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../agent/log.js';
 import type { Config } from '../config/schema.js';
 import { retryAfterMs } from '../export/otlp-http.js';
+import { directTransport } from '../export/transport.js';
 import type { StateStore } from '../store/store.js';
 import type { AlertRow } from '../store/types.js';
 import { VERSION } from '../version.js';
@@ -107,8 +107,7 @@ export class WebhookSender {
   private readonly retry: RetrySettings;
   private readonly timeoutMs: number;
   private readonly random: () => number;
-  private readonly http = new HttpAgent({ keepAlive: true, maxSockets: 1 });
-  private readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+  private readonly transport = directTransport();
   private running = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
@@ -181,8 +180,7 @@ export class WebhookSender {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.chain;
-    this.http.destroy();
-    this.https.destroy();
+    await this.transport.close();
   }
 
   private schedulePass(): Promise<void> {
@@ -316,33 +314,17 @@ export class WebhookSender {
     return Math.min(maxSeconds, base * (0.5 + this.random()));
   }
 
-  private post(url: URL, headers: Record<string, string>, body: Buffer, hidden: string[]): Promise<Outcome> {
-    return new Promise((resolve) => {
-      const secure = url.protocol === 'https:';
-      const timeout = AbortSignal.timeout(this.timeoutMs);
-      const send = secure ? httpsRequest : httpRequest;
-      const options = { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, agent: secure ? this.https : this.http, signal: timeout };
-      const req = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < MAX_ANSWER_BYTES) chunks.push(chunk);
-          size += chunk.length;
-        });
-        // The status is the answer; a body cut short after it changes nothing.
-        const done = (): void => resolve(classify(res.statusCode ?? 0, res.headers, Buffer.concat(chunks), hidden));
-        res.on('end', done);
-        res.on('error', done);
-      });
-      req.on('error', (err) => {
-        if (timeout.aborted) {
-          resolve({ kind: 'retry', type: 'timeout', message: `no answer within ${this.timeoutMs} ms (it will be sent again with the same id: the receiver may have taken it)`, afterSeconds: null });
-        } else {
-          resolve({ kind: 'retry', type: 'connection', message: scrub(describeError(err), hidden), afterSeconds: null });
-        }
-      });
-      req.end(body);
-    });
+  private async post(url: URL, headers: Record<string, string>, body: Buffer, hidden: string[]): Promise<Outcome> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    try {
+      const answer = await this.transport.post(url.href, headers, body, timeout);
+      return classify(answer.status, answer.headers as IncomingHttpHeaders, answer.body.subarray(0, MAX_ANSWER_BYTES), hidden);
+    } catch (err) {
+      if (timeout.aborted) {
+        return { kind: 'retry', type: 'timeout', message: `no answer within ${this.timeoutMs} ms (it will be sent again with the same id: the receiver may have taken it)`, afterSeconds: null };
+      }
+      return { kind: 'retry', type: 'connection', message: scrub(describeError(err), hidden), afterSeconds: null };
+    }
   }
 
   /** Says once per event that its webhook has no secret (again if it loses one in a reload). */

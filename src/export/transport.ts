@@ -52,6 +52,11 @@ export async function openTransport(tls: TlsFiles, env: Env = process.env): Prom
       close: () => dispatcher.destroy(),
     };
   }
+  return directTransport(tls);
+}
+
+/** Node's own http/https client, one keep-alive connection per scheme (also the webhook sender's). */
+export function directTransport(tls: TlsFiles = {}): Transport {
   const http = new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const https = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: tls.ca, cert: tls.cert, key: tls.key });
   return {
