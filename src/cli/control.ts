@@ -11,7 +11,7 @@ import { EXIT } from './errors.js';
 import { countArg } from './options.js';
 import { describeInForce, type InForce } from './profile.js';
 import { configure } from './program.js';
-import { bold, dim, formatPercent, green, keyValues, red, writeJson, yellow } from './style.js';
+import { bold, dim, formatPercent, formatTime, green, keyValues, red, writeJson, yellow } from './style.js';
 import { formatTable } from './table.js';
 
 interface CheckRow {
@@ -45,7 +45,6 @@ interface ControlStatus {
   changed?: boolean;
 }
 
-const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 const usd = (v: number | null | undefined): string => (typeof v === 'number' ? usdPerHour(v) : '-');
 
 function budgetText(b: ControlStatus['targets']['budget']): string {
@@ -56,14 +55,14 @@ function checkLine(c: CheckRow): string {
   const i = c.inputs;
   const seen = i && typeof i.costPerHour === 'number' ? ` [cost ${usd(i.costPerHour)} / budget ${usd(i.budget)}, ${i.series} series, visibility ${formatPercent(i.visibility ?? null)}]` : '';
   const move = c.from !== c.to ? `${c.from} -> ${c.to}` : (c.from ?? '-');
-  return `${iso(c.time)}  ${c.outcome}  ${move}: ${c.reason}${dim(seen)}`;
+  return `${formatTime(c.time)}  ${c.outcome}  ${move}: ${c.reason}${dim(seen)}`;
 }
 
 export function renderControlStatus(s: ControlStatus): string {
   const t = s.targets;
   const state = s.running
     ? green('running')
-    : `${red('stopped')} by ${s.stopped!.who} at ${iso(s.stopped!.time)} (${s.stopped!.reason}); start it with nrdot-plus-ctl control start`;
+    : `${red('stopped')} by ${s.stopped!.who} at ${formatTime(s.stopped!.time)} (${s.stopped!.reason}); start it with nrdot-plus-ctl control start`;
   const rows: Array<[string, string]> = [
     ['loop', state],
     ['profile', describeInForce(s.profile)],
@@ -74,8 +73,8 @@ export function renderControlStatus(s: ControlStatus): string {
     ['checks', `every ${s.check_interval_s} s of data${s.running ? `, next in ${s.next_check_in_s} s` : ''}`],
   ];
   if (s.guard) rows.push(['emergency guard', yellow('on: emergency wins over the schedule until the loop steps out of it')]);
-  if (s.frozen_until !== null && s.frozen_until * 1000 > Date.now()) rows.push(['frozen until', yellow(iso(s.frozen_until))]);
-  if (s.last_change !== null) rows.push(['last change', iso(s.last_change)]);
+  if (s.frozen_until !== null && s.frozen_until * 1000 > Date.now()) rows.push(['frozen until', yellow(formatTime(s.frozen_until))]);
+  if (s.last_change !== null) rows.push(['last change', formatTime(s.last_change)]);
   rows.push(['last check', s.last_check ? checkLine(s.last_check) : 'none yet']);
   return keyValues(rows);
 }
@@ -129,7 +128,7 @@ export function controlCommand(): Command {
         const { checks: shown } = await connectDaemon().get<{ checks: CheckRow[] }>(`/api/v1/control/history?limit=${Math.min(opts.limit, MAX_ROWS)}${opts.changes ? '&changes=true' : ''}`);
         if (opts.json) return writeJson({ checks: shown });
         if (shown.length === 0) return void process.stdout.write('no checks recorded yet\n');
-        const rows = shown.map((c) => [iso(c.time), c.outcome, c.from !== c.to ? `${c.from} -> ${c.to}` : (c.from ?? '-'), usd(c.inputs?.costPerHour), usd(c.inputs?.budget), String(c.inputs?.series ?? '-'), formatPercent(c.inputs?.visibility ?? null), c.reason]);
+        const rows = shown.map((c) => [formatTime(c.time), c.outcome, c.from !== c.to ? `${c.from} -> ${c.to}` : (c.from ?? '-'), usd(c.inputs?.costPerHour), usd(c.inputs?.budget), String(c.inputs?.series ?? '-'), formatPercent(c.inputs?.visibility ?? null), c.reason]);
         process.stdout.write(formatTable(['time', 'outcome', 'profile', 'cost', 'budget', 'series', 'visibility', 'reason'], rows) + '\n');
       }),
   );

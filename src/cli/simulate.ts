@@ -15,7 +15,7 @@ import { UsageError, UserError } from './errors.js';
 import { configure } from './program.js';
 import { formatTable } from './table.js';
 import { runControlOffline, type ControlRun } from '../control/offline.js';
-import { formatDuration, formatPercent } from './style.js';
+import { formatDuration, formatPercent, formatTime, keyValues } from './style.js';
 
 interface SimulateOptions {
   input: string;
@@ -154,7 +154,6 @@ export function renderSummaries(summaries: ProfileSummary[], config: Config): st
 }
 
 const usdh = (v: number, currency: string): string => `${v < 0.01 ? v.toFixed(6) : v.toFixed(4)} ${currency}/h`;
-const isoTime = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 
 /** The summary of a control run, then its timeline of changes. */
 export function renderControlRun(run: ControlRun, config: Config, input: string): string {
@@ -170,7 +169,7 @@ export function renderControlRun(run: ControlRun, config: Config, input: string)
   const alerts = Object.entries(run.alerts).map(([e, n]) => `${e} ${n}`).join(', ') || 'none';
   const model = config.cost_model.billing_model === 'bytes' ? `bytes at ${config.cost_model.per_gb} ${c}/GB` : `datapoints at ${config.cost_model.per_million_datapoints} ${c}/million`;
   const rows: Array<[string, string]> = [
-    ['recording', `${input}: ${run.intervals} intervals, ${isoTime(run.start)} to ${isoTime(run.end)} (${formatDuration(run.end - run.start)})`],
+    ['recording', `${input}: ${run.intervals} intervals, ${formatTime(run.start)} to ${formatTime(run.end)} (${formatDuration(run.end - run.start)})`],
     ['cost model', `${model}; a month is 730 h`],
     ['started from', `${run.initial} (state.active_profile)`],
     ['budget', budget],
@@ -184,9 +183,8 @@ export function renderControlRun(run: ControlRun, config: Config, input: string)
     ['checks', `${run.checks} (${Object.entries(run.outcomes).map(([o, n]) => `${o} ${n}`).join(', ')})`],
     ['alerts', alerts],
   ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const summary = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  const summary = keyValues(rows);
   if (run.timeline.length === 0) return `${summary}\n\nno profile change`;
-  const timeline = formatTable(['time', 'from', 'to', 'by', 'reason'], run.timeline.map((e) => [isoTime(e.time), e.from, e.to, e.who, e.reason]));
+  const timeline = formatTable(['time', 'from', 'to', 'by', 'reason'], run.timeline.map((e) => [formatTime(e.time), e.from, e.to, e.who, e.reason]));
   return `${summary}\n\n${timeline}`;
 }
