@@ -21,6 +21,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redactor } from '../src/config/secrets.js';
 import { createLogger } from '../src/agent/log.js';
 import { defaultConfig } from '../src/config/index.js';
 import { OtlpHttpSender } from '../src/export/otlp-http.js';
@@ -84,7 +85,6 @@ async function measure(snapshots: Snapshot[], url: string, dir: string, kind: 'b
     url,
     urlSource: 'bench',
     headers: {},
-    secrets: [],
     compression: 'gzip',
     timeoutMs: 30_000,
     temporality,
@@ -98,7 +98,7 @@ async function measure(snapshots: Snapshot[], url: string, dir: string, kind: 'b
     warnings: [],
   };
   const queue = new DurableQueue({ dir: settings.queueDir, maxBytes: settings.queueMaxBytes });
-  const sender = new OtlpHttpSender(settings, queue, createLogger('warn'), await openTransport(settings.tls));
+  const sender = new OtlpHttpSender(settings, queue, createLogger('warn'), await openTransport(settings.tls), new Redactor());
   const pipeline = new Pipeline(defaultConfig(), 'balanced');
   const state = emptyState();
   const t: Totals = { pipelineUs: 0, encodeUs: 0, sendUs: 0, requests: 0, wireBytes: 0, protobufBytes: 0, datapoints: 0, intervals: 0 };

@@ -12,6 +12,7 @@ import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type CompareWindow, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
 import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
@@ -55,6 +56,8 @@ export interface DaemonParts {
   stateSource: string;
   /** Webhook events, through the store's outbox. */
   webhooks: WebhookSender;
+  /** The agent's redaction (the logger's too): every API answer goes through it; a reload adds its secrets. */
+  redactor: Redactor;
 }
 
 export class Daemon implements DaemonApi {
@@ -194,7 +197,7 @@ export class Daemon implements DaemonApi {
 
   /** Serves the API and /metrics. */
   async listen(address: string, token: string): Promise<Listener> {
-    this.listener = await startListener(address, { metrics: () => this.p.optimizer.prometheusText, routes: apiRoutes(this), token });
+    this.listener = await startListener(address, { metrics: () => this.p.optimizer.prometheusText, routes: apiRoutes(this), token, redact: (text) => this.p.redactor.scrub(text) });
     return this.listener;
   }
 
@@ -298,6 +301,7 @@ export class Daemon implements DaemonApi {
     this.p.configFile = loaded.file;
     this.p.env = loaded.env;
     this.configText = this.readConfigText();
+    this.p.redactor.addConfig(config, process.env);
     this.control.setConfig(config, this.clock());
     this.p.webhooks.setWebhooks(config.webhooks);
     // The profile stays until apply() switches it, so that a change the reload brings (a new time
@@ -341,7 +345,7 @@ export class Daemon implements DaemonApi {
         otlp: otlp
           ? {
               enabled: true,
-              endpoint: otlp.settings.url,
+              endpoint: otlp.sender.endpoint,
               queue_batches: otlp.queue.depth,
               queue_bytes: otlp.queue.bytes,
               delivered: otlp.sender.stats.delivered,
@@ -473,7 +477,7 @@ export class Daemon implements DaemonApi {
   }
 
   async rollback(by: Actor): Promise<unknown> {
-    const { store, config, configFile, dataDir, log } = this.p;
+    const { store, config, configFile, dataDir, log, redactor } = this.p;
     const result = await rollback(
       {
         store,
@@ -481,6 +485,7 @@ export class Daemon implements DaemonApi {
         configFile,
         dataDir,
         log,
+        redactor,
         stopLoop: (time, stop) => this.control.stop(time, stop, true),
         raise: (details, time) => this.raise('rollback', details, time),
         pinned: () => this.apply(),

@@ -2,11 +2,14 @@
  * The agent's structured log: JSON lines (pino, ISO timestamps) on stderr and, when given a file, the
  * same lines in that file too, rotated by size (`nrdot-plus-ctl logs` reads it). Both are written
  * synchronously: a line is on disk before the call returns, and nothing runs in another thread.
+ * Given a Redactor, every line goes through it once, before it is written anywhere: no call site
+ * can log a secret of the configuration, whatever it quotes.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { UsageError, UserError } from '../cli/errors.js';
+import type { Redactor } from '../config/secrets.js';
 import { RotatingFile } from '../export/file.js';
 
 export type { Logger };
@@ -24,6 +27,8 @@ export interface LogFileOptions {
   maxBytes?: number;
   /** Rotated files kept (default LOG_KEEP). */
   keep?: number;
+  /** Scrubs every line (the agent's: its configuration's secrets, updated on reload). */
+  redactor?: Redactor;
 }
 
 /** The log level from NRDOT_LOG_LEVEL (default info); a bad value is a usage error naming it. */
@@ -41,7 +46,14 @@ export function logLevel(env = process.env): string {
  * tried again at every line, so logging goes on on stderr meanwhile.
  */
 export function createLogger(level = logLevel(), options: LogFileOptions = {}): Logger {
-  const settings = { name: 'nrdot-plus', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  const redactor = options.redactor;
+  const settings = {
+    name: 'nrdot-plus',
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    ...(redactor ? { hooks: { streamWrite: (line: string) => redactor.scrub(line) } } : {}),
+  };
   const stderr = pino.destination({ dest: 2, sync: true });
   if (options.file === undefined) return pino(settings, stderr);
   const file = openLogFile(options.file, options);

@@ -12,6 +12,7 @@ import { Command, Option } from 'commander';
 import { AGENT_FILE, ensureToken, TOKEN_FILE } from '../api/discovery.js';
 import { acquireLock, LockedError } from '../file-lock.js';
 import { configLocation, dataDir, loadConfigAt, logFile, type Config } from '../config/index.js';
+import { Redactor } from '../config/secrets.js';
 import { describeFileError } from '../file-errors.js';
 import type { PipelineState } from '../pipeline/index.js';
 import { StateStore } from '../store/index.js';
@@ -127,7 +128,9 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     throw new UsageError(`--profile: no profile named "${opts.profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
   }
   const { home, unlock } = openDataDir();
-  const log = createLogger(logLevel(), { file: logFile() });
+  // One redaction for every output: the log, the exporter's and webhooks' errors, the API's answers.
+  const redactor = Redactor.of(config, process.env);
+  const log = createLogger(logLevel(), { file: logFile(), redactor });
   const source = await openSource(opts, intervalSeconds, logPermissionErrors);
   const store = openStore(home, source);
   const now = Date.now() / 1000;
@@ -152,11 +155,11 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     }
     file = new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 });
   }
-  const { otlp, announce } = await openOtlp(config, intervalSeconds, log);
+  const { otlp, announce } = await openOtlp(config, intervalSeconds, log, redactor);
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
-  const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log });
+  const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log, redactor });
   const shadows = new ShadowProfiles(config, config.advanced.shadow_profiles, optimizer);
-  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, filePath: file?.path ?? null, stateSource, webhooks });
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, filePath: file?.path ?? null, stateSource, webhooks, redactor });
   const collector = new Collector({
     source,
     intervalSeconds,
@@ -180,12 +183,13 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     if (!ok) process.exitCode = EXIT.error;
     return;
   }
-  const exporting = [otlp ? `, sending OTLP to ${otlp.settings.url}` : '', file ? `, writing OTLP JSON to ${file.path}` : ''].join('');
+  const exporting = [otlp ? `, sending OTLP to ${otlp.sender.endpoint}` : '', file ? `, writing OTLP JSON to ${file.path}` : ''].join('');
   const listen = config.server.listen;
   const listenFrom = env.some((e) => e.name === 'NRDOT_HTTP_ADDR') ? 'NRDOT_HTTP_ADDR' : 'server.listen';
   let token: string;
   try {
     token = ensureToken(home).token;
+    redactor.add([token]);
   } catch (err) {
     await daemon.stop();
     throw new UserError(`API token ${join(home, TOKEN_FILE)}: ${describeFileError(err)}`);
@@ -210,7 +214,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     {
       version: VERSION, procfs: source.kind === 'procfs' ? source.location : null, replay: source.kind === 'replay' ? source.location : null,
       interval_s: intervalSeconds, config: configFile ?? 'embedded defaults', env: env.map((e) => e.name), profile, data_dir: home,
-      state_resumed: resumed !== null, otlp_endpoint: otlp?.settings.url ?? null, file_export: file?.path ?? null, listen: address,
+      state_resumed: resumed !== null, otlp_endpoint: otlp?.sender.endpoint ?? null, file_export: file?.path ?? null, listen: address,
     },
     `nrdot-plus ${VERSION} started: ${reading}, profile ${profile}${exporting}; Prometheus metrics at http://${address}/metrics, API at /api/v1${resumed ? '; pipeline state resumed' : ''}`,
   );
@@ -292,7 +296,7 @@ function resumeState(store: StateStore, source: string, now: number, live: boole
  * The OTLP/HTTP exporter, or null when no endpoint and no license key are configured; announce()
  * logs which, once, after the start line.
  */
-async function openOtlp(config: Config, intervalSeconds: number, log: Logger): Promise<{ otlp: OtlpExport | null; announce: () => void }> {
+async function openOtlp(config: Config, intervalSeconds: number, log: Logger, redactor: Redactor): Promise<{ otlp: OtlpExport | null; announce: () => void }> {
   const resolved = resolveOtlp(config, intervalSeconds);
   if (!resolved.enabled) {
     return { otlp: null, announce: () => log.info({ otlp_endpoint: null }, `OTLP export is off: ${resolved.reason}; files and /metrics still work`) };
@@ -304,13 +308,13 @@ async function openOtlp(config: Config, intervalSeconds: number, log: Logger): P
   } catch (err) {
     throw new UserError(`OTLP queue ${settings.queueDir} (NRDOT_DATA_DIR): ${(err as Error).message}`);
   }
-  const sender = new OtlpHttpSender(settings, queue, log, await openTransport(settings.tls));
+  const sender = new OtlpHttpSender(settings, queue, log, await openTransport(settings.tls), redactor);
   const headerNames = Object.keys(settings.headers).sort();
   const announce = (): void => {
-    for (const w of settings.warnings) log.warn({ otlp_endpoint: settings.url }, `OTLP export: ${w}`);
+    for (const w of settings.warnings) log.warn({ otlp_endpoint: sender.endpoint }, `OTLP export: ${w}`);
     log.info(
       {
-        otlp_endpoint: settings.url,
+        otlp_endpoint: sender.endpoint,
         otlp_endpoint_from: settings.urlSource,
         otlp_headers: headerNames,
         compression: settings.compression,
@@ -318,7 +322,7 @@ async function openOtlp(config: Config, intervalSeconds: number, log: Logger): P
         queue: settings.queueDir,
         queued_batches: queue.depth,
       },
-      `OTLP export to ${settings.url} (from ${settings.urlSource}), ${settings.compression}, ${settings.temporality} temporality` +
+      `OTLP export to ${sender.endpoint} (from ${settings.urlSource}), ${settings.compression}, ${settings.temporality} temporality` +
         `${headerNames.length ? `, headers: ${headerNames.join(', ')}` : ''}; queue ${settings.queueDir} holds ${queue.depth} batches`,
     );
   };

@@ -12,6 +12,7 @@ import { WebhookSender } from '../alerts/webhook.js';
 import type { Actor } from '../api/routes.js';
 import { EXIT, UserError } from '../cli/errors.js';
 import { dataDir, loadConfig, logFile, type Config } from '../config/index.js';
+import { Redactor } from '../config/secrets.js';
 import { logFilesOf, writeArchive } from '../control/archive.js';
 import { describeFileError } from '../file-errors.js';
 import { acquireLock, LockedError } from '../file-lock.js';
@@ -35,6 +36,8 @@ export interface RollbackParts {
   configFile: string | null;
   dataDir: string;
   log: Logger;
+  /** The agent's redaction, for the archive. */
+  redactor: Redactor;
   /** Stops the loop, recording this stop even over an earlier one. */
   stopLoop: (time: number, by: Actor) => void;
   /** Raises the `rollback` webhook event. */
@@ -60,7 +63,7 @@ export async function rollback(p: RollbackParts, by: Actor, now = Date.now() / 1
       store: p.store,
       config: p.config,
       configFile: p.configFile,
-      env: process.env,
+      redactor: p.redactor,
       logFiles: logFilesOf(logFile()),
       time: now,
       who: by.who,
@@ -99,7 +102,8 @@ export async function rollbackWithoutDaemon(configFlag: string | undefined, by: 
   const store = StateStore.open(join(home, 'state'));
   const log = createLogger('silent');
   try {
-    const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log });
+    const redactor = Redactor.of(config, process.env);
+    const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log, redactor });
     const result = await rollback(
       {
         store,
@@ -107,6 +111,7 @@ export async function rollbackWithoutDaemon(configFlag: string | undefined, by: 
         configFile: file,
         dataDir: home,
         log,
+        redactor,
         stopLoop: (time, stop) => stopInStore(store, { time, ...stop }),
         raise: (details, time) => void webhooks.raise('rollback', details, time),
         status: () => ({ agent: 'not running', data_dir: home, profile: store.profileState() }),

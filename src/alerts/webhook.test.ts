@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Logger } from '../agent/log.js';
+import { defaultConfig, Redactor, type Config } from '../config/index.js';
 import { StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { signBody, verifySignature, WebhookSender, type RetrySettings, type WebhookBody } from './webhook.js';
@@ -129,11 +130,16 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** The agent's redaction for these webhooks, as the daemon builds it from its configuration. */
+const redactorFor = (webhooks: Config['webhooks']): Redactor => Redactor.of({ ...defaultConfig(), webhooks }, {});
+
 function sender(store: StateStore, url: string, log: Logger, extra: { secret?: string; retry?: RetrySettings; timeoutMs?: number } = {}): WebhookSender {
   const hook = extra.secret === undefined ? { url } : { url, secret: extra.secret };
+  const webhooks = { profile_change: hook, rollback: hook, budget_exceeded: hook };
   return new WebhookSender({
     store,
-    webhooks: { profile_change: hook, rollback: hook, budget_exceeded: hook },
+    webhooks,
+    redactor: redactorFor(webhooks),
     host: HOST,
     log,
     retry: extra.retry ?? QUICK,
@@ -356,12 +362,14 @@ describe('WebhookSender', { timeout: 20_000 }, () => {
     const port = await closedPort();
     const store = StateStore.open(fresh());
     const capture = captureLog();
+    const webhooks = {
+      profile_change: { url: `${receiver.url}?token=QUERYTOKEN42`, secret: SECRET },
+      rollback: { url: `http://127.0.0.1:${port}${PATH}` },
+    };
     const s = new WebhookSender({
       store,
-      webhooks: {
-        profile_change: { url: `${receiver.url}?token=QUERYTOKEN42`, secret: SECRET },
-        rollback: { url: `http://127.0.0.1:${port}${PATH}` },
-      },
+      webhooks,
+      redactor: redactorFor(webhooks),
       host: HOST,
       log: capture.log,
       retry: QUICK,

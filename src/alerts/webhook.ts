@@ -22,6 +22,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../agent/log.js';
 import type { Config } from '../config/schema.js';
+import type { Redactor } from '../config/secrets.js';
 import { retryAfterMs } from '../export/otlp-http.js';
 import { directTransport } from '../export/transport.js';
 import type { StateStore } from '../store/store.js';
@@ -55,6 +56,8 @@ export interface WebhookOptions {
   /** The host identity the bodies carry (and their ids are made of). */
   host: string;
   log: Logger;
+  /** Scrubs what a receiver or the network says before it is logged or stored (the agent's, which knows the webhooks' URLs and secrets). */
+  redactor: Redactor;
   /** Unix seconds; Date.now() by default. */
   now?: () => number;
   retry?: RetrySettings;
@@ -103,6 +106,7 @@ export class WebhookSender {
   private readonly store: StateStore;
   private readonly host: string;
   private readonly log: Logger;
+  private readonly redactor: Redactor;
   private readonly now: () => number;
   private readonly retry: RetrySettings;
   private readonly timeoutMs: number;
@@ -128,6 +132,7 @@ export class WebhookSender {
     this.webhooks = opts.webhooks;
     this.host = opts.host;
     this.log = opts.log;
+    this.redactor = opts.redactor;
     this.now = opts.now ?? (() => Date.now() / 1000);
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -262,8 +267,7 @@ export class WebhookSender {
       'X-NRDOT-Delivery': body.id,
     };
     if (hook.secret) headers['X-NRDOT-Signature'] = signBody(hook.secret, bytes);
-    const hidden = secretsOf(url, hook.secret);
-    const outcome = await this.post(url, headers, bytes, hidden);
+    const outcome = await this.post(url, headers, bytes);
     const time = this.now();
     const fields = { webhook_event: event, webhook_origin: url.origin, alert_id: row.id, attempts: row.attempts + 1 };
 
@@ -314,16 +318,18 @@ export class WebhookSender {
     return Math.min(maxSeconds, base * (0.5 + this.random()));
   }
 
-  private async post(url: URL, headers: Record<string, string>, body: Buffer, hidden: string[]): Promise<Outcome> {
+  /** One request; what the receiver or the network says comes back scrubbed of secrets. */
+  private async post(url: URL, headers: Record<string, string>, body: Buffer): Promise<Outcome> {
+    const scrub = (text: string): string => this.redactor.scrub(text);
     const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       const answer = await this.transport.post(url.href, headers, body, timeout);
-      return classify(answer.status, answer.headers as IncomingHttpHeaders, answer.body.subarray(0, MAX_ANSWER_BYTES), hidden);
+      return classify(answer.status, answer.headers as IncomingHttpHeaders, answer.body.subarray(0, MAX_ANSWER_BYTES), scrub);
     } catch (err) {
       if (timeout.aborted) {
         return { kind: 'retry', type: 'timeout', message: `no answer within ${this.timeoutMs} ms (it will be sent again with the same id: the receiver may have taken it)`, afterSeconds: null };
       }
-      return { kind: 'retry', type: 'connection', message: scrub(describeError(err), hidden), afterSeconds: null };
+      return { kind: 'retry', type: 'connection', message: scrub(describeError(err)), afterSeconds: null };
     }
   }
 
@@ -351,9 +357,9 @@ function bodyOf(row: AlertRow): WebhookBody | null {
   return { id: `${encodeURIComponent(p.host)}-${row.id}`, event: p.event, host: p.host, time: p.time, details: p.details };
 }
 
-function classify(status: number, headers: IncomingHttpHeaders, body: Buffer, hidden: string[]): Outcome {
+function classify(status: number, headers: IncomingHttpHeaders, body: Buffer, scrub: (text: string) => string): Outcome {
   if (status >= 200 && status < 300) return { kind: 'delivered', status };
-  const message = `HTTP ${status}${excerpt(body, hidden)}`;
+  const message = `HTTP ${status}${excerpt(body, scrub)}`;
   if (status >= 300 && status < 400) {
     return { kind: 'retry', type: String(status), message: `${message} (redirects are not followed: set the webhook's url to where it points)`, afterSeconds: null };
   }
@@ -364,33 +370,9 @@ function classify(status: number, headers: IncomingHttpHeaders, body: Buffer, hi
   return { kind: 'permanent', type: String(status), message };
 }
 
-/** What a log may not show of a webhook: its secret, and its URL's path and query, whole or by part. */
-function secretsOf(url: URL, secret: string | undefined): string[] {
-  const hidden = [url.pathname + url.search, url.search, url.pathname.length > 1 ? url.pathname : ''];
-  for (const part of [...url.pathname.split('/'), ...url.search.slice(1).split(/[&=]/)]) {
-    if (part.length < 6) continue;
-    hidden.push(part);
-    try {
-      hidden.push(decodeURIComponent(part));
-    } catch {
-      // not percent-encoded text: the raw part is hidden
-    }
-  }
-  if (url.password) hidden.push(url.password, decodeURIComponent(url.password));
-  if (secret) hidden.push(secret);
-  // Longest first, so that a whole is replaced before its parts.
-  return [...new Set(hidden.filter((s) => s.length > 1))].sort((a, b) => b.length - a.length);
-}
-
-function scrub(text: string, hidden: readonly string[]): string {
-  let out = text;
-  for (const s of hidden) out = out.split(s).join('***');
-  return out;
-}
-
 /** A short, scrubbed, printable excerpt of an error answer's body (receivers often say what is wrong). */
-function excerpt(body: Buffer, hidden: readonly string[]): string {
-  const text = scrub(body.toString('utf8'), hidden).replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200);
+function excerpt(body: Buffer, scrub: (text: string) => string): string {
+  const text = scrub(body.toString('utf8')).replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200);
   return text ? ` (${text})` : '';
 }
 

@@ -27,6 +27,8 @@ export interface ListenerOptions {
   routes?: readonly Route[];
   /** The bearer token mutations need (routes with `auth`). */
   token?: string;
+  /** Scrubs every JSON answer of secrets (the agent's Redactor) before it is sent. */
+  redact?: (text: string) => string;
 }
 
 /** Listens on `listen` and serves /metrics and the API routes. */
@@ -35,6 +37,10 @@ export async function startListener(listen: string, options: ListenerOptions): P
   const routes = options.routes ?? [];
   const matchers = routes.map((r) => ({ route: r, re: new RegExp(`^${r.path.replace(/:(\w+)/g, '(?<$1>[^/]+)')}$`) }));
   const description = openApi(routes);
+  const redact = options.redact ?? ((text: string): string => text);
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(redact(JSON.stringify(body)) + '\n');
+  };
   const server: Server = createServer((req, res) => {
     void serve(req, res).catch((err: Error) => {
       const status = err instanceof ApiError ? err.status : 500;
@@ -125,10 +131,6 @@ function authorized(header: string | undefined, token: string | undefined): bool
   const given = Buffer.from(m[1]!);
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body) + '\n');
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

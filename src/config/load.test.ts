@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, defaultConfig, loadConfigAt, parseConfig } from './load.js';
 import { configLocation } from './paths.js';
-import { redactConfig } from './redact.js';
+import { redactConfig } from './secrets.js';
 
 // Compiled tests run from dist/; the YAML files stay in the source tree.
 const TESTDATA = fileURLToPath(new URL('../../../src/config/testdata/', import.meta.url));

@@ -5,8 +5,8 @@
  * logs, so that someone can see afterwards what the agent was doing and why it was rolled back.
  *
  * Every file in it is redacted: config.yaml as `config show` shows it, and every other file (logs,
- * the store's copy, the JSON) with each secret value the agent knows replaced by "***" (secretsOf,
- * redactText). It is written atomically (staged, tarred to a temporary file, then linked into
+ * the store's copy, the JSON) through the agent's one redaction (src/config/secrets.ts, with the API
+ * token added), line by line. It is written atomically (staged, tarred to a temporary file, then linked into
  * place) with mode 0600; a failure leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,19 +21,12 @@ import { create as createTar } from 'tar';
 import { stringify } from 'yaml';
 import { TOKEN_FILE } from '../api/discovery.js';
 import { MAX_ROTATED_LOGS, type Config } from '../config/index.js';
-import { configSecrets, envSecrets, redactConfig } from '../config/redact.js';
+import { MIN_SECRET_LENGTH, redactConfig, type Redactor } from '../config/secrets.js';
 import { describeFileError } from '../file-errors.js';
 import type { StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 
 export const ARCHIVES_DIR = 'archives';
-const MASK = '***';
-/**
- * Shorter secrets are not searched for in texts: replacing every "abc" or "42" of a log would make
- * it unreadable and hide nothing worth hiding (a secret of three characters is guessed, not leaked).
- * config.yaml masks them all the same. The OTLP exporter scrubs its errors with the same bound.
- */
-export const MIN_SECRET_LENGTH = 4;
 const DAY = 86_400;
 
 export interface ArchiveInput {
@@ -44,8 +37,8 @@ export interface ArchiveInput {
   /** The configuration in force. */
   config: Config;
   configFile: string | null;
-  /** To find the secrets given by environment (NEW_RELIC_LICENSE_KEY, OTEL_EXPORTER_OTLP_HEADERS, ...). */
-  env: NodeJS.ProcessEnv | Record<string, string | undefined>;
+  /** The agent's redaction (it knows the configuration's and the environment's secrets); the API token is added to it. */
+  redactor: Redactor;
   /** The log file and its rotated copies (logFilesOf); a missing one is noted in the manifest. */
   logFiles: string[];
   /** Unix seconds: the archive's name and time, and where the last 7 days of decisions and 24 h of KPIs end. */
@@ -81,62 +74,22 @@ export function logFilesOf(file: string): string[] {
   return files.filter((f) => existsSync(f));
 }
 
-/**
- * Every secret value the agent knows from its configuration and environment (src/config/redact.ts:
- * header values and the license key, webhook secrets, webhook URLs and their paths and queries,
- * credentials and queries of endpoint and proxy URLs), without repeats and shorter ones than
- * MIN_SECRET_LENGTH, longest first (so that a secret containing another is replaced whole).
- */
-export function secretsOf(config: Config, env: NodeJS.ProcessEnv | Record<string, string | undefined>): string[] {
-  return normalize([...configSecrets(config), ...envSecrets(env)]);
-}
-
-function normalize(secrets: Iterable<string>): string[] {
-  return [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
-}
+/** A line longer than this is redacted in pieces (a log line never is; a file without newlines may be). */
+const MAX_LINE = 1 << 20;
 
 /**
- * Each secret, and the forms it takes once written into JSON (escaped) or a URL (percent-encoded),
- * longest first. Secrets shorter than MIN_SECRET_LENGTH are left out.
+ * A stream that redacts text of any size in bounded memory, whole lines at a time (a secret never
+ * spans lines): each chunk's complete lines are redacted and passed on, the last partial one is held
+ * until its end comes (or it passes MAX_LINE).
  */
-function forms(secrets: readonly string[]): string[] {
-  const all: string[] = [];
-  for (const s of secrets) {
-    if (s.length < MIN_SECRET_LENGTH) continue;
-    all.push(s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s));
-  }
-  return normalize(all);
-}
-
-/**
- * `text` with every occurrence of every secret (as it is, JSON-escaped or percent-encoded) replaced
- * by "***". Secrets shorter than MIN_SECRET_LENGTH are ignored (see there).
- */
-export function redactText(text: string, secrets: string[]): string {
-  return replaceAll(text, forms(secrets));
-}
-
-function replaceAll(text: string, forms: readonly string[]): string {
-  let out = text;
-  for (const f of forms) if (out.includes(f)) out = out.split(f).join(MASK);
-  return out;
-}
-
-/**
- * A stream that redacts text of any size in bounded memory: each chunk is redacted with the tail of
- * the previous one, and the last (longest form - 1) characters are held back, since a secret may
- * begin there and end in the next chunk. (Anything before them that a secret could cover was
- * complete in the redacted text, so it has been replaced.)
- */
-function redactingStream(forms: readonly string[]): Transform {
-  const hold = Math.max(0, ...forms.map((f) => f.length)) - 1;
+function redactingStream(redactor: Redactor): Transform {
   const decoder = new StringDecoder('utf8');
   let tail = '';
   const emit = (text: string, final: boolean): string => {
-    const redacted = replaceAll(tail + text, forms);
-    const cut = final ? redacted.length : Math.max(0, redacted.length - hold);
-    tail = redacted.slice(cut);
-    return redacted.slice(0, cut);
+    const all = tail + text;
+    const cut = final || all.length > MAX_LINE ? all.length : all.lastIndexOf('\n') + 1;
+    tail = all.slice(cut);
+    return redactor.scrub(all.slice(0, cut));
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -172,8 +125,7 @@ export async function writeArchive(input: ArchiveInput): Promise<ArchiveResult> 
     throw new ArchiveError(`${dir}: cannot write an archive there: ${describeFileError(err)}`);
   }
   try {
-    const secrets = normalize([...secretsOf(input.config, input.env), ...(await apiToken(input.dataDir))]);
-    const { files, skipped } = await stage(input, staging, secrets);
+    const { files, skipped } = await stage(input, staging, input.redactor.add(await apiToken(input.dataDir)));
     return { ...(await pack(dir, baseName(input.time), staging, files)), files, skipped };
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -190,9 +142,8 @@ async function apiToken(dataDir: string): Promise<string[]> {
 }
 
 /** Writes the archive's files into `staging`; returns their names (manifest.json first) and the log files skipped. */
-async function stage(input: ArchiveInput, staging: string, secrets: string[]): Promise<Omit<ArchiveResult, 'path' | 'bytes'>> {
-  const secretForms = forms(secrets);
-  const redact = (text: string): string => replaceAll(text, secretForms);
+async function stage(input: ArchiveInput, staging: string, redactor: Redactor): Promise<Omit<ArchiveResult, 'path' | 'bytes'>> {
+  const redact = (text: string): string => redactor.scrub(text);
   const sizes = new Map<string, number>();
   const put = async (name: string, text: string): Promise<void> => {
     const file = join(staging, name);
@@ -237,7 +188,7 @@ async function stage(input: ArchiveInput, staging: string, secrets: string[]): P
       continue;
     }
     try {
-      await pipeline(source.createReadStream(), redactingStream(secretForms), createWriteStream(target, { mode: 0o600, flags: 'wx' }));
+      await pipeline(source.createReadStream(), redactingStream(redactor), createWriteStream(target, { mode: 0o600, flags: 'wx' }));
     } catch (err) {
       throw new ArchiveError(`${file}: cannot copy into the archive: ${describeFileError(err)}`);
     } finally {
@@ -261,7 +212,8 @@ async function stage(input: ArchiveInput, staging: string, secrets: string[]): P
     redaction:
       'Secrets are redacted. config.yaml masks every header value, webhook secret and URL path, and endpoint credentials, as `nrdot-plus-ctl config show` does. ' +
       `In every other file, including state.db (${scrubbed} rows changed), each secret value the agent knows (license key, header values, webhook secrets and URLs, ` +
-      `credentials and queries in endpoint and proxy URLs, the API token) of ${MIN_SECRET_LENGTH} characters or more is replaced by ***, also where it is JSON-escaped or percent-encoded.`,
+      `credentials and queries in endpoint and proxy URLs, the API token) of ${MIN_SECRET_LENGTH} characters or more is replaced by ***, in any case and also where it is JSON-escaped, ` +
+      'percent-encoded or base64-encoded; so are the values of Authorization and api-key style headers, Bearer and Basic credentials, and the user info and query of every URL.',
   };
   await put('manifest.json', json(manifest));
   return { files: ['manifest.json', ...[...sizes.keys()].filter((n) => n !== 'manifest.json')], skipped };

@@ -14,9 +14,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import type { Logger } from '../agent/log.js';
+import { redactUrl, type Redactor } from '../config/secrets.js';
 import type { Metric } from '../pipeline/types.js';
 import { VERSION } from '../version.js';
-import { MAX_REQUEST_BYTES, scrub, type OtlpSettings } from './otlp-settings.js';
+import { MAX_REQUEST_BYTES, type OtlpSettings } from './otlp-settings.js';
 import type { DurableQueue } from './queue.js';
 import type { Transport } from './transport.js';
 import { bodyToSend, splitStored } from './requests.js';
@@ -69,14 +70,20 @@ export class OtlpHttpSender {
   private readonly loggedStatuses = new Set<string>();
   private lastDelivered = 0;
   private readonly loggedPartial = new Set<string>();
+  /** The URL as logs and status show it: user info and query masked. */
+  readonly endpoint: string;
 
+  /** `redactor` scrubs what a backend or the network says (it knows the header values and the license key). */
   constructor(
     private readonly settings: OtlpSettings,
     private readonly queue: DurableQueue,
     private readonly log: Logger,
     private readonly transport: Transport,
+    private readonly redactor: Redactor,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.endpoint = redactUrl(settings.url);
+  }
 
   /** Sends in the background until stop(): after the splay, then whenever batches are queued. */
   start(): void {
@@ -173,7 +180,7 @@ export class OtlpHttpSender {
         if (this.failures > 0) {
           const seconds = Math.round((Date.now() - this.failingSince) / 1000);
           this.log.info(
-            { otlp_endpoint: this.settings.url, failed_attempts: this.failures, outage_s: seconds, queued_batches: this.queue.depth },
+            { otlp_endpoint: this.endpoint, failed_attempts: this.failures, outage_s: seconds, queued_batches: this.queue.depth },
             `OTLP export delivering again after ${this.failures} failed attempts over ${seconds} s; ${this.queue.depth} batches still queued`,
           );
         }
@@ -192,7 +199,7 @@ export class OtlpHttpSender {
         } else {
           this.queue.remove(key);
           this.stats.failed++;
-          this.log.error({ otlp_endpoint: this.settings.url }, 'OTLP export dropped one resource\'s metrics: too large for the backend even alone');
+          this.log.error({ otlp_endpoint: this.endpoint }, 'OTLP export dropped one resource\'s metrics: too large for the backend even alone');
         }
         break;
       }
@@ -202,13 +209,13 @@ export class OtlpHttpSender {
         if (!this.loggedStatuses.has(outcome.type)) {
           this.loggedStatuses.add(outcome.type);
           this.log.error(
-            { otlp_endpoint: this.settings.url, status: outcome.type },
-            `OTLP export rejected by ${this.settings.url}: ${outcome.message}. Such batches are dropped (not retried) and counted in nrdot_export_batches_failed_total; this is logged once`,
+            { otlp_endpoint: this.endpoint, status: outcome.type },
+            `OTLP export rejected by ${this.endpoint}: ${outcome.message}. Such batches are dropped (not retried) and counted in nrdot_export_batches_failed_total; this is logged once`,
           );
         }
         break;
       case 'retry':
-        this.failed(outcome.type, `OTLP export to ${this.settings.url} failed: ${outcome.message}`);
+        this.failed(outcome.type, `OTLP export to ${this.endpoint} failed: ${outcome.message}`);
         break;
     }
     return outcome;
@@ -232,7 +239,7 @@ export class OtlpHttpSender {
     if (message === this.lastFailure) return;
     this.lastFailure = message;
     this.log.warn(
-      { otlp_endpoint: this.settings.url, error_type: type, queued_batches: this.queue.depth },
+      { otlp_endpoint: this.endpoint, error_type: type, queued_batches: this.queue.depth },
       `${message}; retrying with backoff, ${this.queue.depth} batches kept in the queue`,
     );
   }
@@ -241,7 +248,7 @@ export class OtlpHttpSender {
   dropOversize(count: number): void {
     if (count === 0) return;
     this.stats.failed += count;
-    this.log.error({ otlp_endpoint: this.settings.url, resources: count }, `OTLP export dropped ${count} resources: each is over ${MAX_REQUEST_BYTES} bytes even alone`);
+    this.log.error({ otlp_endpoint: this.endpoint, resources: count }, `OTLP export dropped ${count} resources: each is over ${MAX_REQUEST_BYTES} bytes even alone`);
   }
 
   private async send(body: Buffer): Promise<Outcome> {
@@ -308,15 +315,15 @@ export class OtlpHttpSender {
     if (this.loggedPartial.size < 20 && !this.loggedPartial.has(message)) {
       this.loggedPartial.add(message);
       this.log.warn(
-        { otlp_endpoint: this.settings.url, rejected_datapoints: rejected },
-        `OTLP backend accepted a batch partially: ${rejected} datapoints rejected${message ? `: ${scrub(message, this.settings.secrets)}` : ''}`,
+        { otlp_endpoint: this.endpoint, rejected_datapoints: rejected },
+        `OTLP backend accepted a batch partially: ${rejected} datapoints rejected${message ? `: ${this.redactor.scrub(message)}` : ''}`,
       );
     }
   }
 
   /** A short, scrubbed excerpt of an error answer's body. */
   private detail(body: Buffer): string {
-    const text = scrub(body.toString('utf8'), this.settings.secrets).replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200);
+    const text = this.redactor.scrub(body.toString('utf8')).replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200);
     return text ? ` (${text})` : '';
   }
 
@@ -324,7 +331,7 @@ export class OtlpHttpSender {
     const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
     const code = e.cause?.code ?? e.code;
     const message = e.cause?.message ?? e.message;
-    return scrub(code && !message.includes(code) ? `${code}: ${message}` : message, this.settings.secrets);
+    return this.redactor.scrub(code && !message.includes(code) ? `${code}: ${message}` : message);
   }
 
   /** Waits, unless stop() comes first. */

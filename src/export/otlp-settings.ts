@@ -30,10 +30,8 @@ export interface OtlpSettings {
   url: string;
   /** Where the URL came from, for the start-up log line. */
   urlSource: string;
-  /** Request headers, the api-key among them (never log the values). */
+  /** Request headers, the api-key among them (never log the values; src/config/secrets.ts scrubs them). */
   headers: Record<string, string>;
-  /** Every header value, to scrub from anything a backend or a library says before it is logged. */
-  secrets: string[];
   compression: 'gzip' | 'none';
   timeoutMs: number;
   temporality: Temporality;
@@ -226,7 +224,6 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
       url,
       urlSource,
       headers,
-      secrets: Object.values(headers).filter((v) => v.length >= 4),
       compression: (compression?.value as 'gzip' | 'none' | undefined) ?? otlp.compression,
       timeoutMs,
       temporality,
@@ -240,11 +237,4 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
       warnings,
     },
   };
-}
-
-/** Replaces every secret (header value) in a text by ***. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join('***');
-  return out;
 }
