@@ -7,6 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ProcfsReader } from '../src/procfs/index.js';
+import { CUT_MARK, MAX_CMDLINE } from '../src/snapshot/cmdline.js';
 import type { ProcessSample } from '../src/snapshot/types.js';
 
 const children: ChildProcess[] = [];
@@ -65,6 +66,29 @@ describe('ProcfsReader on the real /proc', () => {
       assert.equal(snapshot.host.cpus > 0 && snapshot.host.memory_bytes > 0, true);
       assert.ok(snapshot.processes.every(finite));
       assert.equal(stats.otherErrors, 0);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('reads a command line up to its bound: whole arguments, then the cut mark', async () => {
+    // bash -c 'sleep N; :' keeps bash (and its arguments) alive. Its command line starts with:
+    const head = (n: number): string => `bash -c sleep ${n}; :`;
+    const argsOf = (n: number, ...args: string[]): Promise<ChildProcess> => start('bash', ['-c', `sleep ${n}; :`, ...args]);
+    // Arguments of 4 KiB and 128 KiB, exactly the bound, one over, 6000 bytes of two-byte characters.
+    const long = await argsOf(301, 'x'.repeat(3000), 'a.'.repeat(65535));
+    const exact = await argsOf(302, 'y'.repeat(MAX_CMDLINE - head(302).length - 1));
+    const justOver = await argsOf(303, 'z'.repeat(MAX_CMDLINE - head(303).length));
+    const wide = await argsOf(304, 'é'.repeat(3000));
+    const reader = new ProcfsReader();
+    try {
+      const processes = reader.read().snapshot.processes;
+      const cmdline = (c: ChildProcess): string | undefined => processes.find((p) => p.pid === c.pid)?.cmdline;
+      assert.equal(cmdline(long), `${head(301)} ${'x'.repeat(3000)} ${CUT_MARK}`);
+      assert.equal(cmdline(exact)?.length, MAX_CMDLINE, 'exactly the bound is not cut');
+      assert.equal(cmdline(exact), `${head(302)} ${'y'.repeat(MAX_CMDLINE - head(302).length - 1)}`);
+      assert.equal(cmdline(justOver), `${head(303)} ${CUT_MARK}`);
+      assert.equal(cmdline(wide), `${head(304)} ${CUT_MARK}`, 'the bound is in bytes as read: 4096 bytes hold fewer of these');
     } finally {
       reader.close();
     }

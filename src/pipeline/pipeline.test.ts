@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { defaultConfig } from '../config/index.js';
+import { boundCmdline, CUT_MARK, MAX_CMDLINE } from '../snapshot/cmdline.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { Classifier } from './classify.js';
 import { emptyState, Pipeline, ProfileSet, type Kpis, type PipelineState, type ResourceSeries } from './index.js';
@@ -219,6 +220,22 @@ describe('classification', () => {
   it('gives unmatched processes the default tier', () => {
     const r = c.classify(proc(10, { name: 'mystery', exe: '/opt/mystery', cmdline: 'mystery' }));
     assert.deepEqual([r.tier, r.importance, r.critical], ['default', 0.3, false]);
+  });
+});
+
+describe('command-line bound', () => {
+  it('cuts a recording\'s command line to the bound before classifying and redacting it: whole arguments, then the mark', () => {
+    const forced = structuredClone(config);
+    forced.force_collect = [{ name: '^java$' }];
+    const p = new Pipeline(forced, 'balanced');
+    const args = `java -jar app.jar ${'x'.repeat(5000)} --db-password=s3cret`;
+    const r = p.run(snap(HOST.boot_time + 3600, [proc(10, { name: 'java', exe: '/usr/bin/java', cmdline: args })]), emptyState());
+    const kept = r.batch.resources.find((x) => x.attributes['process.pid'] === 10);
+    assert.equal(kept?.attributes['process.command_line'], `java -jar app.jar ${CUT_MARK}`);
+    assert.equal(boundCmdline(args), `java -jar app.jar ${CUT_MARK}`);
+    const one = 'y'.repeat(MAX_CMDLINE + 10); // one argument longer than the bound is kept cut
+    assert.equal(boundCmdline(one), `${'y'.repeat(MAX_CMDLINE - 2)} ${CUT_MARK}`);
+    assert.equal(boundCmdline('z'.repeat(MAX_CMDLINE)), 'z'.repeat(MAX_CMDLINE));
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import type { Config, ProfileConfig } from '../config/index.js';
 import { attributesSize, billedAttributesBytes } from '../otlp/size.js';
+import { boundCmdline } from '../snapshot/cmdline.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { anomalySettings, observe, type AnomalySettings } from './anomaly.js';
 import { Baseline, type BaselineFigures } from './baseline.js';
@@ -408,7 +409,9 @@ export class Engine {
   private classify(p: ProcessSample): Known {
     const k = this.known.get(p.pid);
     if (k && k.start === p.start_time && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user && k.ppid === p.ppid) return k;
-    const c = this.classifier.classify(p);
+    // A recording's command lines are cut as the receiver cuts them, before anything looks at them.
+    const cmdline = boundCmdline(p.cmdline);
+    const c = this.classifier.classify(cmdline === p.cmdline ? p : { ...p, cmdline });
     const fresh: Known = {
       tier: c.tier,
       importance: c.importance,
@@ -419,7 +422,7 @@ export class Engine {
       cmdline: p.cmdline,
       user: p.user,
       ppid: p.ppid,
-      redacted: this.redactor.redact(p.cmdline),
+      redacted: this.redactor.redact(cmdline),
       attributes: null,
       bare: null,
       baseline: null,

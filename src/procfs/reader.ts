@@ -23,6 +23,7 @@ import {
   statSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
+import { boundCmdline, cutCmdline, MAX_CMDLINE } from '../snapshot/cmdline.js';
 import type { HostInfo, ProcessSample } from '../snapshot/types.js';
 import { SNAPSHOT_SCHEMA } from '../snapshot/types.js';
 import {
@@ -74,6 +75,8 @@ export class ProcfsReader {
   private heldBudget: number;
   private scrapeNo = 0;
   private buf = Buffer.allocUnsafe(16384);
+  /** For command lines: the bound, and 2 bytes to tell a longer one (a final NUL may follow the bound). */
+  private readonly cmdlineBuf = Buffer.allocUnsafe(MAX_CMDLINE + 2);
   private readonly stat = newStatFields();
   private closed = false;
 
@@ -364,7 +367,7 @@ export class ProcfsReader {
       t.exeDenied = errorCode(err) === DENIED;
     }
     try {
-      t.cmdline = joinCmdline(readFileSync(dir + '/cmdline'));
+      t.cmdline = this.readCmdline(dir + '/cmdline');
       t.cmdlineDenied = false;
     } catch (err) {
       t.cmdline = '';
@@ -377,6 +380,24 @@ export class ProcfsReader {
       t.cgroup = null; // also absent on kernels without cgroups
       t.cgroupDenied = errorCode(err) === DENIED;
     }
+  }
+
+  /**
+   * The command line, of which at most MAX_CMDLINE bytes are read (and 2 more to know whether there
+   * is more): arguments of any length cost the same. Throws like readFileSync.
+   */
+  private readCmdline(path: string): string {
+    const buf = this.cmdlineBuf;
+    const fd = openSync(path, 'r');
+    let n = 0;
+    try {
+      // The kernel may return less than asked for; read until the buffer is full or the end.
+      for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, n);
+    } finally {
+      closeSync(fd);
+    }
+    const cmdline = joinCmdline(buf.subarray(0, n));
+    return n === buf.length ? cutCmdline(cmdline) : boundCmdline(cmdline);
   }
 
   private countFds(t: Tracked, dir: string): number {
