@@ -8,10 +8,12 @@ import type { ConfigFile, MetricSelector } from './schema.js';
 /**
  * Client backends retitle themselves `postgres: [cluster: ]user db host(port) state` or `[local]`;
  * WAL senders (`walsender user host(port) streaming`) look alike but belong to the server.
+ * Patterns are RE2 (no lookarounds): what must not match is a rule's `not`.
  */
-const PG_CLIENT_SESSION = '^postgres: (?!.*\\bwal ?sender\\b).*(\\(\\d+\\)|\\[local\\])';
-/** sshd's listener, not the per-connection processes (`sshd: alice [priv]`, `sshd: alice@pts/0`). */
-const SSHD_LISTENER = '^(?!sshd: [^/\\[@ ]+(@| \\[)).*';
+const PG_CLIENT_SESSION = '^postgres: .*(\\(\\d+\\)|\\[local\\])';
+const PG_WAL_SENDER = '^postgres: .*\\bwal ?sender\\b';
+/** sshd's per-connection processes (`sshd: alice [priv]`, `sshd: alice@pts/0`), not its listener. */
+const SSHD_CONNECTION = '^sshd: [^/\\[@ ]+(@| \\[)';
 
 /** Metric sets of the SPEC's profile table. `process.cpu.time` has no wait state: snapshots carry no iowait. */
 const FULL_SET: MetricSelector[] = ['process.cpu.time', 'process.memory.usage', 'process.memory.virtual', 'process.disk.io'];
@@ -42,13 +44,13 @@ export const DEFAULT_CONFIG: ConfigFile = {
       patterns: { linux: ['^(init|systemd-.*|NetworkManager|chronyd|rsyslogd|journald)$'] },
       rules: [
         // The system manager, not the per-user managers (`systemd --user`) of login sessions.
-        { name: '^systemd$', cmdline: '^(?!\\S*systemd --user)' },
-        { name: '^sshd$', cmdline: SSHD_LISTENER },
+        { name: '^systemd$', not: { cmdline: '^\\S*systemd --user' } },
+        { name: '^sshd$', not: { cmdline: SSHD_CONNECTION } },
       ],
     },
     db_session: {
       score: 0.5,
-      rules: [{ name: '^(postgres|postmaster)$', cmdline: PG_CLIENT_SESSION }],
+      rules: [{ name: '^(postgres|postmaster)$', cmdline: PG_CLIENT_SESSION, not: { cmdline: PG_WAL_SENDER } }],
     },
     database: {
       score: 0.9,

@@ -6,12 +6,14 @@
 import { z } from 'zod';
 import { ALERT_EVENTS, isAlertEvent, type AlertEvent } from '../alerts/events.js';
 import { parseListen } from './listen.js';
+import { compilePattern } from './pattern.js';
 
+/** A pattern RE2 compiles (linear-time matching: see pattern.ts); lookarounds and backreferences are refused. */
 const regex = z.string().superRefine((value, ctx) => {
   try {
-    new RegExp(value);
+    compilePattern(value);
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression ${JSON.stringify(value)} (RE2 syntax: no lookarounds or backreferences): ${(err as Error).message}` });
   }
 });
 
@@ -46,8 +48,13 @@ const rule = z
     user: regex.optional(),
     /** Matches kernel threads by structure: child of kthreadd (or kthreadd), no exe, empty cmdline. */
     kernel_thread: z.boolean().optional(),
+    /** A rule that must not match (in place of a negative lookahead, which RE2 does not have). */
+    not: z
+      .strictObject({ name: regex.optional(), exe: regex.optional(), cmdline: regex.optional(), user: regex.optional(), kernel_thread: z.boolean().optional() })
+      .refine((r) => Object.keys(r).length > 0, { message: '"not" needs at least one of name, exe, cmdline, user, kernel_thread' })
+      .optional(),
   })
-  .refine((r) => Object.keys(r).length > 0, { message: 'a rule needs at least one of name, exe, cmdline, user, kernel_thread' });
+  .refine((r) => Object.keys(r).some((k) => k !== 'not'), { message: 'a rule needs at least one of name, exe, cmdline, user, kernel_thread' });
 
 const tier = z.strictObject({
   score: fraction,

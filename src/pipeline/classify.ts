@@ -4,6 +4,7 @@
  * frozen per identity, so a process is classified once and the answer cached.
  */
 import type { Config, RuleConfig, TierConfig } from '../config/index.js';
+import { compilePattern, type Pattern } from '../config/pattern.js';
 import type { ProcessSample } from '../snapshot/types.js';
 
 export const DEFAULT_TIER = 'default';
@@ -16,12 +17,14 @@ export interface Classification {
   forced: boolean;
 }
 
+/** Patterns are RE2 (linear time in the text: names and command lines are any local user's to choose). */
 interface CompiledRule {
-  name?: RegExp;
-  exe?: RegExp;
-  cmdline?: RegExp;
-  user?: RegExp;
+  name?: Pattern;
+  exe?: Pattern;
+  cmdline?: Pattern;
+  user?: Pattern;
   kernelThread?: boolean;
+  not?: CompiledRule;
 }
 
 interface CompiledTier {
@@ -37,11 +40,12 @@ export function isKernelThread(p: ProcessSample): boolean {
 
 function compileRule(rule: RuleConfig): CompiledRule {
   const out: CompiledRule = {};
-  if (rule.name !== undefined) out.name = new RegExp(rule.name);
-  if (rule.exe !== undefined) out.exe = new RegExp(rule.exe);
-  if (rule.cmdline !== undefined) out.cmdline = new RegExp(rule.cmdline);
-  if (rule.user !== undefined) out.user = new RegExp(rule.user);
+  if (rule.name !== undefined) out.name = compilePattern(rule.name);
+  if (rule.exe !== undefined) out.exe = compilePattern(rule.exe);
+  if (rule.cmdline !== undefined) out.cmdline = compilePattern(rule.cmdline);
+  if (rule.user !== undefined) out.user = compilePattern(rule.user);
   if (rule.kernel_thread !== undefined) out.kernelThread = rule.kernel_thread;
+  if (rule.not !== undefined) out.not = compileRule(rule.not);
   return out;
 }
 
@@ -50,7 +54,7 @@ function compileTier(tier: string, config: TierConfig): CompiledTier {
   // Name patterns: this is a Linux agent, so the `linux` and platform-neutral lists apply.
   for (const [platform, patterns] of Object.entries(config.patterns)) {
     if (platform !== 'linux' && platform !== 'common') continue;
-    for (const p of patterns) rules.push({ name: new RegExp(p) });
+    for (const p of patterns) rules.push({ name: compilePattern(p) });
   }
   for (const rule of config.rules) rules.push(compileRule(rule));
   return { tier, score: config.score, rules };
@@ -62,7 +66,7 @@ function matches(rule: CompiledRule, p: ProcessSample): boolean {
   if (rule.exe && !rule.exe.test(p.exe)) return false;
   if (rule.cmdline && !rule.cmdline.test(p.cmdline)) return false;
   if (rule.user && !rule.user.test(p.user)) return false;
-  return true;
+  return rule.not === undefined || !matches(rule.not, p);
 }
 
 export class Classifier {

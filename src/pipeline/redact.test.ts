@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { defaultConfig } from '../config/index.js';
-import { Redactor } from './redact.js';
+import { redactUrlPasswords, Redactor } from './redact.js';
 
 const redactor = new Redactor(defaultConfig().advanced.redaction.secret_names);
 
@@ -34,5 +35,18 @@ describe('command-line redaction', () => {
   it('applies configured extra patterns', () => {
     const r = new Redactor(['password'], ['AKIA[0-9A-Z]{16}']);
     assert.equal(r.redact('aws s3 ls --profile AKIAABCDEFGHIJKLMNOP'), 'aws s3 ls --profile ***');
+  });
+
+  it('finds URL credentials exactly as the regex it replaces did (without its quadratic time)', () => {
+    const old = /(\b[a-z][\w+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi;
+    const piece = fc.constantFrom('a', 'Z', '1', '_', '.', '-', '+', ':', '/', '@', ' ', '\t', 'é', '://', 'https://', 'u:p@', 'x:', '\u00a0');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+        const text = parts.join('');
+        assert.equal(redactUrlPasswords(text), text.replace(old, '$1***@'));
+      }),
+      { numRuns: 3000 },
+    );
+    assert.equal(redactUrlPasswords('a https://u:p@h/x b+c://v:w:x@y z'), 'a https://u:***@h/x b+c://v:***@y z');
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
+import type { RuleConfig } from '../config/index.js';
 import { CTL, run } from '../../test/run.js';
 import { readRecording } from './recording.js';
 import { ANOMALY_HISTORY, ARCHETYPES, anomalyIntervals, dailyFactor, generate, SyntheticHost, truthPath, type Archetype, type GroundTruth, type TruthAnomaly } from './synth.js';
@@ -34,18 +35,20 @@ function recording(archetype: Archetype, intervals = 60, intervalSeconds = 60, s
  * synthetic processes land in the tiers they are meant to: kernel threads by structure, then the
  * tiers in configuration order, name patterns (linux, common) before rules.
  */
+function ruleMatches(rule: RuleConfig, p: ProcessSample): boolean {
+  if (rule.kernel_thread !== undefined && rule.kernel_thread !== isKernelThread(p)) return false;
+  if (rule.name !== undefined && !new RegExp(rule.name).test(p.name)) return false;
+  if (rule.cmdline !== undefined && !new RegExp(rule.cmdline).test(p.cmdline)) return false;
+  if (rule.exe !== undefined && !new RegExp(rule.exe).test(p.exe)) return false;
+  if (rule.user !== undefined && !new RegExp(rule.user).test(p.user)) return false;
+  return rule.not === undefined || !ruleMatches(rule.not, p);
+}
+
 function tierOf(p: ProcessSample): string {
   for (const [tier, cfg] of Object.entries(DEFAULT_CONFIG.process_classification)) {
     const patterns = [...(cfg.patterns?.linux ?? []), ...(cfg.patterns?.common ?? [])];
     if (patterns.some((re) => new RegExp(re).test(p.name))) return tier;
-    for (const rule of cfg.rules ?? []) {
-      if (rule.kernel_thread !== undefined && rule.kernel_thread !== isKernelThread(p)) continue;
-      if (rule.name !== undefined && !new RegExp(rule.name).test(p.name)) continue;
-      if (rule.cmdline !== undefined && !new RegExp(rule.cmdline).test(p.cmdline)) continue;
-      if (rule.exe !== undefined && !new RegExp(rule.exe).test(p.exe)) continue;
-      if (rule.user !== undefined && !new RegExp(rule.user).test(p.user)) continue;
-      return tier;
-    }
+    for (const rule of cfg.rules ?? []) if (ruleMatches(rule, p)) return tier;
   }
   return 'default';
 }
