@@ -35,7 +35,7 @@ function logger(lines: Array<Record<string, unknown>>): Logger {
 }
 
 describe('Collector', () => {
-  it('skips and counts the ticks an interval overran, instead of piling them up', async () => {
+  it('skips and counts the ticks an interval overran, instead of piling them up, and names the slow stage', async () => {
     const lines: Array<Record<string, unknown>> = [];
     let calls = 0;
     let resolveSkipped: () => void;
@@ -45,7 +45,7 @@ describe('Collector', () => {
       intervalSeconds: 0.05,
       log: logger(lines),
       logPermissionErrors: false,
-      handle: () => {
+      handle: async () => {
         // The second interval's work takes three intervals.
         if (++calls === 2) {
           const until = performance.now() + 160;
@@ -54,7 +54,7 @@ describe('Collector', () => {
           }
         }
         if (calls === 3) resolveSkipped();
-        return { fields: {}, summary: '' };
+        return { fields: {}, summary: '', stagesMs: { pipeline: calls === 2 ? 160 : 1, store: 1 } };
       },
     });
     collector.start();
@@ -63,6 +63,9 @@ describe('Collector', () => {
     assert.ok(collector.skipped >= 2 && collector.skipped <= 4, `skipped ${collector.skipped}`);
     const warning = lines.find((l) => /overran the next tick/.test(String(l.msg)));
     assert.equal(warning?.skipped_total, collector.skipped);
+    // It names the stage that took the time, with the others beside it.
+    assert.match(String(warning?.msg), /took \d+(\.\d)? ms, most of it pipeline \(160 ms; read \d+(\.\d)? ms, store 1 ms\)/);
+    assert.equal((warning?.stages_ms as Record<string, number>).pipeline, 160);
     assert.equal(collector.intervals, 3, 'no burst of catch-up intervals');
   });
 });

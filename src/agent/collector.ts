@@ -15,6 +15,23 @@ export interface IntervalReport {
   fields: Record<string, unknown>;
   /** Appended to the log message. */
   summary: string;
+  /** Wall time of each stage after the read, in ms (named in the warning when the work overruns a tick). */
+  stagesMs?: Record<string, number>;
+}
+
+/**
+ * An interval's work has half the interval, from the start of its read: past that the handler stops
+ * classifying new processes (they wait for the next interval), so that the interval ends well
+ * before the next tick whatever the processes are.
+ */
+export const INTERVAL_BUDGET_SHARE = 0.5;
+
+/** The time an interval's handler has (see INTERVAL_BUDGET_SHARE), and the signal that the agent is stopping. */
+export interface IntervalBudget {
+  /** performance.now() time. */
+  deadline: number;
+  budgetMs: number;
+  signal: AbortSignal;
 }
 
 export interface CollectorOptions {
@@ -23,8 +40,8 @@ export interface CollectorOptions {
   log: Logger;
   /** Log every permission error instead of only counting them (OpenTelemetry's mute_process_*_error=false). */
   logPermissionErrors: boolean;
-  /** Optimizes and exports a snapshot; a throw is logged and the loop goes on. */
-  handle?: (snapshot: Snapshot) => IntervalReport;
+  /** Optimizes and exports a snapshot; a throw is logged and the loop goes on; null: abandoned because the agent is stopping. */
+  handle?: (snapshot: Snapshot, budget: IntervalBudget) => Promise<IntervalReport | null>;
   /** Called once when a replayed recording ends (the loop stops; the daemon keeps serving). */
   onEnd?: () => void;
 }
@@ -55,8 +72,9 @@ export class Collector {
 
   /** Reads and handles one snapshot; false when the read or the handling failed (logged). */
   async collectOnce(): Promise<boolean> {
+    const started = performance.now();
     const r = await this.read();
-    return r !== null && r !== 'end' && this.handle(r);
+    return r !== null && r !== 'end' && (await this.handle(r, started)) !== false;
   }
 
   private async loop(): Promise<void> {
@@ -66,6 +84,7 @@ export class Collector {
     let firstTimestamp: number | null = null;
     let tick = 0;
     while (!this.stopped) {
+      const started = performance.now();
       const r = await this.read();
       if (r === 'end') {
         this.options.onEnd?.();
@@ -76,7 +95,8 @@ export class Collector {
         await this.sleep(origin + (r.snapshot.timestamp - firstTimestamp) * 1000 - performance.now());
         if (this.stopped) return;
       }
-      if (r !== null) this.handle(r);
+      // A replay paced at the recorded times has its budget from the snapshot's due time.
+      const stages = r !== null ? await this.handle(r, source.kind === 'replay' ? performance.now() : started) : null;
       if (source.kind === 'replay') {
         await yieldToEvents(); // let the API answer between snapshots
         continue;
@@ -90,9 +110,13 @@ export class Collector {
         this.skipped += missed;
         tick += missed;
         due += missed * intervalMs;
+        const took = now - started;
+        const ms = stages ? Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])) : {};
+        const slowest = Object.entries(ms).sort((a, b) => b[1] - a[1])[0];
+        const where = slowest ? `, most of it ${slowest[0]} (${fmt(slowest[1])}; ${Object.entries(ms).filter(([k]) => k !== slowest[0]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})` : '';
         log.warn(
-          { skipped: missed, skipped_total: this.skipped, interval_s: intervalSeconds },
-          `the interval's work overran the next tick: skipped ${missed} (${this.skipped} in all); consider a longer interval`,
+          { skipped: missed, skipped_total: this.skipped, interval_s: intervalSeconds, took_ms: round(took), stages_ms: ms },
+          `the interval's work took ${fmt(took)}${where} and overran the next tick: skipped ${missed} (${this.skipped} in all); consider a longer interval`,
         );
       }
       await this.sleep(due - now);
@@ -121,13 +145,20 @@ export class Collector {
     }
   }
 
-  private handle(result: ReadResult): boolean {
-    const { log, source } = this.options;
+  /**
+   * Handles one snapshot read from `started` on; returns the stages' times (the read's included), or
+   * false when the handling failed (logged) and null when it was abandoned because the agent is stopping.
+   */
+  private async handle(result: ReadResult, started: number): Promise<Record<string, number> | false | null> {
+    const { log, source, intervalSeconds } = this.options;
     const { stats, snapshot } = result;
     let report: IntervalReport = { fields: {}, summary: '' };
     if (this.options.handle) {
+      const budgetMs = intervalSeconds * 1000 * INTERVAL_BUDGET_SHARE;
       try {
-        report = this.options.handle(snapshot);
+        const r = await this.options.handle(snapshot, { deadline: started + budgetMs, budgetMs, signal: this.wake.signal });
+        if (r === null) return null;
+        report = r;
       } catch (err) {
         log.error({ err }, `cannot optimize or export this interval: ${(err as Error).message}`);
         return false;
@@ -155,10 +186,15 @@ export class Collector {
         log.warn({ process_pid: d.pid, process_name: d.name, kind: d.kind }, what);
       }
     }
-    return true;
+    return { read: stats.durationMs, ...report.stagesMs };
   }
 }
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** A duration for a message: ms below 10 s, else s. */
+function fmt(ms: number): string {
+  return ms < 10_000 ? `${round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

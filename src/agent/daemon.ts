@@ -17,7 +17,7 @@ import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
-import type { Collector, IntervalReport } from './collector.js';
+import type { Collector, IntervalBudget, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
 import { compareProfiles, type ShadowProfiles } from './shadows.js';
@@ -163,21 +163,41 @@ export class Daemon implements DaemonApi {
     return f;
   }
 
-  /** One interval: optimize and export the snapshot, keep the KPIs and the pipeline state. */
-  handle(snapshot: Snapshot): IntervalReport {
+  /**
+   * One interval: optimize and export the snapshot, keep the KPIs and the pipeline state. The new
+   * identities are classified first, with the event loop free between slices, until `budget.deadline`
+   * (Optimizer.prepare); null when `budget.signal` aborted meanwhile (the agent is stopping).
+   */
+  async handle(snapshot: Snapshot, budget: IntervalBudget): Promise<IntervalReport | null> {
     const { store, optimizer } = this.p;
+    const classifyStart = performance.now();
+    const prepared = await optimizer.prepare(snapshot, budget.deadline, budget.signal);
+    if (prepared.aborted) return null;
+    snapshot = prepared.snapshot;
+    const classifyMs = performance.now() - classifyStart;
     this.dataTime = snapshot.timestamp;
     const now = this.clock();
     if (pinExpired(store.profileState(), now)) store.clearPin({ time: now, who: 'nrdot-plus', reason: 'pin expired' });
     this.apply();
     const usage = this.meter.read();
     const cadenceSeconds = this.p.source.kind === 'procfs' ? this.intervalSeconds : undefined;
-    const k = optimizer.process(snapshot, { agent: usage, extraSelf: selfUsageMetrics(usage), cadenceSeconds });
+    const extraSelf = [...selfUsageMetrics(usage), ...optimizer.skippedMetrics()];
+    const k = optimizer.process(snapshot, { agent: usage, extraSelf, cadenceSeconds });
+    const shadowsStart = performance.now();
     const shadows = this.p.shadows.run(snapshot, optimizer.profile, { cadenceSeconds, extraSelf: optimizer.lastExtraSelf });
+    const storeStart = performance.now();
     store.recordKpis(kpiRecord(k));
     store.recordShadowKpis(shadows.kpis.map(kpiRecord));
     store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
+    const controlStart = performance.now();
     if (this.control.due(now)) this.runCheck(now, false);
+    const end = performance.now();
+    if (prepared.skipped > 0) {
+      this.p.log.warn(
+        { skipped_processes: prepared.skipped, skipped_processes_total: optimizer.skippedTotal, budget_ms: Math.round(budget.budgetMs) },
+        `the interval's time budget (${Math.round(budget.budgetMs)} ms) ran out while classifying new processes: ${prepared.skipped} left out of this interval (${optimizer.skippedTotal} in all), classified in the next`,
+      );
+    }
     return {
       fields: {
         profile: k.profile,
@@ -190,8 +210,17 @@ export class Daemon implements DaemonApi {
         agent_cpu_percent: k.agent_cpu_percent === null ? null : Math.round(k.agent_cpu_percent * 100) / 100,
         agent_rss_bytes: k.agent_rss_bytes,
         shadow_cpu_ms: this.p.shadows.profiles.length ? Math.round(shadows.cpuMs * 100) / 100 : null,
+        skipped_processes: prepared.skipped,
       },
       summary: `; ${k.profile}: ${k.datapoints_exported} of ${k.datapoints_baseline} datapoints (-${(k.reduction_datapoints * 100).toFixed(1)}%)`,
+      stagesMs: {
+        classify: classifyMs,
+        pipeline: optimizer.lastTimings.pipeline,
+        export: optimizer.lastTimings.export,
+        shadows: storeStart - shadowsStart,
+        store: controlStart - storeStart,
+        control: end - controlStart,
+      },
     };
   }
 
@@ -336,6 +365,7 @@ export class Daemon implements DaemonApi {
       interval_s: this.intervalSeconds,
       intervals: this.collector?.intervals ?? 0,
       skipped_intervals: this.collector?.skipped ?? 0,
+      skipped_processes: this.p.optimizer.skippedTotal,
       profile: { name: f.profile, source: f.source, pin: f.pin, rule: f.rule, note: f.note, last_change: f.last_change },
       control: { running: this.control.running, stopped: this.control.stopped, guard: this.control.guard },
       kpis: k,

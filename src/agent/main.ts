@@ -165,7 +165,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     intervalSeconds,
     log,
     logPermissionErrors,
-    handle: (snapshot) => daemon.handle(snapshot),
+    handle: (snapshot, budget) => daemon.handle(snapshot, budget),
     onEnd: () => {
       daemon.replayFinished = true;
       log.info({ replay: source.location, intervals: collector.intervals }, `replay finished: ${collector.intervals} snapshots of ${source.location}; still serving until stopped`);

@@ -3,6 +3,7 @@
  * then to the exporters (the OTLP delivery queue, the file, and the exposition `/metrics` serves). The
  * pipeline state lives here between intervals.
  */
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { renderPrometheus, type FileExporter } from '../export/index.js';
 import type { DeliveryMetrics, OtlpHttpSender } from '../export/otlp-http.js';
@@ -26,6 +27,9 @@ export interface Exporters {
   otlp: OtlpExport | null;
 }
 
+/** The longest prepare() keeps the event loop before it lets other work run. */
+const SLICE_MS = 20;
+
 export class Optimizer {
   private pipeline: Pipeline;
   /** The Prometheus exposition of the latest interval (empty before the first). */
@@ -33,6 +37,12 @@ export class Optimizer {
   /** The latest interval's KPIs and per-process decisions (for status, explain and top). */
   lastKpis: Kpis | null = null;
   lastDecisions: Decision[] = [];
+  /** Wall time of the latest process(): the pipeline, and the exporters (exposition, file, OTLP queue). */
+  lastTimings = { pipeline: 0, export: 0 };
+  /** New identities left out of intervals because their interval's time budget ran out (prepare()). */
+  skippedTotal = 0;
+  private skippedReported = 0;
+  private readonly since = Date.now() / 1000;
   /** The self-metrics from outside the pipeline that the latest interval carried (the shadow profiles count them too). */
   lastExtraSelf: readonly Metric[] = [];
 
@@ -59,11 +69,42 @@ export class Optimizer {
     return this.pipelineState;
   }
 
-  /** Switches the profile from the next interval on; the pipeline state carries over. */
+  /** Switches the profile from the next interval on; the pipeline state and the classifications carry over. */
   setProfile(profile: string): void {
     if (profile === this.profileName) return;
     this.profileName = profile;
-    this.pipeline = new Pipeline(this.config, profile);
+    this.pipeline = new Pipeline(this.config, profile, this.pipeline.sharedEngine);
+  }
+
+  /**
+   * Before process(): classifies and redacts the identities the pipeline has not seen (the only
+   * per-process work whose cost the processes themselves choose, through their names and command
+   * lines), in slices of at most SLICE_MS with the event loop free in between, so that the API and
+   * signals are served meanwhile. It stops at `deadline` (performance.now() time) or when `signal`
+   * aborts: the new identities not reached are left out of this interval (`skipped`), and classified
+   * first thing in the next one, where they are new again. What the returned snapshot holds is
+   * processed whole: its totals are those of the processes it keeps. `aborted`: stop now.
+   */
+  async prepare(snapshot: Snapshot, deadline: number, signal: AbortSignal): Promise<{ snapshot: Snapshot; skipped: number; aborted: boolean }> {
+    const processes = snapshot.processes;
+    let sliceEnd = performance.now() + SLICE_MS;
+    let i = 0;
+    for (; i < processes.length; i++) {
+      if (!this.pipeline.prime(processes[i]!)) continue;
+      if (performance.now() < sliceEnd) continue;
+      await yieldToEvents();
+      if (signal.aborted) return { snapshot, skipped: 0, aborted: true };
+      const now = performance.now();
+      if (now >= deadline) break;
+      sliceEnd = now + SLICE_MS;
+    }
+    if (i >= processes.length - 1) return { snapshot, skipped: 0, aborted: false };
+    // Out of time: keep the identities already classified, leave the others out.
+    const kept = processes.slice(0, i + 1);
+    for (let j = i + 1; j < processes.length; j++) if (this.pipeline.primed(processes[j]!)) kept.push(processes[j]!);
+    const skipped = processes.length - kept.length;
+    this.skippedTotal += skipped;
+    return { snapshot: skipped === 0 ? snapshot : { ...snapshot, processes: kept }, skipped, aborted: false };
   }
 
   /** A reloaded configuration, from the next interval on. */
@@ -73,11 +114,34 @@ export class Optimizer {
     this.pipeline = new Pipeline(config, profile);
   }
 
+  /**
+   * The self-metric of skippedTotal (`nrdot_agent_skipped_processes_total` in /metrics), sent from the
+   * first skip on: until then an agent that never ran out of time sends nothing more than before.
+   */
+  skippedMetrics(): Metric[] {
+    if (this.skippedTotal === 0) return [];
+    const value = this.skippedTotal - this.skippedReported;
+    this.skippedReported = this.skippedTotal;
+    return [
+      {
+        name: 'nrdot.agent.skipped_processes',
+        unit: '{process}',
+        description: "New processes left out of an interval because the interval's time budget ran out (classified in the next one).",
+        kind: 'sum',
+        monotonic: true,
+        integer: true,
+        points: [{ attributes: null, value, cumulative: this.skippedTotal, start: this.since }],
+      },
+    ];
+  }
+
   /** Optimizes one snapshot, exports the batch and returns the interval's KPIs. */
   process(snapshot: Snapshot, extra: { agent?: AgentUsage; extraSelf?: Metric[]; cadenceSeconds?: number } = {}): Kpis {
     const { file, otlp } = this.exporters;
     const extraSelf = [...(otlp?.metrics.metrics() ?? []), ...(extra.extraSelf ?? [])];
+    const started = performance.now();
     const result = this.pipeline.run(snapshot, this.pipelineState, { decisions: true, extraSelf, agent: extra.agent, cadenceSeconds: extra.cadenceSeconds });
+    const ran = performance.now();
     this.pipelineState = result.state;
     this.lastKpis = result.kpis;
     this.lastDecisions = result.decisions;
@@ -93,6 +157,7 @@ export class Optimizer {
       otlp.sender.dropOversize(oversize);
       otlp.sender.wake();
     }
+    this.lastTimings = { pipeline: ran - started, export: performance.now() - ran };
     return result.kpis;
   }
 }

@@ -20,6 +20,7 @@ export interface Status {
   interval_s: number;
   intervals: number;
   skipped_intervals: number;
+  skipped_processes?: number;
   profile: InForce & { name: string };
   control: { running: boolean; stopped: { who: string; reason: string } | null; guard: boolean };
   shadows?: { profiles: string[]; last_cpu_ms: number | null; mean_cpu_ms: number | null };
@@ -48,7 +49,7 @@ export function renderStatus(s: Status): string {
   const k = s.kpis;
   const reading = s.source.kind === 'procfs' ? `reading ${s.source.location} every ${s.interval_s} s` : `replaying ${s.source.location} (${s.source.pace})${s.source.finished ? ', finished' : ''}`;
   const rows: Array<[string, string]> = [];
-  rows.push(['agent', `nrdot-plus ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${reading}; ${s.intervals} intervals${s.skipped_intervals ? `, ${yellow(`${s.skipped_intervals} skipped (overran)`)}` : ''}`]);
+  rows.push(['agent', `nrdot-plus ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${reading}; ${s.intervals} intervals${s.skipped_intervals ? `, ${yellow(`${s.skipped_intervals} skipped (overran)`)}` : ''}${s.skipped_processes ? `, ${yellow(`${s.skipped_processes} new processes left out (interval budget)`)}` : ''}`]);
   rows.push(['profile', describeInForce({ ...s.profile, profile: s.profile.name })]);
   const c = s.control;
   const sh = s.shadows;

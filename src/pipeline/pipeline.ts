@@ -6,7 +6,7 @@
  */
 import type { Config, ProfileConfig } from '../config/index.js';
 import { attributesSize, billedAttributesBytes } from '../otlp/size.js';
-import { boundCmdline } from '../snapshot/cmdline.js';
+import { boundCmdline, MAX_CMDLINE } from '../snapshot/cmdline.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { anomalySettings, observe, type AnomalySettings } from './anomaly.js';
 import { Baseline, type BaselineFigures } from './baseline.js';
@@ -147,7 +147,8 @@ export class Engine {
       sumCpu += view.cpuPercent;
       sumRss += p.rss_bytes;
       sumIo += view.ioBytesPerSec;
-      if (known.baseline === null) known.baseline = baselineCalc.measure(p);
+      // The stock scraper's bytes for the command line as the receiver reads it (a recording's is cut alike).
+      if (known.baseline === null) known.baseline = baselineCalc.measure(p.cmdline.length > MAX_CMDLINE ? { ...p, cmdline: boundCmdline(p.cmdline) } : p);
       baseline.datapoints += known.baseline.datapoints;
       baseline.bytes += known.baseline.bytes;
       baseline.billedBytes += known.baseline.billedBytes;
@@ -406,9 +407,16 @@ export class Engine {
     return forgotten;
   }
 
-  private classify(p: ProcessSample): Known {
+  /** The identity's classification when it is cached (its static attributes unchanged). */
+  cached(p: ProcessSample): Known | undefined {
     const k = this.known.get(p.pid);
-    if (k && k.start === p.start_time && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user && k.ppid === p.ppid) return k;
+    return k && k.start === p.start_time && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user && k.ppid === p.ppid ? k : undefined;
+  }
+
+  /** Classifies and redacts an identity, once: cached until its static attributes change or it is forgotten. */
+  classify(p: ProcessSample): Known {
+    const k = this.cached(p);
+    if (k) return k;
     // A recording's command lines are cut as the receiver cuts them, before anything looks at them.
     const cmdline = boundCmdline(p.cmdline);
     const c = this.classifier.classify(cmdline === p.cmdline ? p : { ...p, cmdline });
@@ -518,10 +526,16 @@ export class Pipeline {
   private readonly parts: ProfileParts;
   private latest: Observed | null = null;
 
-  constructor(config: Config, profileName: string) {
+  /** `engine`: another pipeline's of the same configuration, to keep its caches (a profile change). */
+  constructor(config: Config, profileName: string, engine?: Engine) {
     this.parts = profileParts(config, profileName);
     this.profileName = profileName;
-    this.engine = new Engine(config);
+    this.engine = engine?.config === config ? engine : new Engine(config);
+  }
+
+  /** The engine (stage 1 and the caches), for a pipeline of another profile to share. */
+  get sharedEngine(): Engine {
+    return this.engine;
   }
 
   /**
@@ -535,6 +549,22 @@ export class Pipeline {
     const forgotten = this.engine.forget(obs.t, state.processes);
     this.latest = { engine: this.engine, obs, processes: state.processes, forgotten };
     return { batch, kpis, decisions, state: { timestamp: obs.t, processes: state.processes, ...next } };
+  }
+
+  /**
+   * Classifies and redacts `p` now, as the next run would, and caches it: the agent spreads the work
+   * of new identities over several turns of the event loop (and a time budget) before the run,
+   * which then finds them cached. True when `p` was not cached.
+   */
+  prime(p: ProcessSample): boolean {
+    if (this.engine.cached(p)) return false;
+    this.engine.classify(p);
+    return true;
+  }
+
+  /** Whether a run would find `p` classified already. */
+  primed(p: ProcessSample): boolean {
+    return this.engine.cached(p) !== undefined;
   }
 
   /** The latest run's stage 1 (valid until the next run), for other profiles to decide on; null before the first. */
