@@ -25,6 +25,14 @@ describe('nrdot-plus-ctl simulate', () => {
     const table = await run(CTL, ['simulate', '--input', recording], { env });
     assert.equal(table.code, 0, table.stderr);
     for (const p of ['conservative', 'balanced', 'aggressive', 'minimal', 'emergency']) assert.match(table.stdout, new RegExp(`^${p}\\s+3\\s+\\d+`, 'm'));
+    // It fits 120 columns in a pipe and 80 with COLUMNS=80, and says what churn and visibility are.
+    const narrow = await run(CTL, ['simulate', '--input', recording], { env: { ...env, COLUMNS: '80' } });
+    for (const [text, max] of [[table.stdout, 120], [narrow.stdout, 80]] as const) {
+      const widest = Math.max(...text.split('\n').map((l) => l.length));
+      assert.ok(widest <= max, `${widest} columns:\n${text}`);
+      assert.match(text.replace(/\n/g, ' '), /Series churn: distinct series over 24 h per series exported in an interval/);
+    }
+    assert.match(narrow.stdout.replace(/\n/g, ' '), /not shown, to fit 80 columns: .*totals error max/);
     const json = await run(CTL, ['simulate', '--input', recording, '--profiles', 'balanced,aggressive', '--json'], { env });
     assert.equal(json.code, 0, json.stderr);
     const { profiles } = JSON.parse(json.stdout) as { profiles: Array<Record<string, number | string | null>> };

@@ -72,7 +72,7 @@ describe('simulate --control', () => {
     assert.equal(result.timeline[0]!.from, 'balanced', 'starts from the configured profile');
     for (const e of result.timeline) {
       assert.equal(e.who, 'control loop');
-      assert.match(e.reason, /^budget: cost \$[\d.]+\/h above budget \$0\.000900\/h: one step toward savings/);
+      assert.match(e.reason, /^cost \$[\d.]+\/h above budget \$0\.000900\/h: one step toward savings/);
     }
     for (let k = 1; k < result.timeline.length; k++) {
       assert.ok(result.timeline[k]!.time - result.timeline[k - 1]!.time >= 299, 'never faster than the dwell');
@@ -100,7 +100,7 @@ describe('simulate --control', () => {
     assert.match(r.stdout, /budget\s+relative, 50\.0% of the baseline's cost/);
     assert.match(r.stdout, /within budget\s+30 of 30 intervals \(100\.0%\)/);
     assert.match(r.stdout, /profile changes\s+1 \(control loop 1, emergency guard 0, schedule 0\)/);
-    assert.match(r.stdout, /balanced\s+conservative\s+control loop\s+visibility: visibility [\d.]+% below 75\.0%: one step toward visibility/);
+    assert.match(r.stdout.replace(/\n +/g, ' '), /balanced\s+conservative\s+control loop\s+visibility [\d.]+% below 75\.0%: one step toward visibility/);
   });
 
   it('follows the schedule on the recording\'s time, and puts the emergency guard over it', async () => {
@@ -123,7 +123,7 @@ describe('simulate --control', () => {
     const guarded = JSON.parse(g.stdout) as ControlRun;
     const guard = guarded.timeline.find((e) => e.who === 'emergency guard')!;
     assert.equal(guard.to, 'emergency');
-    assert.match(guard.reason, /^emergency: cost \$[\d.]+\/h above 2 x budget \$0\.000500\/h under the schedule's conservative: emergency guard/);
+    assert.match(guard.reason, /^cost \$[\d.]+\/h above 2 x budget \$0\.000500\/h under the schedule's conservative: emergency guard/);
     assert.ok(guarded.profiles.emergency! > 20, JSON.stringify(guarded.profiles));
   });
 
@@ -277,7 +277,7 @@ describe('webhook events from the daemon', () => {
       }
       const change = hook.got.map((g) => JSON.parse(g.body) as { event: string; details: { from: string; to: string; who: string; reason: string } }).find((b) => b.event === 'profile_change')!;
       assert.deepEqual([change.details.from, change.details.to, change.details.who], ['balanced', 'aggressive', 'control loop']);
-      assert.match(change.details.reason, /^budget: cost/);
+      assert.match(change.details.reason, /^cost .* above budget/);
       const budget = JSON.parse(hook.got.find((g) => g.headers['x-nrdot-event'] === 'budget_exceeded')!.body) as { details: { budget_per_hour: number } };
       assert.equal(budget.details.budget_per_hour, 0.0009);
 

@@ -48,7 +48,7 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       const status = await ctl(dir, ['status']);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /profile\s+balanced: set by nrdot-plus .*first start/);
-      assert.match(status.stdout, /series\s+\d+ kept of \d+/);
+      assert.match(status.stdout, /series\s+\d+ exported, \d+ in the baseline/);
       assert.match(status.stdout, /agent usage\s+CPU [\d.]+% of a core, memory [\d.]+ MB/);
       const set = await ctl(dir, ['profile', 'set', 'aggressive', '--reason', 'incident over']);
       assert.equal(set.code, 0, set.stderr);

@@ -69,10 +69,10 @@ describe('nrdot-plus-ctl profile compare', () => {
       const human = await ctl(dir, ['profile', 'compare']);
       assert.equal(human.code, 0, human.stderr);
       assert.match(human.stdout, /^profiles side by side from 2025-11-25T00:01:50Z to 2025-11-26T00:01:50Z \(data time\), cost in USD/);
-      assert.match(human.stdout, /profile\s+in force\s+shadow\s+USD\/hour\s+USD\/month/);
+      assert.match(human.stdout, /^\s+in\s+max\s+series\s+datapoints\s+bytes\s+coverage\n^profile\s+force\s+shadow\s+USD\/hour\s+USD\/month\s+USD\/hour\s+exported\s+reduction/m, 'headers wrapped at their words to fit 120 columns');
       assert.match(human.stdout, /^balanced \*\s+12\s+0\s/m);
       assert.match(human.stdout, /^emergency\s+0\s+11\s/m);
-      assert.match(human.stdout, /\* in force now\. "in force": intervals measured on what the agent exported; "shadow"/);
+      assert.match(human.stdout.replace(/\n/g, ' '), /\* in force now\. "in force": intervals measured on what the agent exported; "shadow"/);
       const month = /^conservative\s+0\s+11\s+([\d.]+)\s+([\d.]+)\s/m.exec(human.stdout)!;
       assert.ok(Math.abs(Number(month[2]) - Number(month[1]) * 730) <= Number(month[2]) * 0.01 + 0.01, 'a month is 730 hours');
 

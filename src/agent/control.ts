@@ -112,7 +112,7 @@ export class ControlLoop {
       reason: c.reason,
     });
     if (c.changed) {
-      store.setActiveProfile(c.to, { time: now, who: 'control loop', reason: `${c.rule}: ${c.reason}` });
+      store.setActiveProfile(c.to, { time: now, who: 'control loop', reason: c.reason });
       log.info({ from: c.from, to: c.to, rule: c.rule, guard: c.memory.guard }, `control loop: ${c.from} -> ${c.to}: ${c.reason}`);
     } else {
       log.debug({ outcome: c.outcome, profile: c.from }, `control loop: ${c.outcome}: ${c.reason}`);

@@ -11,12 +11,13 @@ import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type CompareWindow, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
-import { ConfigError, loadConfigAt, redactConfig, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import { ConfigError, loadConfigAt, redactConfig, unknownProfile, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
+import { versusBaseline } from '../cli/style.js';
 import type { Collector, IntervalBudget, IntervalReport } from './collector.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
@@ -212,7 +213,7 @@ export class Daemon implements DaemonApi {
         shadow_cpu_ms: this.p.shadows.profiles.length ? Math.round(shadows.cpuMs * 100) / 100 : null,
         skipped_processes: prepared.skipped,
       },
-      summary: `; ${k.profile}: ${k.datapoints_exported} of ${k.datapoints_baseline} datapoints (-${(k.reduction_datapoints * 100).toFixed(1)}%)`,
+      summary: `; ${k.profile}: ${versusBaseline(k.datapoints_exported, k.datapoints_baseline, 'datapoints')}`,
       stagesMs: {
         classify: classifyMs,
         pipeline: optimizer.lastTimings.pipeline,
@@ -532,7 +533,7 @@ export class Daemon implements DaemonApi {
 
   private known(profile: string): void {
     if (!Object.hasOwn(this.p.config.profiles, profile)) {
-      throw new ApiError(400, `no profile named "${profile}" (profiles: ${Object.keys(this.p.config.profiles).join(', ')})`);
+      throw new ApiError(400, unknownProfile(profile, Object.keys(this.p.config.profiles)));
     }
   }
 }

@@ -1,15 +1,16 @@
 /**
- * The agent's structured log: JSON lines (pino, ISO timestamps) on stderr and, when given a file, the
- * same lines in that file too, rotated by size (`nrdot-plus-ctl logs` reads it). Both are written
- * synchronously: a line is on disk before the call returns, and nothing runs in another thread.
- * Given a Redactor, every line goes through it once, before it is written anywhere: no call site
- * can log a secret of the configuration, whatever it quotes.
+ * The agent's structured log: JSON lines (pino, ISO timestamps) on stderr (or on a terminal, readable
+ * lines: logFormat) and, when given a file, the same lines as JSON in that file too, rotated by size
+ * (`nrdot-plus-ctl logs` reads it). Both are written synchronously: a line is on disk before the call
+ * returns, and nothing runs in another thread. Given a Redactor, every line goes through it once,
+ * before it is written anywhere: no call site can log a secret of the configuration, whatever it quotes.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { UsageError, UserError } from '../cli/errors.js';
 import type { Redactor } from '../config/secrets.js';
+import { formatLine } from '../cli/log-line.js';
 import { RotatingFile } from '../export/file.js';
 
 export type { Logger };
@@ -29,6 +30,38 @@ export interface LogFileOptions {
   keep?: number;
   /** Scrubs every line (the agent's: its configuration's secrets, updated on reload). */
   redactor?: Redactor;
+  /** stderr's format (default json); the file is JSON lines always. */
+  format?: LogFormat;
+}
+
+export type LogFormat = 'json' | 'text';
+export const LOG_FORMATS = ['json', 'text', 'auto'] as const;
+
+/**
+ * stderr's format: --log-format, else NRDOT_LOG_FORMAT, else auto: readable lines on a terminal,
+ * JSON lines otherwise (a pipe, journald, a file). A bad variable is a usage error naming it.
+ */
+export function logFormat(flag: string | undefined, stderr: { isTTY?: boolean } = process.stderr, env = process.env): LogFormat {
+  const raw = flag ?? env.NRDOT_LOG_FORMAT?.trim().toLowerCase();
+  const chosen = raw === undefined || raw === '' ? 'auto' : raw;
+  if (!(LOG_FORMATS as readonly string[]).includes(chosen)) {
+    throw new UsageError(`NRDOT_LOG_FORMAT: must be one of ${LOG_FORMATS.join(', ')} (got "${env.NRDOT_LOG_FORMAT}")`);
+  }
+  if (chosen === 'auto') return stderr.isTTY === true ? 'text' : 'json';
+  return chosen as LogFormat;
+}
+
+function useColour(stream: { isTTY?: boolean }): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+}
+
+/** Lines as `nrdot-plus-ctl logs` prints them (formatLine), written synchronously to the fd. */
+function textDestination(fd: number, colour: boolean): DestinationStream {
+  return {
+    write(line: string): void {
+      writeSync(fd, `${formatLine(line.trimEnd(), colour)}\n`);
+    },
+  };
 }
 
 /** The log level from NRDOT_LOG_LEVEL (default info); a bad value is a usage error naming it. */
@@ -54,7 +87,7 @@ export function createLogger(level = logLevel(), options: LogFileOptions = {}): 
     timestamp: pino.stdTimeFunctions.isoTime,
     ...(redactor ? { hooks: { streamWrite: (line: string) => redactor.scrub(line) } } : {}),
   };
-  const stderr = pino.destination({ dest: 2, sync: true });
+  const stderr = (options.format ?? 'json') === 'text' ? textDestination(2, useColour(process.stderr)) : pino.destination({ dest: 2, sync: true });
   if (options.file === undefined) return pino(settings, stderr);
   const file = openLogFile(options.file, options);
   const streams = pino.multistream([

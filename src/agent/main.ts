@@ -11,7 +11,8 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { AGENT_FILE, ensureToken, TOKEN_FILE } from '../api/discovery.js';
 import { acquireLock, LockedError } from '../file-lock.js';
-import { configLocation, dataDir, loadConfigAt, logFile, type Config } from '../config/index.js';
+import { configLocation, dataDir, loadConfigAt, logFile, unknownProfile, type Config } from '../config/index.js';
+import { parseListen } from '../config/listen.js';
 import { Redactor } from '../config/secrets.js';
 import { describeFileError } from '../file-errors.js';
 import type { PipelineState } from '../pipeline/index.js';
@@ -33,7 +34,7 @@ import { Collector } from './collector.js';
 import { storedGuard } from './control.js';
 import { Daemon } from './daemon.js';
 import { ShadowProfiles } from './shadows.js';
-import { createLogger, logLevel, type Logger } from './log.js';
+import { createLogger, LOG_FORMATS, logFormat, logLevel, type Logger } from './log.js';
 import { profileInForce } from './profiles.js';
 import { ProcfsSource, ReplaySource, type ReplayPace, type SnapshotSource } from './source.js';
 import { decodeState } from './state-codec.js';
@@ -46,6 +47,7 @@ interface AgentOptions {
   logPermissionErrors?: boolean;
   once?: boolean;
   replay?: string;
+  logFormat?: string;
   replayPace?: ReplayPace;
 }
 
@@ -68,6 +70,7 @@ export function buildAgentProgram(): Command {
       '--log-permission-errors',
       'log each permission error instead of counting them (env NRDOT_MUTE_PERMISSION_ERRORS=false)',
     )
+    .addOption(new Option('--log-format <format>', 'stderr: readable lines (text) or JSON lines; auto is text on a terminal (env NRDOT_LOG_FORMAT; the log file is JSON always)').choices(LOG_FORMATS).default(undefined, 'auto'))
     .option(...CONFIG_OPTION)
     .option('--profile <name>', 'set the active profile at start (kept in the state store; a pin still wins)')
     .option('--once', 'collect one interval and exit')
@@ -125,12 +128,12 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   if (opts.interval !== undefined) config.cost_model.collection_interval_seconds = opts.interval;
   const intervalSeconds = config.cost_model.collection_interval_seconds;
   if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) {
-    throw new UsageError(`--profile: no profile named "${opts.profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+    throw new UsageError(`--profile: ${unknownProfile(opts.profile, Object.keys(config.profiles))}`);
   }
   const { home, unlock } = openDataDir();
   // One redaction for every output: the log, the exporter's and webhooks' errors, the API's answers.
   const redactor = Redactor.of(config, process.env);
-  const log = createLogger(logLevel(), { file: logFile(), redactor });
+  const log = createLogger(logLevel(), { file: logFile(), redactor, format: logFormat(opts.logFormat) });
   const source = await openSource(opts, intervalSeconds, logPermissionErrors);
   const store = openStore(home, source);
   const now = Date.now() / 1000;
@@ -199,8 +202,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   } catch (err) {
     await daemon.stop();
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
-    throw new UserError(`${listenFrom} ${listen}: ${why}`);
+    throw new UserError(`${listenFrom} ${listen}: ${listenError(e, listen)}`);
   }
   try {
     daemon.register();
@@ -331,4 +333,13 @@ async function openOtlp(config: Config, intervalSeconds: number, log: Logger, re
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
   process.exitCode = await runProgram(buildAgentProgram(), argv);
+}
+
+/** Why the listener could not start, and for a taken address, how to find who has it and choose another. */
+function listenError(e: NodeJS.ErrnoException, listen: string): string {
+  if (e.code === 'EACCES') return 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; choose another with NRDOT_HTTP_ADDR or server.listen)';
+  if (e.code !== 'EADDRINUSE') return e.message;
+  const where = parseListen(listen);
+  const who = 'socket' in where ? `a process holds the socket ${where.socket} (\`ss -lxp\` shows which)` : `another program listens on port ${where.port} (\`ss -ltnp 'sport = :${where.port}'\` shows which)`;
+  return `address already in use: ${who}; choose another address with NRDOT_HTTP_ADDR=127.0.0.1:PORT or server.listen in the configuration, or port 0 for any free one (logged at start, found by nrdot-plus-ctl)`;
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { agentAlive, readAgentInfo, TOKEN_FILE, type AgentInfo } from '../api/discovery.js';
+import { AGENT_FILE, agentAlive, readAgentInfo, TOKEN_FILE, type AgentInfo } from '../api/discovery.js';
 import { parseListen } from '../config/listen.js';
 import { dataDir, SYSTEM_DATA_DIR } from '../config/index.js';
 import { EXIT, UserError } from './errors.js';
@@ -66,6 +66,17 @@ export class DaemonClient {
     }
   }
 
+  /** A daemon registered and alive that does not answer in time: what to check. */
+  private noAnswer(): string {
+    const pid = this.info.pid;
+    return [
+      `the daemon (pid ${pid}, registered in ${join(this.dataDir, AGENT_FILE)}) did not answer at ${this.info.address} within ${TIMEOUT_MS / 1000} s.`,
+      `Check that it is running and not stuck: \`ps -o pid,stat,etime,args -p ${pid}\` (or \`systemctl status nrdot-plus\`) and its log (\`nrdot-plus-ctl logs -n 20\`);`,
+      `that nothing else took ${this.info.address};`,
+      `and that NRDOT_DATA_DIR (now ${process.env.NRDOT_DATA_DIR ? `"${process.env.NRDOT_DATA_DIR}"` : 'unset'}) names the data directory of the agent you mean`,
+    ].join(' ');
+  }
+
   private raw(method: string, path: string, payload: string | undefined, headers: Record<string, string>): Promise<{ status: number; body: string }> {
     const where = parseListen(this.info.address);
     const target = 'socket' in where ? { socketPath: where.socket } : { host: where.host, port: where.port };
@@ -76,9 +87,11 @@ export class DaemonClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer in ${TIMEOUT_MS / 1000} s`)));
+      req.on('timeout', () => req.destroy(new UserError(this.noAnswer())));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
+        if (err instanceof UserError) {
+          reject(err);
+        } else if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
           reject(new UserError(`the daemon (pid ${this.info.pid}) does not answer at ${this.info.address}: ${HOW_TO_START}`, EXIT.noDaemon));
         } else {
           reject(new UserError(`the daemon at ${this.info.address}: ${err.message}`));

@@ -129,7 +129,7 @@ export function controlCommand(): Command {
         if (opts.json) return writeJson({ checks: shown });
         if (shown.length === 0) return void process.stdout.write('no checks recorded yet\n');
         const rows = shown.map((c) => [formatTime(c.time), c.outcome, c.from !== c.to ? `${c.from} -> ${c.to}` : (c.from ?? '-'), usd(c.inputs?.costPerHour), usd(c.inputs?.budget), String(c.inputs?.series ?? '-'), formatPercent(c.inputs?.visibility ?? null), c.reason]);
-        process.stdout.write(formatTable(['time', 'outcome', 'profile', 'cost', 'budget', 'series', 'visibility', 'reason'], rows) + '\n');
+        process.stdout.write(formatTable(['time', 'outcome', 'profile', 'cost', 'budget', 'series', 'visibility', 'reason'], rows, { wrap: [7] }) + '\n');
       }),
   );
   return cmd;

@@ -1,23 +1,12 @@
-/** `nrdot-plus-ctl logs`: the agent's log file, its last lines or followed, human-formatted or raw JSON. */
+/** `nrdot-plus-ctl logs`: the agent's log file, its last lines or followed, human-formatted (log-line.ts) or raw JSON. */
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_FILE_NAME, logFile } from '../config/index.js';
 import { LogFile } from './log-files.js';
 import { configure } from './program.js';
+import { formatLine, LEVELS, levelValue, parseLine } from './log-line.js';
 
-/** pino's levels. */
-const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-const LABELS = new Map(Object.entries(LEVELS).map(([name, value]) => [value, name.toUpperCase()]));
-const COLOURS = new Map([
-  [10, '\x1b[90m'],
-  [20, '\x1b[90m'],
-  [30, '\x1b[32m'],
-  [40, '\x1b[33m'],
-  [50, '\x1b[31m'],
-  [60, '\x1b[1;31m'],
-]);
-const RESET = '\x1b[0m';
 /** While following, FILE is also checked this often, in case its directory cannot be watched. */
 const POLL_MS = 1000;
 
@@ -29,55 +18,12 @@ interface LogsOptions {
   logDir?: string;
 }
 
-interface Entry {
-  level?: unknown;
-  time?: unknown;
-  msg?: unknown;
-}
-
-/** The entry of a JSON log line; undefined for a line that is not a JSON object. */
-function parse(line: string): Entry | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Entry) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function levelValue(level: unknown): number | undefined {
-  if (typeof level === 'number') return level;
-  if (typeof level === 'string') return LEVELS[level.toLowerCase()];
-  return undefined;
-}
-
-/** `2026-11-26T06:21:25.138Z INFO  message`; a line that is not JSON is returned as it is. */
-export function formatLine(line: string, colour: boolean): string {
-  const entry = parse(line);
-  if (entry === undefined) return line;
-  const { level, time, msg } = entry;
-  const value = levelValue(level);
-  const label = (value !== undefined ? LABELS.get(value) : undefined) ?? String(level ?? '-').toUpperCase();
-  const padded = colour && value !== undefined && COLOURS.has(value) ? `${COLOURS.get(value)}${label}${RESET}${' '.repeat(Math.max(0, 5 - label.length))}` : label.padEnd(5);
-  const when = typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '-');
-  const text = typeof msg === 'string' ? msg : fields(entry);
-  return `${when} ${padded} ${text}`;
-}
-
-/** The fields of a line without a message, so that it is not blank. */
-function fields(entry: Entry): string {
-  const rest: Record<string, unknown> = { ...entry };
-  for (const key of ['level', 'time', 'msg', 'pid', 'name', 'hostname']) delete rest[key];
-  return JSON.stringify(rest);
-}
-
 /** Keeps JSON lines at `level` or above, and every line that is not JSON (it has no level to judge). */
 function atLeast(level: string | undefined): (line: string) => boolean {
   const min = level === undefined ? undefined : LEVELS[level];
   if (min === undefined) return () => true;
   return (line) => {
-    const value = levelValue(parse(line)?.level);
+    const value = levelValue(parseLine(line)?.level);
     return value === undefined || value >= min;
   };
 }

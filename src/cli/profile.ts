@@ -4,15 +4,15 @@
  * what each one cost and covered over a window, in force or as a shadow profile.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig, type Config, type ProfileConfig } from '../config/index.js';
+import { loadConfig, unknownProfile, type Config, type ProfileConfig } from '../config/index.js';
 import { PIN_DURATION_HINT, pinSeconds, SINCE_HINT, sinceParam } from '../api/routes.js';
 import type { ComparisonAnswer } from '../agent/shadows.js';
-import { connectDaemon, operator } from './client.js';
+import { connectDaemon, findDaemon, operator } from './client.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError } from './errors.js';
 import { configure } from './program.js';
-import { bold, keyValues, writeJson, yellow } from './style.js';
-import { formatTable } from './table.js';
+import { bold, formatPercent, keyValues, moneyColumn, writeJson, yellow } from './style.js';
+import { formatTable, paragraph } from './table.js';
 
 interface JournalEntry {
   time: number;
@@ -61,45 +61,48 @@ function sinceArg(value: string): string {
 }
 
 const iso = (t: number): string => new Date(Math.floor(t) * 1000).toISOString().replace(/\.000Z$/, 'Z');
-const pct = (x: number | null): string => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
-const money = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(4));
 const HOURS_PER_MONTH = 730;
 
 /** The comparison as a table, a profile per row, with what its figures come from. */
-export function renderComparison(c: ComparisonAnswer): string {
+export function renderComparison(c: ComparisonAnswer, width?: number): string {
   const window = `${iso(c.since)} to ${iso(c.until)}`;
   const off = c.shadow_profiles.length === 0 ? 'Shadow profiles are off (advanced.shadow_profiles: []): only the profiles in force are measured.' : null;
   if (c.profiles.length === 0) {
     return [`no intervals recorded from ${window} (data time): nothing to compare; widen the window with --since (e.g. --since 7d)`, ...(off ? [off] : [])].join('\n');
   }
   const cur = c.cost_model.currency;
-  const header = ['profile', 'in force', 'shadow', `${cur}/hour`, `${cur}/month`, 'max/hour', 'series', 'max series', 'datapoints red.', 'billed bytes red.', 'critical cov. min', 'visibility', 'vis. min'];
-  const rows = c.profiles.map((p) => [
+  const ps = c.profiles;
+  const header = ['profile', 'in force', 'shadow', `${cur}/hour`, `${cur}/month`, `max ${cur}/hour`, 'series exported', 'max series', 'datapoints reduction', 'billed bytes reduction', 'critical coverage min', 'visibility', 'visibility min'];
+  const perHour = moneyColumn(ps.map((p) => p.cost_per_hour_mean));
+  const perMonth = moneyColumn(ps.map((p) => p.cost_per_hour_mean * HOURS_PER_MONTH));
+  const maxHour = moneyColumn(ps.map((p) => p.cost_per_hour_max));
+  const rows = ps.map((p, i) => [
     p.profile + (p.profile === c.in_force ? ' *' : ''),
     String(p.intervals.real),
     String(p.intervals.shadow),
-    money(p.cost_per_hour_mean),
-    money(p.cost_per_hour_mean * HOURS_PER_MONTH),
-    money(p.cost_per_hour_max),
+    perHour[i]!,
+    perMonth[i]!,
+    maxHour[i]!,
     String(Math.round(p.series_exported_mean)),
     String(p.series_exported_max),
-    pct(p.reduction_datapoints_mean),
-    pct(p.reduction_bytes_mean),
-    pct(p.coverage_critical_min),
-    pct(p.visibility_mean),
-    pct(p.visibility_min),
+    formatPercent(p.reduction_datapoints_mean),
+    formatPercent(p.reduction_bytes_mean),
+    formatPercent(p.coverage_critical_min),
+    formatPercent(p.visibility_mean),
+    formatPercent(p.visibility_min),
   ]);
   // The baseline is the same snapshots' for every profile: the one with the most intervals says it best.
-  const widest = c.profiles.reduce((a, b) => (b.intervals.real + b.intervals.shadow > a.intervals.real + a.intervals.shadow ? b : a));
-  const base = widest.cost_per_hour_baseline_mean;
+  const widest = ps.reduce((a, b) => (b.intervals.real + b.intervals.shadow > a.intervals.real + a.intervals.shadow ? b : a));
+  const [base] = moneyColumn([widest.cost_per_hour_baseline_mean]);
+  const [baseMonth] = moneyColumn([widest.cost_per_hour_baseline_mean * HOURS_PER_MONTH]);
   return [
-    `profiles side by side from ${window} (data time), cost in ${cur} (${c.cost_model.billing_model === 'bytes' ? 'billed bytes' : 'datapoints'}); a month is ${HOURS_PER_MONTH} h`,
+    paragraph(`profiles side by side from ${window} (data time), cost in ${cur} (${c.cost_model.billing_model === 'bytes' ? 'billed bytes' : 'datapoints'}); a month is ${HOURS_PER_MONTH} h`, width),
     '',
-    formatTable(header, rows),
+    // Narrow terminals: the extremes go first, then the byte reduction, the shadow count and the monthly cost.
+    formatTable(header, rows, { width, drop: [12, 7, 5, 9, 2, 4] }),
     '',
-    '* in force now. "in force": intervals measured on what the agent exported; "shadow": intervals the',
-    'profile ran beside it on the same snapshots, for what it would have exported. Means and extremes per interval.',
-    `Baseline (the stock OpenTelemetry process scraper): ${money(base)} ${cur}/hour, ${money(base * HOURS_PER_MONTH)} ${cur}/month.`,
+    paragraph('* in force now. "in force": intervals measured on what the agent exported; "shadow": intervals the profile ran beside it on the same snapshots, for what it would have exported. Means and extremes per interval. Visibility: the smaller of the CPU and memory shares in individual series.', width),
+    paragraph(`Baseline (the stock OpenTelemetry process scraper): ${base} ${cur}/hour, ${baseMonth} ${cur}/month.`, width),
     ...(off ? [off] : []),
   ].join('\n');
 }
@@ -120,18 +123,20 @@ export function profileCommand(): Command {
       .description('list the profiles with their key parameters')
       .option(...CONFIG_OPTION)
       .option('--json', 'print as JSON')
-      .action((opts: { config?: string; json?: boolean }) => {
+      .action(async (opts: { config?: string; json?: boolean }) => {
         const { config } = loadConfig(opts.config);
-        const active = config.state.active_profile;
+        const configured = config.state.active_profile;
+        const daemon = findDaemon();
+        const inForce = daemon ? await daemon.get<InForce>('/api/v1/profile').catch(() => null) : null;
         const profiles = Object.entries(config.profiles);
         if (opts.json) {
-          const list = profiles.map(([name, p]) => ({ name, default: name === active, ...p }));
-          process.stdout.write(JSON.stringify({ profiles: list }, null, 2) + '\n');
+          const list = profiles.map(([name, p]) => ({ name, default: name === configured, in_force: inForce ? name === inForce.profile : null, ...p }));
+          process.stdout.write(JSON.stringify({ profiles: list, in_force: inForce?.profile ?? null }, null, 2) + '\n');
           return;
         }
-        const header = ['profile', 'min imp.', 'CPU %', 'RSS MB', 'IO KB/s', 'max series', 'anomaly min', 'rollup', 'top-K', 'description'];
+        const header = ['profile', 'min importance', 'CPU %', 'RSS MB', 'IO KB/s', 'max series', 'anomaly retention min', 'rollup', 'top-K per class', 'description'];
         const rows = profiles.map(([name, p]) => [
-          name + (name === active ? ' *' : ''),
+          name + (name === inForce?.profile ? ' *' : ''),
           String(p.thresholds.min_importance_score),
           String(p.thresholds.cpu_threshold_percent),
           String(p.thresholds.memory_threshold_mb),
@@ -142,7 +147,13 @@ export function profileCommand(): Command {
           topK(p),
           p.description,
         ]);
-        process.stdout.write(formatTable(header, rows) + '\n\n* the configured default profile (state.active_profile)\n');
+        const table = formatTable(header, rows, { wrap: [9, 8], drop: [9, 6, 4] });
+        const force = !daemon
+          ? 'no agent is running here (nrdot-plus-ctl status), so no profile is in force'
+          : inForce
+            ? `* in force in the running agent (pid ${daemon.info.pid}): ${describeInForce(inForce)}`
+            : `the agent (pid ${daemon.info.pid}) does not answer at ${daemon.info.address}: which profile is in force is unknown`;
+        process.stdout.write(`${table}\n\n${paragraph(force)}\n${paragraph(`configured default (state.active_profile): ${configured}`)}\n`);
       }),
   );
   cmd.addCommand(
@@ -178,7 +189,7 @@ export function profileCommand(): Command {
         const { config } = await daemon.get<{ config: Config }>('/api/v1/config');
         const shown = name ?? f.profile;
         const p = Object.hasOwn(config.profiles, shown) ? config.profiles[shown] : undefined;
-        if (!p) throw new UsageError(`no profile named "${shown}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+        if (!p) throw new UsageError(unknownProfile(shown, Object.keys(config.profiles)));
         const { entries } = await daemon.get<{ entries: JournalEntry[] }>('/api/v1/journal?limit=5');
         if (opts.json) return writeJson({ name: shown, in_force: shown === f.profile, why: f, parameters: p, journal: entries });
         const rows: Array<[string, string]> = [

@@ -1,11 +1,11 @@
 /** `nrdot-plus-ctl schedule show [--at TIME]`: which time rule (and profile) applies when, and why. */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../config/index.js';
+import { configLocation, loadConfig } from '../config/index.js';
 import { ruleAt, type TimeRule } from '../control/schedule.js';
 import { CONFIG_OPTION } from './config.js';
 import { configure } from './program.js';
 import { bold, keyValues, writeJson } from './style.js';
-import { formatTable } from './table.js';
+import { formatTable, paragraph } from './table.js';
 
 /** How far ahead `show` looks for the next changes, and how many it lists. */
 const LOOKAHEAD_MINUTES = 7 * 24 * 60;
@@ -26,7 +26,7 @@ export function scheduleCommand(): Command {
       .option(...CONFIG_OPTION)
       .option('--json', 'print as JSON')
       .action((opts: { at?: Date; config?: string; json?: boolean }) => {
-        const { config } = loadConfig(opts.config);
+        const { config, file } = loadConfig(opts.config);
         const rules = config.advanced.time_based_rules;
         const at = opts.at ?? new Date();
         const rule = ruleAt(rules, at);
@@ -46,6 +46,7 @@ export function scheduleCommand(): Command {
           lines.push(...(next.length ? next.map((n) => `  ${n.at.toISOString()}  ${n.rule ? `${n.rule.profile} (rule "${n.rule.name}")` : 'no rule'}`) : ['  none within a week']));
           lines.push('', 'Overlaps: the first matching rule in this order wins. A pin, and the emergency guard, take precedence over schedules.');
         }
+        if (rules.length === 0) lines.push('', howToWriteRules(file ?? configLocation(opts.config).path, file === null));
         process.stdout.write(lines.join('\n') + '\n');
       }),
   );
@@ -67,4 +68,18 @@ function nextChanges<R extends TimeRule>(rules: readonly R[], from: Date): Array
     }
   }
   return out;
+}
+
+/** Where time rules go and what one looks like: for a configuration without any. */
+function howToWriteRules(path: string, missing: boolean): string {
+  return [
+    paragraph(`To add one, write it under advanced.time_based_rules in ${path}${missing ? ' (no such file yet: the embedded defaults are in force; create it)' : ''}, for example:`),
+    '',
+    '  advanced:',
+    '    time_based_rules:',
+    '      - { name: business_hours, schedule: "Mon-Fri 08:00-18:00", profile: balanced, timezone: Europe/Berlin }',
+    '      - { name: nights, schedule: "22:00-06:00", profile: aggressive }',
+    '',
+    paragraph('Then check it with `nrdot-plus-ctl config validate` and apply it with `nrdot-plus-ctl config reload` (the agent also reloads when the file is saved). Forms: Mon-Fri 08:00-18:00, Sat-Sun, Sun 02:00-06:00, 09:00-11:00,14:00-16:00; timezone: IANA, default UTC; the first matching rule wins.'),
+  ].join('\n');
 }

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, unknownProfile, type Config } from '../config/index.js';
 import { toOtlpJson } from '../otlp/encode.js';
 import { emptyState, Pipeline, type PipelineState } from '../pipeline/index.js';
 import { Summary, type ProfileSummary } from '../pipeline/summary.js';
@@ -13,9 +13,9 @@ import { readRecording } from '../snapshot/recording.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError, UserError } from './errors.js';
 import { configure } from './program.js';
-import { formatTable } from './table.js';
+import { formatTable, paragraph } from './table.js';
 import { runControlOffline, type ControlRun } from '../control/offline.js';
-import { formatDuration, formatPercent, formatTime, keyValues } from './style.js';
+import { ABOVE_BASELINE, formatDuration, formatPercent, formatTime, keyValues, moneyColumn, versusBaseline } from './style.js';
 
 interface SimulateOptions {
   input: string;
@@ -47,7 +47,7 @@ export function chooseProfiles(config: Config, one?: string, many?: string): str
   const all = Object.keys(config.profiles);
   const names = one !== undefined ? [one] : many === undefined || many === 'all' ? all : many.split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of names) {
-    if (!Object.hasOwn(config.profiles, name)) throw new UsageError(`${one !== undefined ? '--profile' : '--profiles'}: no profile named "${name}" (profiles: ${all.join(', ')})`);
+    if (!Object.hasOwn(config.profiles, name)) throw new UsageError(`${one !== undefined ? '--profile' : '--profiles'}: ${unknownProfile(name, all)}`);
   }
   return names;
 }
@@ -130,36 +130,48 @@ export async function simulate(config: Config, profiles: string[], input: string
   return runs.map((r) => r.summary.result());
 }
 
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-const money = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(4));
-
-export function renderSummaries(summaries: ProfileSummary[], config: Config): string {
-  const header = ['profile', 'intervals', 'datapoints', 'exported', 'reduction', 'billed bytes red.', `${config.cost_model.currency}/month base`, 'optimized', 'critical cov. min', 'visibility', 'totals err max', 'churn'];
-  const rows = summaries.map((s) => [
+export function renderSummaries(summaries: ProfileSummary[], config: Config, width?: number): string {
+  const cur = config.cost_model.currency;
+  const header = ['profile', 'intervals', 'baseline datapoints', 'datapoints exported', 'datapoints reduction', 'billed bytes reduction', `baseline ${cur}/month`, `exported ${cur}/month`, 'critical coverage min', 'visibility', 'totals error max', 'series churn'];
+  const base = moneyColumn(summaries.map((s) => s.cost_per_month_baseline));
+  const exported = moneyColumn(summaries.map((s) => s.cost_per_month_optimized));
+  const rows = summaries.map((s, i) => [
     s.profile,
     String(s.intervals),
     String(s.datapoints_baseline),
     String(s.datapoints_exported),
-    pct(s.reduction_datapoints),
-    pct(s.reduction_bytes),
-    money(s.cost_per_month_baseline),
-    money(s.cost_per_month_optimized),
-    s.coverage_critical_min === null ? 'n/a' : pct(s.coverage_critical_min),
-    pct(Math.min(s.visibility_cpu_mean, s.visibility_memory_mean)),
-    pct(s.totals_error_max),
+    formatPercent(s.reduction_datapoints),
+    formatPercent(s.reduction_bytes),
+    base[i]!,
+    exported[i]!,
+    formatPercent(s.coverage_critical_min),
+    formatPercent(Math.min(s.visibility_cpu_mean, s.visibility_memory_mean)),
+    formatPercent(s.totals_error_max),
     s.series_churn.toFixed(2),
   ]);
-  const model = config.cost_model.billing_model === 'bytes' ? `bytes at ${config.cost_model.per_gb} ${config.cost_model.currency}/GB` : `datapoints at ${config.cost_model.per_million_datapoints} ${config.cost_model.currency}/million`;
-  return `${formatTable(header, rows)}\n\ncost model: ${model}; a month is 730 h. Visibility: mean share of CPU and memory in individual series (the smaller).`;
+  const model = config.cost_model.billing_model === 'bytes' ? `bytes at ${config.cost_model.per_gb} ${cur}/GB` : `datapoints at ${config.cost_model.per_million_datapoints} ${cur}/million`;
+  const notes = [
+    `Cost model: ${model}; a month is 730 h.`,
+    'Visibility: the mean share of CPU and of memory in individual series, the smaller of the two.',
+    'Series churn: distinct series over 24 h per series exported in an interval (1.00: the same series all day).',
+    ...(summaries.some((s) => s.reduction_datapoints < 0) ? [`A negative reduction is ${ABOVE_BASELINE}.`] : []),
+  ];
+  // Narrow terminals: the totals error goes first (it is 0 unless something is wrong), then the volumes (the reductions say it).
+  const table = formatTable(header, rows, { width, drop: [10, 2, 3, 1, 5] });
+  return `${table}\n\n${paragraph(notes.join(' '), width)}`;
 }
 
-const usdh = (v: number, currency: string): string => `${v < 0.01 ? v.toFixed(6) : v.toFixed(4)} ${currency}/h`;
 
 /** The summary of a control run, then its timeline of changes. */
 export function renderControlRun(run: ControlRun, config: Config, input: string): string {
   const c = config.cost_model.currency;
   if (run.intervals === 0) return `${input}: no snapshots`;
-  const month = (perHour: number): string => money(perHour * 730);
+  // One precision for every hourly amount of the run (3 significant digits of the smallest), one for the monthly ones.
+  const hourly = [run.cost_per_hour_mean, run.cost_per_hour_max, run.cost_per_hour_baseline_mean, run.budget.kind === 'absolute' ? run.budget.per_hour : run.budget_per_hour_mean];
+  const smallest = Math.min(...hourly.filter((v) => v > 0));
+  const digits = Number.isFinite(smallest) ? Math.min(8, Math.max(2, 2 - Math.floor(Math.log10(smallest)))) : 2;
+  const usdh = (v: number, currency: string): string => `${v.toFixed(digits)} ${currency}/h`;
+  const [month, baseMonth] = moneyColumn([run.cost_per_hour_mean * 730, run.cost_per_hour_baseline_mean * 730]);
   const budget = run.budget.kind === 'absolute' ? `absolute, ${usdh(run.budget.per_hour, c)}` : `relative, ${formatPercent(1 - run.budget.target_reduction)} of the baseline's cost (mean ${usdh(run.budget_per_hour_mean, c)})`;
   const share = Object.entries(run.profiles)
     .sort((a, b) => b[1] - a[1])
@@ -176,8 +188,8 @@ export function renderControlRun(run: ControlRun, config: Config, input: string)
     ['within budget', `${run.within_budget} of ${run.intervals} intervals (${formatPercent(run.within_budget / run.intervals)})`],
     ['profile changes', `${run.changes} (control loop ${who('control loop')}, emergency guard ${who('emergency guard')}, schedule ${who('schedule')})`],
     ['time in profile', share],
-    ['cost', `mean ${usdh(run.cost_per_hour_mean, c)} (${month(run.cost_per_hour_mean)} ${c}/month), max ${usdh(run.cost_per_hour_max, c)}; baseline ${usdh(run.cost_per_hour_baseline_mean, c)} (${month(run.cost_per_hour_baseline_mean)} ${c}/month)`],
-    ['datapoints', `${run.datapoints_exported} of ${run.datapoints_baseline} (-${formatPercent(1 - run.datapoints_exported / Math.max(1, run.datapoints_baseline))})`],
+    ['cost', `mean ${usdh(run.cost_per_hour_mean, c)} (${month} ${c}/month), max ${usdh(run.cost_per_hour_max, c)}; baseline ${usdh(run.cost_per_hour_baseline_mean, c)} (${baseMonth} ${c}/month)`],
+    ['datapoints', versusBaseline(run.datapoints_exported, run.datapoints_baseline)],
     ['critical coverage', run.coverage_critical_min === null ? 'n/a (no critical process)' : `min ${formatPercent(run.coverage_critical_min)}`],
     ['visibility', `mean ${formatPercent(run.visibility_mean)}, min ${formatPercent(run.visibility_min)}`],
     ['checks', `${run.checks} (${Object.entries(run.outcomes).map(([o, n]) => `${o} ${n}`).join(', ')})`],
@@ -185,6 +197,6 @@ export function renderControlRun(run: ControlRun, config: Config, input: string)
   ];
   const summary = keyValues(rows);
   if (run.timeline.length === 0) return `${summary}\n\nno profile change`;
-  const timeline = formatTable(['time', 'from', 'to', 'by', 'reason'], run.timeline.map((e) => [formatTime(e.time), e.from, e.to, e.who, e.reason]));
+  const timeline = formatTable(['time', 'from', 'to', 'by', 'reason'], run.timeline.map((e) => [formatTime(e.time), e.from, e.to, e.who, e.reason]), { wrap: [4] });
   return `${summary}\n\n${timeline}`;
 }

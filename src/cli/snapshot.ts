@@ -2,12 +2,14 @@
  * `nrdot-plus-ctl snapshot`: reads the procfs N times and writes the snapshots as an
  * `nrdot.snapshot/v1` recording (NDJSON; gzip when the file ends in .gz) to stdout or a file.
  */
+import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ProcfsReader } from '../procfs/index.js';
 import { RecordingWriter } from '../snapshot/recording.js';
 import { collectionInterval, countArg, procfsRoot, secondsArg } from './options.js';
 import { configure } from './program.js';
 import { UsageError, UserError } from './errors.js';
+import { formatBytes } from './style.js';
 
 interface SnapshotOptions {
   procfs?: string;
@@ -64,6 +66,7 @@ async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
   );
   const start = performance.now(); // monotonic: a clock step does not stall or rush the recording
   let written = 0;
+  const processes = { min: Infinity, max: 0 };
   try {
     for (let i = 0; i < opts.count && !interrupted && !outputFailure; i++) {
       const due = start + i * interval * 1000;
@@ -82,6 +85,8 @@ async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
       await Promise.race([writer.write(snapshot), outputError]);
       if (outputFailure) break;
       written++;
+      processes.min = Math.min(processes.min, snapshot.processes.length);
+      processes.max = Math.max(processes.max, snapshot.processes.length);
       progress?.update(written, snapshot.processes.length);
     }
     if (!outputFailure) await Promise.race([writer.close(), outputError]);
@@ -97,11 +102,15 @@ async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
     if (opts.output === '-' && failure.code === 'EPIPE') return;
     throw new UserError(`${opts.output === '-' ? 'stdout' : `--output ${opts.output}`}: ${failure.message}`);
   }
-  if (opts.json && opts.output !== '-') process.stdout.write(JSON.stringify({ output: opts.output, snapshots: written, interrupted }) + '\n');
-  if (interrupted) {
-    if (!opts.json) process.stderr.write(`snapshot: interrupted, ${written} snapshot(s) written\n`);
-    process.exitCode = 130;
-  }
+  if (opts.output !== '-') {
+    const bytes = statSync(opts.output).size;
+    if (opts.json) process.stdout.write(JSON.stringify({ output: opts.output, snapshots: written, bytes, interrupted }) + '\n');
+    else {
+      const seen = processes.min === Infinity ? '' : ` of ${processes.min === processes.max ? processes.min : `${processes.min}-${processes.max}`} processes`;
+      process.stderr.write(`snapshot: ${interrupted ? 'interrupted; ' : ''}${written} snapshot(s)${seen} written to ${opts.output} (${formatBytes(bytes)})\n`);
+    }
+  } else if (interrupted) process.stderr.write(`snapshot: interrupted, ${written} snapshot(s) written\n`);
+  if (interrupted) process.exitCode = 130;
 }
 
 /** A reader on root, or a UserError naming the root when it is not a procfs (no stat, no meminfo). */

@@ -7,7 +7,7 @@ import type { Kpis } from '../pipeline/index.js';
 import { connectDaemon } from './client.js';
 import { configure } from './program.js';
 import { describeInForce, type InForce } from './profile.js';
-import { formatBytes, formatDuration, formatPercent, formatUsd, green, keyValues, red, writeJson, yellow } from './style.js';
+import { formatBytes, formatDuration, formatPercent, formatReduction, formatUsd, formatVisibility, green, keyValues, red, versusBaseline, writeJson, yellow } from './style.js';
 
 /** The daemon's /api/v1/status answer (the parts the CLI shows). */
 export interface Status {
@@ -56,12 +56,13 @@ export function renderStatus(s: Status): string {
   if (sh) rows.push(['shadows', sh.profiles.length === 0 ? 'off (advanced.shadow_profiles: [])' : `${sh.profiles.join(', ')}${sh.mean_cpu_ms === null ? '' : `; ${sh.mean_cpu_ms} ms of CPU per interval on average`}; nrdot-plus-ctl profile compare`]);
   rows.push(['control loop', c.running ? `running${c.guard ? yellow(', emergency guard on') : ''}` : yellow(`stopped by ${c.stopped!.who} (${c.stopped!.reason}); nrdot-plus-ctl control start`)]);
   if (k) {
-    rows.push(['series', `${k.series_exported} kept of ${k.series_baseline} (${k.processes} processes: ${k.kept} individual, ${k.rolled_up} rolled up)`]);
-    rows.push(['reduction', `${formatPercent(k.reduction_datapoints)} of datapoints, ${formatPercent(k.reduction_bytes)} of billed bytes`]);
-    const saving = k.cost_per_hour_baseline > 0 ? ` (${formatPercent(1 - k.cost_per_hour_optimized / k.cost_per_hour_baseline)} less)` : '';
-    rows.push(['cost / hour', `${formatUsd(k.cost_per_hour_optimized)} optimized vs ${formatUsd(k.cost_per_hour_baseline)} baseline${saving}`]);
-    const coverage = k.coverage_critical === null ? 'n/a (no critical process)' : k.coverage_critical >= 1 ? green(`100% of ${k.critical_processes} critical processes`) : red(`${formatPercent(k.coverage_critical)} of ${k.critical_processes} critical processes`);
-    rows.push(['coverage', `${coverage}; visibility ${formatPercent(k.visibility)} of CPU and memory`]);
+    rows.push(['series', `${k.series_exported} exported, ${k.series_baseline} in the baseline (${k.processes} processes: ${k.kept} kept individually, ${k.rolled_up} rolled up)`]);
+    rows.push(['datapoints', versusBaseline(k.datapoints_exported, k.datapoints_baseline)]);
+    rows.push(['reduction', `${formatReduction(k.reduction_datapoints)} of datapoints, ${formatReduction(k.reduction_bytes)} of billed bytes`]);
+    const [optimized, baseline] = formatUsd([k.cost_per_hour_optimized, k.cost_per_hour_baseline]);
+    rows.push(['cost / hour', `${optimized} exported vs ${baseline} baseline`]);
+    rows.push(['coverage', k.coverage_critical === null ? 'n/a (no critical process)' : k.coverage_critical >= 1 ? green(`100% of ${k.critical_processes} critical processes`) : red(`${formatPercent(k.coverage_critical)} of ${k.critical_processes} critical processes`)]);
+    rows.push(['visibility', formatVisibility(k)]);
   } else {
     rows.push(['series', 'no interval collected yet']);
   }
@@ -96,18 +97,20 @@ export function metricsCommand(): Command {
         process.stdout.write('no interval collected yet\n');
         return;
       }
+      const cost = formatUsd([kpis.cost_per_hour_optimized, kpis.cost_per_hour_baseline]);
       const rows: Array<[string, string]> = [
         ['time', new Date(kpis.timestamp * 1000).toISOString()],
         ['profile', kpis.profile],
-        ['processes', `${kpis.processes} (${kpis.kept} individual, ${kpis.rolled_up} rolled up, ${kpis.anomalies} anomalous)`],
-        ['series', `${kpis.series_exported} exported, ${kpis.series_baseline} baseline, ${kpis.series_unique_24h} distinct in 24 h`],
-        ['datapoints', `${kpis.datapoints_exported} of ${kpis.datapoints_baseline} (-${formatPercent(kpis.reduction_datapoints)})`],
-        ['billed bytes', `${formatBytes(kpis.billed_bytes_exported)} of ${formatBytes(kpis.billed_bytes_baseline)} (-${formatPercent(kpis.reduction_bytes)})`],
+        ['processes', `${kpis.processes} (${kpis.kept} kept individually, ${kpis.rolled_up} rolled up, ${kpis.anomalies} anomalous)`],
+        ['series', `${kpis.series_exported} exported, ${kpis.series_baseline} in the baseline; ${kpis.series_unique_24h} distinct over 24 h (churn)`],
+        ['datapoints', versusBaseline(kpis.datapoints_exported, kpis.datapoints_baseline)],
+        ['billed bytes', versusBaseline(kpis.billed_bytes_exported, kpis.billed_bytes_baseline, '', formatBytes)],
         ['OTLP bytes', `${formatBytes(kpis.bytes_exported)} of ${formatBytes(kpis.bytes_baseline)}`],
-        ['cost / hour', `${formatUsd(kpis.cost_per_hour_optimized)} optimized, ${formatUsd(kpis.cost_per_hour_baseline)} baseline`],
-        ['coverage', `critical ${formatPercent(kpis.coverage_critical)}, visibility CPU ${formatPercent(kpis.visibility_cpu)} memory ${formatPercent(kpis.visibility_memory)}`],
+        ['cost / hour', `${cost[0]} exported vs ${cost[1]} baseline`],
+        ['coverage', kpis.coverage_critical === null ? 'n/a (no critical process)' : `${formatPercent(kpis.coverage_critical)} of ${kpis.critical_processes} critical processes`],
+        ['visibility', formatVisibility(kpis)],
         ['totals error', formatPercent(kpis.totals_error, 4)],
-        ['agent', `CPU ${kpis.agent_cpu_percent === null ? 'n/a' : `${kpis.agent_cpu_percent.toFixed(2)}%`}, memory ${kpis.agent_rss_bytes === null ? 'n/a' : formatBytes(kpis.agent_rss_bytes)}`],
+        ['agent usage', `CPU ${kpis.agent_cpu_percent === null ? 'n/a' : `${kpis.agent_cpu_percent.toFixed(2)}% of a core`}, memory ${kpis.agent_rss_bytes === null ? 'n/a' : formatBytes(kpis.agent_rss_bytes)}`],
       ];
       process.stdout.write(keyValues(rows) + '\n');
     });

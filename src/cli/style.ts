@@ -1,4 +1,5 @@
 /** Colour for human output on a terminal only (never in pipes or files; NO_COLOR turns it off). */
+import { formatKeyValues } from './table.js';
 
 const useColour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
@@ -12,10 +13,9 @@ export const red = wrap(31);
 export const green = wrap(32);
 export const yellow = wrap(33);
 
-/** `key  value` lines with the keys aligned. */
-export function keyValues(rows: Array<[string, string]>): string {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${bold(k.padEnd(width))}  ${v}`).join('\n');
+/** `key  value` lines with the keys aligned, long values wrapped to the terminal's width (table.ts). */
+export function keyValues(rows: Array<[string, string]>, width?: number): string {
+  return formatKeyValues(rows, bold, width);
 }
 
 export function writeJson(value: unknown): void {
@@ -46,6 +46,53 @@ export function formatTime(t: number): string {
   return new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-export function formatUsd(v: number): string {
-  return v >= 1 ? `$${v.toFixed(2)}` : `$${v.toFixed(4)}`;
+/**
+ * Decimals for money figures shown together (a column, or one line): enough for the smallest one
+ * that is not zero, so that every figure of the column has the same precision.
+ */
+export function moneyDigits(values: readonly number[]): number {
+  const smallest = Math.min(...values.filter((v) => v > 0).map(Math.abs));
+  return !Number.isFinite(smallest) || smallest >= 100 ? 0 : smallest >= 1 ? 2 : 4;
+}
+
+/** A column of amounts, each with the column's precision (moneyDigits). */
+export function moneyColumn(values: readonly number[]): string[] {
+  const digits = moneyDigits(values);
+  return values.map((v) => v.toFixed(digits));
+}
+
+/** Dollar amounts shown together, with one precision: `$0.0036` and `$0.0963`, or `$1.20` and `$31.07`. */
+export function formatUsd(values: readonly number[]): string[] {
+  const digits = Math.max(2, moneyDigits(values));
+  return values.map((v) => `$${v.toFixed(digits)}`);
+}
+
+/**
+ * Why a run can export more than the baseline: the self-metrics (the agent's own figures, a few
+ * dozen datapoints) are exported and billed too, and a host of a handful of processes saves less.
+ */
+export const ABOVE_BASELINE = "above the baseline: the agent's own self-metrics are exported and billed too, more than it saves on a host with so few processes";
+
+/**
+ * `203 of 2884 datapoints (-93.0%)`: a volume against the baseline's. Above the baseline, the
+ * change is `+` and says why.
+ */
+export function versusBaseline(exported: number, baseline: number, unit = '', show: (n: number) => string = String): string {
+  const text = `${show(exported)} of ${show(baseline)}${unit ? ` ${unit}` : ''}`;
+  if (!(baseline > 0)) return text;
+  const change = exported / baseline - 1;
+  if (change > 0) return `${text} (+${formatPercent(change)}, ${ABOVE_BASELINE})`;
+  return `${text} (${change < 0 ? '-' : ''}${formatPercent(-change)})`;
+}
+
+/** A reduction (share of the baseline not sent): `93.0%`, or for more than the baseline `none (+100.0%)`. */
+export function formatReduction(r: number | null): string {
+  if (r === null) return 'n/a';
+  return r >= 0 ? formatPercent(r) : `none (+${formatPercent(-r)})`;
+}
+
+/** Visibility as one figure, the smaller of CPU and memory, with both when there is room. */
+export function formatVisibility(v: { visibility: number | null; visibility_cpu?: number | null; visibility_memory?: number | null }): string {
+  const both = v.visibility_memory !== undefined ? ` (cpu ${formatPercent(v.visibility_cpu ?? null)}, memory ${formatPercent(v.visibility_memory)})` : '';
+  return `${formatPercent(v.visibility)}${both}`;
 }

@@ -102,7 +102,7 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
     }
     const parent = Object.hasOwn(config.profiles, base) ? config.profiles[base] : undefined;
     if (!parent) {
-      throw new ConfigError(`${file}${where(['custom_profiles', name, 'extends'])}: custom_profiles.${name}.extends: no profile named "${base}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+      throw new ConfigError(`${file}${where(['custom_profiles', name, 'extends'])}: custom_profiles.${name}.extends: ${unknownProfile(base, Object.keys(config.profiles))}`);
     }
     const parsed = profileSchema.safeParse(deepMerge(parent, rest));
     if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues, doc, lines, ['custom_profiles', name]));
@@ -116,11 +116,11 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
   const profileNames = Object.keys(config.profiles);
   const known = (p: string): boolean => Object.hasOwn(config.profiles, p);
   if (!known(config.state.active_profile)) {
-    throw new ConfigError(`${file}${where(['state', 'active_profile'])}: state.active_profile: no profile named "${config.state.active_profile}" (profiles: ${profileNames.join(', ')})`);
+    throw new ConfigError(`${file}${where(['state', 'active_profile'])}: state.active_profile: ${unknownProfile(config.state.active_profile, profileNames)}`);
   }
   config.advanced.time_based_rules.forEach((rule, i) => {
     const at = (field: string): string => `${file}${where(['advanced', 'time_based_rules', i, field])}: advanced.time_based_rules.${i}.${field}`;
-    if (!known(rule.profile)) throw new ConfigError(`${at('profile')}: no profile named "${rule.profile}"`);
+    if (!known(rule.profile)) throw new ConfigError(`${at('profile')}: ${unknownProfile(rule.profile, profileNames)}`);
     try {
       parseSchedule(rule.schedule);
     } catch (err) {
@@ -133,7 +133,7 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
   const shadows = config.advanced.shadow_profiles;
   shadows.forEach((name, i) => {
     const at = `${file}${where(['advanced', 'shadow_profiles', i])}: advanced.shadow_profiles.${i}`;
-    if (!known(name)) throw new ConfigError(`${at}: no profile named "${name}" (profiles: ${profileNames.join(', ')})`);
+    if (!known(name)) throw new ConfigError(`${at}: ${unknownProfile(name, profileNames)}`);
     if (shadows.indexOf(name) !== i) throw new ConfigError(`${at}: "${name}" is listed twice`);
   });
   return config;
@@ -165,4 +165,21 @@ function describeIssues(file: string, issues: z.core.$ZodIssue[], doc: Document 
   });
   if (issues.length > 10) described.push(`... and ${issues.length - 10} more`);
   return described.join('\n');
+}
+
+/** `no profile named "aggresive" (did you mean "aggressive"? profiles: ...)`: the valid names, and the likely one. */
+export function unknownProfile(name: string, names: readonly string[]): string {
+  const close = names.filter((n) => editDistance(n.toLowerCase(), name.toLowerCase()) <= Math.min(2, Math.floor(n.length / 3)));
+  return `no profile named "${name}" (${close.length === 1 ? `did you mean "${close[0]}"? ` : ''}profiles: ${names.join(', ')})`;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }

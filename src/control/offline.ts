@@ -113,7 +113,7 @@ export async function runControlOffline(config: Config, snapshots: AsyncIterable
       const reason =
         who === 'schedule'
           ? ruleName ? `schedule: rule "${rule!.name}" (${rule!.schedule}, ${rule!.timezone ?? 'UTC'}) began` : `schedule: rule "${scheduleRule}" ended`
-          : `${lastCheck?.rule ?? 'check'}: ${lastCheck?.reason ?? ''}`;
+          : (lastCheck?.reason ?? '');
       run.timeline.push({ time: now, from: inForce, to: next, who, reason });
       run.changes++;
       // As in the daemon, the pipeline state carries over to the new profile.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatLine } from './logs.js';
+import { formatLine } from './log-line.js';
 
 describe('formatLine', () => {
   const line = (level: number, extra: Record<string, unknown> = { msg: 'hello' }): string =>
