@@ -15,10 +15,11 @@ import { ConfigError, loadConfigAt, redactConfig, unknownProfile, type AppliedEn
 import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { kpiRecord, type JournalEntry, type StateStore } from '../store/index.js';
+import { kpiRecord, type JournalEntry, type KpiRecord, type StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { versusBaseline } from '../cli/style.js';
 import type { Collector, IntervalBudget, IntervalReport } from './collector.js';
+import { ACCEPT_AFTER_SECONDS, DataClock, describeStep } from './data-clock.js';
 import type { Logger } from './log.js';
 import type { Optimizer, OtlpExport } from './optimizer.js';
 import { compareProfiles, type ShadowProfiles } from './shadows.js';
@@ -78,6 +79,8 @@ export class Daemon implements DaemonApi {
   private scheduleRule: string | null = null;
   /** The latest snapshot's time. */
   private dataTime: number | null = null;
+  /** Live snapshots' stamps against the monotonic clock, for the history (a replay's time is the recording's). */
+  private readonly dataClock = new DataClock();
   /** The collection interval in force (a reload does not change it). */
   readonly intervalSeconds: number;
   readonly control: ControlLoop;
@@ -187,8 +190,7 @@ export class Daemon implements DaemonApi {
     const shadowsStart = performance.now();
     const shadows = this.p.shadows.run(snapshot, optimizer.profile, { cadenceSeconds, extraSelf: optimizer.lastExtraSelf });
     const storeStart = performance.now();
-    store.recordKpis(kpiRecord(k));
-    store.recordShadowKpis(shadows.kpis.map(kpiRecord));
+    if (this.recordKpis(kpiRecord(k))) store.recordShadowKpis(shadows.kpis.map(kpiRecord));
     store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
     const controlStart = performance.now();
     if (this.control.due(now)) this.runCheck(now, false);
@@ -223,6 +225,32 @@ export class Daemon implements DaemonApi {
         control: end - controlStart,
       },
     };
+  }
+
+  /**
+   * Records the interval's KPIs unless a live snapshot is stamped from the future (the wall clock
+   * stepped ahead: see data-clock.ts); says whether the interval belongs in the history.
+   */
+  private recordKpis(row: KpiRecord): boolean {
+    if (this.p.source.kind !== 'procfs') {
+      this.p.store.recordKpis(row);
+      return true;
+    }
+    const v = this.dataClock.check(row.time);
+    const { log } = this.p;
+    if (!v.keep) {
+      if (v.first) {
+        log.warn(
+          { clock_ahead_s: Math.round(v.ahead) },
+          `the wall clock is ${describeStep(v.ahead)} ahead of the time that passed since the previous interval (a clock step?): intervals stamped so far ahead are exported but not kept in the KPI history, and nothing is pruned because of it; if the clock stays ahead ${describeStep(ACCEPT_AFTER_SECONDS)}, it is taken as the time`,
+        );
+      }
+      return false;
+    }
+    if (v.accepted) log.warn({ clock_ahead_s: Math.round(v.accepted.ahead) }, `the wall clock stayed ${describeStep(v.accepted.ahead)} ahead for ${describeStep(ACCEPT_AFTER_SECONDS)}: taken as the time; the KPI history ages by the time that passes, not by the step`);
+    else if (v.resumed) log.info({ intervals_not_kept: this.dataClock.refused }, `the wall clock is back in step; KPI history resumed`);
+    this.p.store.recordKpis(row, v.elapsed);
+    return true;
   }
 
   /** Serves the API and /metrics. */
@@ -367,6 +395,7 @@ export class Daemon implements DaemonApi {
       intervals: this.collector?.intervals ?? 0,
       skipped_intervals: this.collector?.skipped ?? 0,
       skipped_processes: this.p.optimizer.skippedTotal,
+      future_intervals_not_kept: this.dataClock.refused,
       profile: { name: f.profile, source: f.source, pin: f.pin, rule: f.rule, note: f.note, last_change: f.last_change },
       control: { running: this.control.running, stopped: this.control.stopped, guard: this.control.guard },
       kpis: k,

@@ -271,6 +271,26 @@ describe('state store: alert outbox and decisions', () => {
   });
 });
 
+describe('state store: retention clock', () => {
+  it('ages the history by the elapsed time it is given, not by a step of the stamps; by the stamps without it', () => {
+    const t0 = 1_700_000_000;
+    const step = 10 * 86_400;
+    const rows = (store: StateStore): number => store.kpiHistory({ resolution: 'raw' }).length;
+    const live = StateStore.open(fresh());
+    for (let i = 0; i < 3; i++) live.recordKpis(kpi(t0 + i * 10), i === 0 ? undefined : 10);
+    // A clock taken as the time after an hour ahead: an hour passed, not ten days.
+    live.recordKpis(kpi(t0 + 20 + step + 3600), 3600);
+    live.recordKpis(kpi(t0 + 30 + step + 3600), 10);
+    assert.equal(rows(live), 5, 'nothing pruned by the step');
+    live.close();
+    const replay = StateStore.open(fresh());
+    for (let i = 0; i < 3; i++) replay.recordKpis(kpi(t0 + i * 10));
+    replay.recordKpis(kpi(t0 + 20 + step + 3600));
+    assert.equal(rows(replay), 1, 'a recording\'s time is the data\'s: ten days later, the first rows are past the 7 days');
+    replay.close();
+  });
+});
+
 describe('state store: crash safety', () => {
   it('after kill -9 mid-write, the file is intact and holds every row reported committed', async () => {
     const dir = fresh();

@@ -61,11 +61,14 @@ export class StateStore {
   private readonly deleteSetting: Database.Statement<[string]>;
   private readonly putPipeline: Database.Statement<[number, string, Buffer]>;
   private readonly getPipeline: Database.Statement<[], PipelineStateRecord>;
-  private readonly recordTx: (row: KpiRecord) => number;
+  private readonly recordTx: (row: KpiRecord, elapsed: number | undefined) => number;
   private readonly recordShadowTx: (rows: readonly ShadowKpiRecord[]) => void;
   private readonly pruneTx: (now: number) => PruneResult;
-  /** Newest data time recorded, and the hour of it last pruned for: pruning runs once per hour of data. */
-  private newestKpiTime: number;
+  /**
+   * The retention clock (data time that retention counts from), and the hour of it last pruned for:
+   * pruning runs once per hour of it. It starts at the newest data time stored and never goes back.
+   */
+  private retentionClock: number;
   private prunedHour = Number.NaN;
 
   /**
@@ -134,15 +137,16 @@ export class StateStore {
        ON CONFLICT (id) DO UPDATE SET timestamp = excluded.timestamp, source = excluded.source, blob = excluded.blob`,
     );
     this.getPipeline = db.prepare('SELECT blob, timestamp, source FROM pipeline_state WHERE id = 1');
-    this.newestKpiTime = this.kpis.newest() ?? Number.NEGATIVE_INFINITY;
+    this.retentionClock = this.kpis.newest() ?? Number.NEGATIVE_INFINITY;
 
-    this.recordTx = db.transaction((row: KpiRecord): number => {
+    this.recordTx = db.transaction((row: KpiRecord, elapsed: number | undefined): number => {
       const id = this.kpis.record(row);
-      if (row.time > this.newestKpiTime) this.newestKpiTime = row.time;
-      const hour = Math.floor(this.newestKpiTime / HOUR);
+      const advanced = elapsed === undefined || this.retentionClock === Number.NEGATIVE_INFINITY ? row.time : Math.min(row.time, this.retentionClock + Math.max(0, elapsed));
+      if (advanced > this.retentionClock) this.retentionClock = advanced;
+      const hour = Math.floor(this.retentionClock / HOUR);
       if (hour !== this.prunedHour) {
         this.prunedHour = hour;
-        this.pruneTx(this.newestKpiTime);
+        this.pruneTx(this.retentionClock);
       }
       return id;
     });
@@ -288,12 +292,15 @@ export class StateStore {
   // KPI history (kpi-history.ts).
 
   /**
-   * Stores one interval's KPIs and adds them to their UTC hour, in one transaction. Once per hour
-   * of data time, prunes what is older than the retention relative to the newest data time: a
-   * replayed recording from last month keeps its history. Returns the raw row's id.
+   * Stores one interval's KPIs and adds them to their UTC hour, in one transaction, and prunes what
+   * is older than the retention relative to the retention clock, once per hour of it: a replayed
+   * recording from last month keeps its history. The retention clock is the newest data time, except
+   * that with `elapsed` (the seconds that really passed since the previous row, on a monotonic clock)
+   * it moves forward by no more than that: a wall clock stepped days ahead does not age the history
+   * by days. It never moves back. Returns the raw row's id.
    */
-  recordKpis(row: KpiRecord): number {
-    return this.recordTx(row);
+  recordKpis(row: KpiRecord, elapsed?: number): number {
+    return this.recordTx(row, elapsed);
   }
 
   /** KPI rows, oldest first; with `limit`, the newest `limit` rows of the range. */
