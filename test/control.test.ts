@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifySignature } from '../src/alerts/webhook.js';
+import { lockText } from '../src/file-lock.js';
 import { AgentProcess, NO_PROXY_ENV } from './agent-process.js';
 import { AGENT, CTL, run, type RunResult } from './run.js';
 
@@ -384,7 +385,7 @@ describe('emergency rollback with the agent down', () => {
     }
 
     // A live process holds the lock but registered no API: named, nothing changed.
-    writeFileSync(join(dir, 'agent.lock'), `${process.pid}\n`);
+    writeFileSync(join(dir, 'agent.lock'), lockText(process.pid));
     const held = await ctl(dir, ['rollback']);
     assert.equal(held.code, 1, held.stderr);
     assert.match(held.stderr, new RegExp(`nrdot-plus \\(pid ${process.pid}\\) holds .* but its API does not answer; stop it`));

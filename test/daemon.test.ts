@@ -5,6 +5,7 @@
  * daemon says how to start one (exit 3).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -254,6 +255,25 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
       assert.equal((await ctl(dir, ['status'])).code, 0, 'still serving');
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('takes over a stale agent.lock whose pid now belongs to another process (a crash, then a reboot)', async () => {
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      // A lock of this version recording another boot, and one of an older version (the pid alone).
+      for (const content of [`${other.pid}\nboot=00000000-0000-0000-0000-000000000000 start=1\n`, `${other.pid}\n`]) {
+        const dir = dataDir();
+        writeFileSync(join(dir, 'agent.lock'), content);
+        const agent = await startAgent(dir);
+        try {
+          assert.equal(readFileSync(join(dir, 'agent.lock'), 'utf8').split('\n')[0], String(agent.child.pid), 'the lock is the new agent\'s');
+        } finally {
+          assert.equal(await agent.stop(), 0, agent.stderr);
+        }
+      }
+    } finally {
+      other.kill('SIGKILL');
     }
   });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { lockText } from '../file-lock.js';
 import { DurableQueue } from './queue.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nrdot-queue-'));
@@ -112,7 +113,7 @@ describe('durable queue', () => {
     mkdirSync(dir);
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
-      writeFileSync(join(dir, '.lock'), `${other.pid}\n`);
+      writeFileSync(join(dir, '.lock'), lockText(other.pid!));
       assert.throws(() => new DurableQueue({ dir, maxBytes: 100 }), new RegExp(`in use by another nrdot-plus \\(pid ${other.pid}\\)`));
     } finally {
       other.kill('SIGKILL');
