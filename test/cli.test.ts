@@ -32,7 +32,7 @@ describe('nrdot-plus-ctl', () => {
     const cases: Array<[string[], RegExp]> = [
       [['snapshot', '--frobnicate'], /unknown option '--frobnicate'/],
       [['frobnicate'], /unknown command 'frobnicate'/],
-      [['snapshot', '--interval', '-1'], /--interval.*must be a number of seconds, 0 or more/],
+      [['snapshot', '--interval', '-1'], /--interval.*must be a number of seconds from 0 to 86400/],
       [['snapshot', '--count', '0'], /--count.*1 or more/],
       [[], /Usage: nrdot-plus-ctl/],
     ];
@@ -156,7 +156,7 @@ describe('nrdot-plus (agent)', () => {
   it('rejects a bad NRDOT_COLLECTION_INTERVAL or flag with exit code 2', async () => {
     const r = await run(AGENT, [], { env: { ...process.env, NRDOT_COLLECTION_INTERVAL: '0' } });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /NRDOT_COLLECTION_INTERVAL: .*>=1 \(got "0"; it sets cost_model\.collection_interval_seconds\)/);
+    assert.match(r.stderr, /NRDOT_COLLECTION_INTERVAL: must be from 1 s to 1 d \(got "0"; it sets cost_model\.collection_interval_seconds\)/);
     const f = await run(AGENT, ['--bogus']);
     assert.equal(f.code, 2);
     assert.match(f.stderr, /unknown option '--bogus'/);

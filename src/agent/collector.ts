@@ -5,6 +5,7 @@
  * its own timestamps, or read as fast as possible.
  */
 import { setImmediate as yieldToEvents, setTimeout as wait } from 'node:timers/promises';
+import { MAX_TIMER_MS } from '../config/schema.js';
 import type { ReadResult } from '../procfs/index.js';
 import type { Snapshot } from '../snapshot/types.js';
 import type { Logger } from './log.js';
@@ -123,12 +124,15 @@ export class Collector {
     }
   }
 
+  /** Sleeps `ms` (in steps a timer can take: a replay's recorded pace may ask for more than 24.8 days). */
   private async sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopped) return;
-    try {
-      await wait(ms, undefined, { signal: this.wake.signal });
-    } catch {
-      // stop() woke us
+    const until = performance.now() + ms;
+    for (let left = ms; left > 0 && !this.stopped; left = until - performance.now()) {
+      try {
+        await wait(Math.min(left, MAX_TIMER_MS), undefined, { signal: this.wake.signal });
+      } catch {
+        return; // stop() woke us
+      }
     }
   }
 

@@ -24,7 +24,7 @@ import { DeliveryMetrics, OtlpHttpSender } from '../export/otlp-http.js';
 import { resolveOtlp } from '../export/otlp-settings.js';
 import { openTransport } from '../export/transport.js';
 import { Optimizer, type OtlpExport } from './optimizer.js';
-import { envBoolean, procfsRoot, secondsArg } from '../cli/options.js';
+import { envBoolean, MAX_INTERVAL_SECONDS, procfsRoot, secondsArg } from '../cli/options.js';
 import { configure, runProgram } from '../cli/program.js';
 import { installCommand, uninstallCommand } from './install.js';
 import { openReader } from '../cli/snapshot.js';
@@ -63,7 +63,7 @@ export function buildAgentProgram(): Command {
     .addOption(new Option('--procfs <dir>', 'procfs root to read (env NRDOT_PROCFS)').default(undefined, '/proc'))
     .addOption(
       new Option('--interval <seconds>', 'collection interval, 1 or more (env NRDOT_COLLECTION_INTERVAL, config cost_model.collection_interval_seconds)')
-        .argParser(secondsArg(1))
+        .argParser(secondsArg(1, MAX_INTERVAL_SECONDS))
         .default(undefined, '60'),
     )
     .option(

@@ -21,7 +21,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../agent/log.js';
-import type { Config } from '../config/schema.js';
+import { MAX_TIMER_MS, type Config } from '../config/schema.js';
 import type { Redactor } from '../config/secrets.js';
 import { retryAfterMs } from '../export/otlp-http.js';
 import { directTransport } from '../export/transport.js';
@@ -74,8 +74,6 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 const GIVEN_UP = Number.MAX_SAFE_INTEGER;
 /** Alerts read from the outbox at a time. */
 const BATCH = 100;
-/** Longest delay a Node timer takes. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** An answer's body is read up to this (an excerpt of it goes into the log). */
 const MAX_ANSWER_BYTES = 64 * 1024;
 

@@ -5,16 +5,19 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { UsageError, UserError } from './errors.js';
-import { parseBoolean } from '../config/index.js';
+import { DURATION_BOUNDS, parseBoolean } from '../config/index.js';
 
 export const DEFAULT_INTERVAL_SECONDS = 60;
 
-/** Commander argument parser for a number of seconds with a lower bound. */
-export function secondsArg(min: number): (value: string) => number {
+/** Longest interval a flag or NRDOT_COLLECTION_INTERVAL may ask for (as cost_model.collection_interval_seconds). */
+export const MAX_INTERVAL_SECONDS = DURATION_BOUNDS.collection_interval.max;
+
+/** Commander argument parser for a number of seconds from `min` to `max`. */
+export function secondsArg(min: number, max: number): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min) {
-      throw new InvalidArgumentError(`must be a number of seconds, ${min} or more.`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`must be a number of seconds from ${min} to ${max}.`);
     }
     return n;
   };
@@ -35,8 +38,8 @@ export function collectionInterval(flag: number | undefined, env = process.env):
   const raw = env.NRDOT_COLLECTION_INTERVAL;
   if (raw === undefined || raw.trim() === '') return DEFAULT_INTERVAL_SECONDS;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 1) {
-    throw new UsageError(`NRDOT_COLLECTION_INTERVAL: must be a number of seconds, 1 or more (got "${raw}")`);
+  if (!Number.isFinite(n) || n < 1 || n > MAX_INTERVAL_SECONDS) {
+    throw new UsageError(`NRDOT_COLLECTION_INTERVAL: must be a number of seconds from 1 to ${MAX_INTERVAL_SECONDS} (got "${raw}")`);
   }
   return n;
 }

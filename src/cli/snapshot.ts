@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ProcfsReader } from '../procfs/index.js';
 import { RecordingWriter } from '../snapshot/recording.js';
-import { collectionInterval, countArg, procfsRoot, secondsArg } from './options.js';
+import { collectionInterval, countArg, MAX_INTERVAL_SECONDS, procfsRoot, secondsArg } from './options.js';
 import { configure } from './program.js';
 import { UsageError, UserError } from './errors.js';
 import { formatBytes } from './style.js';
@@ -26,7 +26,7 @@ export function snapshotCommand(): Command {
     .addOption(new Option('--count <n>', 'number of snapshots').argParser(countArg).default(1))
     .addOption(
       new Option('--interval <seconds>', 'seconds between snapshots; 0 reads back to back')
-        .argParser(secondsArg(0))
+        .argParser(secondsArg(0, MAX_INTERVAL_SECONDS))
         .default(undefined, 'NRDOT_COLLECTION_INTERVAL or 60'),
     )
     .addOption(new Option('-o, --output <file>', 'write to FILE instead of stdout (gzip when it ends in .gz)').default('-'))

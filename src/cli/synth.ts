@@ -8,7 +8,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { RecordingWriter } from '../snapshot/recording.js';
 import { ARCHETYPE_DEFS, ARCHETYPES, SYNTH_DEFAULTS, SyntheticHost, truthPath, type Archetype } from '../snapshot/synth.js';
 import { UsageError, UserError } from './errors.js';
-import { countArg, secondsArg } from './options.js';
+import { countArg, MAX_INTERVAL_SECONDS, secondsArg } from './options.js';
+
+/** The latest --start: 9999-12-31T23:59:59Z, the last time an ISO 8601 date can say. */
+const LAST_SECOND_OF_9999 = 253_402_300_799;
 import { configure } from './program.js';
 
 interface SynthCliOptions {
@@ -33,9 +36,9 @@ export function synthCommand(): Command {
     .description('generate the recording of a synthetic host, with injected anomalies and their ground truth')
     .addOption(new Option('--archetype <name>', 'the host to simulate').choices(ARCHETYPES).makeOptionMandatory())
     .addOption(new Option('--intervals <n>', 'number of snapshots').argParser(countArg).makeOptionMandatory())
-    .addOption(new Option('--interval <seconds>', 'seconds between snapshots').argParser(secondsArg(1)).default(SYNTH_DEFAULTS.intervalSeconds))
+    .addOption(new Option('--interval <seconds>', 'seconds between snapshots').argParser(secondsArg(1, MAX_INTERVAL_SECONDS)).default(SYNTH_DEFAULTS.intervalSeconds))
     .addOption(new Option('--seed <n>', 'random seed: the same seed gives the same bytes').argParser(integerArg).default(SYNTH_DEFAULTS.seed))
-    .addOption(new Option('--start <unix-seconds>', 'time of the first snapshot').argParser(secondsArg(0)).default(SYNTH_DEFAULTS.start))
+    .addOption(new Option('--start <unix-seconds>', 'time of the first snapshot').argParser(secondsArg(0, LAST_SECOND_OF_9999)).default(SYNTH_DEFAULTS.start))
     .addOption(new Option('-o, --output <file>', 'recording to write (gzip when it ends in .gz); the ground truth goes to FILE.truth.json').makeOptionMandatory())
     .option('--json', 'print what was written as JSON on stdout')
     .addHelpText(

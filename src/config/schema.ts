@@ -21,6 +21,55 @@ const fraction = z.number().min(0).max(1);
 const nonNegative = z.number().min(0);
 const count = z.number().int().min(0);
 
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** The longest delay a Node timer takes (2^31-1 ms, 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Bounds of every duration (seconds), so that none reaches a timer beyond setTimeout's 2^31-1 ms
+ * (24.8 days; Node sets a longer one to 1 ms) or makes no sense. The README and docs/daemon.md list them.
+ */
+export const DURATION_BOUNDS = {
+  collection_interval: { min: 1, max: 86_400 },
+  check_interval: { min: 1, max: 86_400 },
+  otlp_timeout: { min: 0.001, max: 300 },
+  retry_interval: { min: 0.001, max: 3600 },
+  splay: { min: 0, max: 3600 },
+  anomaly_retention_minutes: { min: 0, max: 10_080 },
+} as const;
+
+/** "1 s", "5 min", "1 h", "1 d", "7 d": a bound for a message. */
+export function describeSeconds(s: number): string {
+  if (s >= 86_400 && s % 86_400 === 0) return `${s / 86_400} d`;
+  if (s >= 3600 && s % 3600 === 0) return `${s / 3600} h`;
+  if (s >= 60 && s % 60 === 0) return `${s / 60} min`;
+  return s < 1 ? `${s * 1000} ms` : `${s} s`;
+}
+
+const boundMessage = (b: { min: number; max: number }): string => `must be from ${describeSeconds(b.min)} to ${describeSeconds(b.max)}`;
+
+/** Seconds as a number within bounds. */
+const seconds = (b: { min: number; max: number }) => z.number().min(b.min, boundMessage(b)).max(b.max, boundMessage(b));
+
+/** A duration within bounds: seconds as a number, or a string such as `10s`, `500ms`, `5m`, `1h`, `1d`. */
+const duration = (b: { min: number; max: number }) =>
+  z.union([z.number(), z.string().regex(DURATION, 'a duration such as 10s, 500ms, 5m')]).superRefine((value, ctx) => {
+    if (typeof value === 'string' && !DURATION.test(value.trim())) return; // named by the regex
+    const s = durationSeconds(value);
+    if (!(s >= b.min && s <= b.max)) ctx.addIssue({ code: 'custom', message: boundMessage(b) });
+  });
+
+/** Seconds of a duration (a number of seconds, or `10s`, `5m`, `2h`, `1d`, ...); throws on anything else. */
+export function durationSeconds(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = DURATION.exec(value.trim());
+  if (!m) throw new RangeError(`"${value}" is not a duration such as 30s, 5m, 2h or 1d`);
+  return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+}
+
+
 /** Metric selectors: a metric name (all its points) or `name:attribute-value` (one state/direction). */
 export const METRIC_SELECTORS = [
   'process.cpu.time',
@@ -85,7 +134,12 @@ const profile = z.strictObject({
      */
     min_share: fraction.default(0.005),
   }),
-  anomaly: z.strictObject({ retention_minutes: nonNegative }),
+  anomaly: z.strictObject({
+    retention_minutes: z
+      .number()
+      .min(0)
+      .max(DURATION_BOUNDS.anomaly_retention_minutes.max, `must be from 0 to ${DURATION_BOUNDS.anomaly_retention_minutes.max} (7 days)`),
+  }),
   metrics: z.strictObject({
     critical: z.array(z.enum(METRIC_SELECTORS)).min(1),
     other: z.array(z.enum(METRIC_SELECTORS)).min(1),
@@ -98,20 +152,6 @@ const profile = z.strictObject({
 
 /** A user profile: any part left out is taken from the profile it extends (default balanced). */
 const customProfile = z.looseObject({ extends: z.string().optional() });
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-/** A duration: seconds as a number, or a string such as `10s`, `500ms`, `5m`, `1h`, `1d`. */
-const duration = z.union([z.number().positive(), z.string().regex(DURATION, 'a duration such as 10s, 500ms, 5m')]);
-
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-
-/** Seconds of a duration (a number of seconds, or `10s`, `5m`, `2h`, `1d`, ...); throws on anything else. */
-export function durationSeconds(value: number | string): number {
-  if (typeof value === 'number') return value;
-  const m = DURATION.exec(value.trim());
-  if (!m) throw new RangeError(`"${value}" is not a duration such as 30s, 5m, 2h or 1d`);
-  return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
-}
 
 /** A webhook: `url` empty (off) or http(s); `secret` signs each body (HMAC-SHA256, X-NRDOT-Signature). */
 const webhook = z.strictObject({
@@ -152,7 +192,7 @@ export const configSchema = z.strictObject({
     billing_model: z.enum(['bytes', 'datapoints']),
     per_gb: nonNegative,
     per_million_datapoints: nonNegative,
-    collection_interval_seconds: z.number().min(1),
+    collection_interval_seconds: seconds(DURATION_BOUNDS.collection_interval),
   }),
   critical_importance: fraction,
   process_classification: z.record(z.string(), tier),
@@ -163,7 +203,7 @@ export const configSchema = z.strictObject({
   control_loop: z.strictObject({
     /** false: the daemon starts with the loop stopped (`nrdot-plus-ctl control start` starts it). */
     enabled: z.boolean().default(true),
-    check_interval: z.number().positive(),
+    check_interval: seconds(DURATION_BOUNDS.check_interval),
     target_reduction: fraction,
     max_cost_per_hour: nonNegative.optional(),
     max_series: count,
@@ -203,7 +243,7 @@ export const configSchema = z.strictObject({
       /** New Relic region when only a license key is given: auto = EU for keys starting "eu", else US. */
       newrelic: z.enum(['auto', 'us', 'eu']),
       compression: z.enum(['gzip', 'none']),
-      timeout: duration,
+      timeout: duration(DURATION_BOUNDS.otlp_timeout),
       temporality: z.enum(['delta', 'cumulative']),
       headers: z.record(z.string(), z.string()).optional(),
       /** PEM files: CA bundle to trust, and a client certificate and key for mutual TLS. */
@@ -212,11 +252,11 @@ export const configSchema = z.strictObject({
       client_key: z.string().default(''),
       queue_max_mb: z.number().positive(),
       /** Backoff between retries: from initial_interval, doubling, up to max_interval, with jitter. */
-      retry: z.strictObject({ initial_interval: duration, max_interval: duration }),
+      retry: z.strictObject({ initial_interval: duration(DURATION_BOUNDS.retry_interval), max_interval: duration(DURATION_BOUNDS.retry_interval) }),
       /** Bound on the request rate while a backlog drains. */
       max_requests_per_second: z.number().positive(),
       /** Longest random wait before the first export (at most one collection interval). */
-      splay: z.union([z.literal(0), duration]),
+      splay: duration(DURATION_BOUNDS.splay),
     }),
     file: z.strictObject({ path: z.string(), max_mb: z.number().positive() }),
   }),

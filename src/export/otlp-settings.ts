@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UsageError, UserError } from '../cli/errors.js';
 import { dataDir, durationSeconds, type Config } from '../config/index.js';
 import { describeFileError } from '../file-errors.js';
 import type { Temporality } from '../otlp/encode.js';
@@ -18,6 +18,8 @@ export const NEW_RELIC_ENDPOINTS = { us: 'https://otlp.nr-data.net', eu: 'https:
 export const METRICS_PATH = '/v1/metrics';
 /** Largest request body as sent (New Relic's limit, SPEC "Export"). */
 export const MAX_REQUEST_BYTES = 1_000_000;
+/** Longest request timeout (OTEL_EXPORTER_OTLP_TIMEOUT; exporters.otlp.timeout is bounded by the schema alike). */
+export const MAX_TIMEOUT_MS = 300_000;
 
 export interface TlsFiles {
   ca?: string;
@@ -60,6 +62,11 @@ function fromEnv(env: Env, ...names: string[]): { name: string; value: string } 
   return null;
 }
 
+/** A bad value: under an environment variable's name exit code 2 (a bad variable), under a configuration field's 1. */
+function bad(where: string, message: string): UserError {
+  return /^(OTEL|NEW_RELIC)_/.test(where) ? new UsageError(`${where}: ${message}`) : new UserError(`${where}: ${message}`);
+}
+
 const general = (suffix: string): string[] => [`OTEL_EXPORTER_OTLP_METRICS_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`];
 
 function checkUrl(value: string, where: string): string {
@@ -67,12 +74,12 @@ function checkUrl(value: string, where: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new UserError(`${where}: not a URL (expected http:// or https://, for example https://otlp.nr-data.net)`);
+    throw bad(where, 'not a URL (expected http:// or https://, for example https://otlp.nr-data.net)');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UserError(`${where}: ${url.protocol} is not supported (OTLP/HTTP needs http:// or https://)`);
+    throw bad(where, `${url.protocol} is not supported (OTLP/HTTP needs http:// or https://)`);
   }
-  if (url.username || url.password) throw new UserError(`${where}: credentials in the URL are not supported; use headers`);
+  if (url.username || url.password) throw bad(where, 'credentials in the URL are not supported; use headers');
   return url.href;
 }
 
@@ -94,13 +101,13 @@ export function parseHeaders(text: string, where: string): Record<string, string
     const eq = entry.indexOf('=');
     const key = eq > 0 ? entry.slice(0, eq).trim().toLowerCase() : '';
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(key)) {
-      throw new UserError(`${where}: entry ${i + 1} is not key=value (expected key1=value1,key2=value2)`);
+      throw bad(where, `entry ${i + 1} is not key=value (expected key1=value1,key2=value2)`);
     }
     let value: string;
     try {
       value = decodeURIComponent(entry.slice(eq + 1).trim());
     } catch {
-      throw new UserError(`${where}: the value of "${key}" is not valid percent-encoding`);
+      throw bad(where, `the value of "${key}" is not valid percent-encoding`);
     }
     headers[key] = value;
   });
@@ -125,7 +132,7 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
 
   const protocol = fromEnv(env, ...general('PROTOCOL'));
   if (protocol && protocol.value !== 'http/protobuf') {
-    throw new UserError(`${protocol.name}=${protocol.value}: only http/protobuf is supported`);
+    throw new UsageError(`${protocol.name}=${protocol.value}: only http/protobuf is supported`);
   }
 
   let url: string;
@@ -156,17 +163,29 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
   }
 
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(otlp.headers ?? {})) headers[name.toLowerCase()] = value;
+  /** Where each header came from, to name it in an error. */
+  const headerSource: Record<string, string> = {};
+  for (const [name, value] of Object.entries(otlp.headers ?? {})) {
+    headers[name.toLowerCase()] = value;
+    headerSource[name.toLowerCase()] = `exporters.otlp.headers.${name}`;
+  }
   for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS']) {
     const text = env[name]?.trim();
-    if (text) Object.assign(headers, parseHeaders(text, name));
+    if (!text) continue;
+    for (const [key, value] of Object.entries(parseHeaders(text, name))) {
+      headers[key] = value;
+      headerSource[key] = name;
+    }
   }
   // An api-key given explicitly as a header wins over the license key variable.
-  if (licenseKey && headers['api-key'] === undefined) headers['api-key'] = licenseKey;
+  if (licenseKey && headers['api-key'] === undefined) {
+    headers['api-key'] = licenseKey;
+    headerSource['api-key'] = 'NEW_RELIC_LICENSE_KEY';
+  }
   for (const [name, value] of Object.entries(headers)) {
     // What an HTTP header may carry: visible Latin-1 and spaces, no line breaks or controls.
     if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
-      throw new UserError(`header "${name}": its value has characters a header cannot carry (line breaks, controls or non-Latin-1)`);
+      throw bad(headerSource[name]!, `header "${name}": its value has characters a header cannot carry (line breaks, controls or non-Latin-1)`);
     }
   }
   const warnings: string[] = [];
@@ -177,15 +196,15 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
 
   const compression = fromEnv(env, ...general('COMPRESSION'));
   if (compression && compression.value !== 'gzip' && compression.value !== 'none') {
-    throw new UserError(`${compression.name}: must be gzip or none (got "${compression.value}")`);
+    throw new UsageError(`${compression.name}: must be gzip or none (got "${compression.value}")`);
   }
 
   let timeoutMs = durationSeconds(otlp.timeout) * 1000;
   const timeout = fromEnv(env, ...general('TIMEOUT'));
   if (timeout) {
     timeoutMs = Number(timeout.value);
-    if (!/^\d+$/.test(timeout.value) || timeoutMs <= 0) {
-      throw new UserError(`${timeout.name}: must be a positive number of milliseconds (got "${timeout.value}")`);
+    if (!/^\d+$/.test(timeout.value) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new UsageError(`${timeout.name}: must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (5 minutes) (got "${timeout.value}")`);
     }
   }
 
@@ -195,7 +214,7 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
     const value = preference.value.toLowerCase();
     if (value === 'cumulative') temporality = 'cumulative';
     else if (value === 'delta' || value === 'lowmemory') temporality = 'delta';
-    else throw new UserError(`${preference.name}: must be delta, cumulative or lowmemory (got "${preference.value}")`);
+    else throw new UsageError(`${preference.name}: must be delta, cumulative or lowmemory (got "${preference.value}")`);
   }
 
   const tls: TlsFiles = {};
@@ -215,8 +234,6 @@ export function resolveOtlp(config: Config, collectionIntervalSeconds: number, e
   const retryInitialMs = durationSeconds(otlp.retry.initial_interval) * 1000;
   const retryMaxMs = durationSeconds(otlp.retry.max_interval) * 1000;
   if (retryMaxMs < retryInitialMs) throw new UserError('exporters.otlp.retry.max_interval: must not be shorter than initial_interval');
-  if (retryMaxMs > 3_600_000) throw new UserError('exporters.otlp.retry.max_interval: at most 1h');
-  if (timeoutMs > 300_000) throw new UserError(`${timeout?.name ?? 'exporters.otlp.timeout'}: at most 5 minutes`);
 
   return {
     enabled: true,
