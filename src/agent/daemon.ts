@@ -5,13 +5,13 @@
  * after kill -9) carries on where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type CompareWindow, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
-import { ConfigError, loadConfigAt, redactConfig, unknownProfile, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import { ConfigError, loadConfigAt, MAX_CONFIG_BYTES, redactConfig, unknownProfile, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -32,6 +32,9 @@ import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
 import { SelfMeter, selfUsageMetrics } from './self.js';
 import type { SnapshotSource } from './source.js';
 import { encodeState } from './state-codec.js';
+
+/** Shortest time between two reloads on SIGHUP (a storm of signals is coalesced). */
+const SIGHUP_RELOAD_GAP_MS = 1000;
 
 /** Sections a reload cannot apply to a running daemon: they take effect at the next start. */
 const RESTART_SECTIONS = ['exporters', 'server'];
@@ -71,6 +74,9 @@ export class Daemon implements DaemonApi {
   private watcher: FSWatcher | null = null;
   private configText: string | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
+  /** The SIGHUP reload waiting, and when the last one ran (monotonic ms). */
+  private sighupTimer: NodeJS.Timeout | null = null;
+  private lastSighupReload = Number.NEGATIVE_INFINITY;
   private reloads = { ok: 0, failed: 0, last_error: null as string | null };
   /** Settings changed in the file that take effect at the next start. */
   private pendingRestart: string[] = [];
@@ -293,6 +299,21 @@ export class Daemon implements DaemonApi {
     }
   }
 
+  /**
+   * A reload on SIGHUP, coalesced: at most one waits, and reloads follow each other at least
+   * SIGHUP_RELOAD_GAP_MS apart, so a storm of signals reloads about once a second, the last time
+   * after the last signal, reading the file as it is then.
+   */
+  requestReload(by: Actor): void {
+    if (this.sighupTimer) return;
+    const wait = Math.max(0, this.lastSighupReload + SIGHUP_RELOAD_GAP_MS - performance.now());
+    this.sighupTimer = setTimeout(() => {
+      this.sighupTimer = null;
+      this.lastSighupReload = performance.now();
+      this.tryReload(by);
+    }, wait);
+  }
+
   /** A reload that only logs its failure (SIGHUP, file watch). */
   tryReload(by: Actor): void {
     try {
@@ -311,6 +332,7 @@ export class Daemon implements DaemonApi {
   private async shutdown(): Promise<void> {
     this.watcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    if (this.sighupTimer) clearTimeout(this.sighupTimer);
     await this.collector?.stop();
     await Promise.all([this.listener?.close(), this.p.otlp?.sender.stop(), this.p.webhooks.stop()]);
     this.p.otlp?.queue.close();
@@ -319,8 +341,11 @@ export class Daemon implements DaemonApi {
     this.p.unlock();
   }
 
+  /** A fingerprint of the configuration file, to tell a change (one too large to be read: its size and time). */
   private readConfigText(): string | null {
     try {
+      const st = statSync(this.p.configLocation.path);
+      if (st.size > MAX_CONFIG_BYTES) return `${st.size} bytes at ${st.mtimeMs}`;
       return createHash('sha256').update(readFileSync(this.p.configLocation.path)).digest('hex');
     } catch {
       return null;
@@ -337,11 +362,12 @@ export class Daemon implements DaemonApi {
       if (this.p.configFile !== null && !existsSync(this.p.configFile)) throw new ConfigError(`${this.p.configFile}: the file is gone`);
       loaded = loadConfigAt(configLocation);
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
+      // Whatever the loading throws: a reload that fails is never silent.
+      const message = err instanceof ConfigError ? err.message : `${configLocation.path}: ${(err as Error).message}`;
       this.reloads.failed++;
-      this.reloads.last_error = err.message;
-      log.error({ config: configLocation.path, by: by.who }, `configuration not reloaded, the previous one stays in force: ${err.message}`);
-      throw new ApiError(422, `configuration not reloaded, the previous one stays in force: ${err.message}`);
+      this.reloads.last_error = message;
+      log.error({ config: configLocation.path, by: by.who }, `configuration not reloaded, the previous one stays in force: ${message}`);
+      throw new ApiError(422, `configuration not reloaded, the previous one stays in force: ${message}`);
     }
     const config = loaded.config;
     if (this.p.intervalFlag !== undefined) config.cost_model.collection_interval_seconds = this.p.intervalFlag;

@@ -226,7 +226,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     let stopping = false;
     signals.handle((signal) => {
       if (signal === 'SIGHUP') {
-        if (!stopping) daemon.tryReload({ who: 'SIGHUP', reason: 'SIGHUP' });
+        if (!stopping) daemon.requestReload({ who: 'SIGHUP', reason: 'SIGHUP' });
         return;
       }
       if (stopping) return; // a second signal while stopping waits for the first stop

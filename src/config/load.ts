@@ -3,7 +3,7 @@
  * validated once with the schema. Every failure is one ConfigError naming the file, the field path
  * and, where the file has it, the line.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { describeFileError } from '../file-errors.js';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -25,6 +25,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The largest configuration file read (256 KiB; the shipped one is 10 KB). Parsing and validating
+ * costs about 150 times the size in memory: within the service's 256 MB, beside the agent's own.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+/** Aliases (`*name`) a file may use: each one copies what it names, so a few levels of them can make gigabytes. */
+export const MAX_CONFIG_ALIASES = 100;
+
 export interface LoadedConfig {
   config: Config;
   /** The file read, or null when the embedded defaults are in force. */
@@ -41,8 +49,9 @@ export function loadConfig(flag?: string, env: Env = process.env): LoadedConfig 
 export function loadConfigAt(location: ConfigLocation, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(location.path, 'utf8');
+    text = readBounded(location.path);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     // Nothing at the default location (or a home that is not ours to read): the embedded defaults.
     // ENOTDIR: the data directory is not one; opening it says so, naming it.
@@ -50,6 +59,20 @@ export function loadConfigAt(location: ConfigLocation, env: Env = process.env): 
     throw new ConfigError(`${location.path}: ${describeFileError(err)}${location.explicit ? ` (from ${location.source})` : ''}`);
   }
   return { ...parseWithEnv(text, location.path, env), file: location.path };
+}
+
+/** The file's text; a ConfigError naming it when it is larger than MAX_CONFIG_BYTES (checked before it is read). */
+function readBounded(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(`${path}: ${Math.ceil(size / 1024)} KiB, larger than a configuration file may be (${MAX_CONFIG_BYTES / 1024} KiB)`);
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The shipped defaults alone. */
@@ -71,7 +94,13 @@ function parseWithEnv(text: string, file: string, env: Env): { config: Config; e
     const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`${file}${line ? `:${line}` : ''}: YAML syntax error: ${what}`);
   }
-  const user: unknown = doc.toJS() ?? {};
+  let user: unknown;
+  try {
+    user = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES }) ?? {};
+  } catch (err) {
+    // The yaml package's ReferenceError: an alias that expands too much (a "billion laughs"), or one naming no anchor.
+    throw new ConfigError(`${file}: YAML aliases: ${(err as Error).message.replace(/^Excessive alias count indicates a resource exhaustion attack$/, `they expand beyond ${MAX_CONFIG_ALIASES} copies (an alias bomb?)`)}`);
+  }
   if (!isPlainObject(user)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
   return withEnv(deepMerge(DEFAULT_CONFIG, user) as Plain, file, doc, lines, env);
 }
