@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { CTL, run } from './run.js';
 
@@ -77,6 +78,26 @@ describe('nrdot-plus-ctl simulate', () => {
 });
 
 describe('nrdot-plus-ctl explain', () => {
+  it('refuses impossible values with file:line, and skips snapshots out of time order with a warning', async () => {
+    const snapshots = gunzipSync(readFileSync(recording)).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { timestamp: number; processes: Array<Record<string, unknown>> });
+    const plain = join(dir, 'edited.ndjson');
+    const spoiled = structuredClone(snapshots);
+    spoiled[2]!.processes[0]!.threads = -1;
+    writeFileSync(plain, spoiled.map((s) => JSON.stringify(s)).join('\n') + '\n');
+    const bad = await run(CTL, ['simulate', '--input', plain, '--profiles', 'balanced'], { env });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, new RegExp(`${plain}:3: processes\\[0\\]\\.threads must be a whole number from 0 to 4194304 \\(got -1\\)`));
+    // The second snapshot again after the third: a step back in time.
+    writeFileSync(plain, [...snapshots, snapshots[1]!].map((s) => JSON.stringify(s)).join('\n') + '\n');
+    for (const args of [['simulate', '--input', plain, '--profiles', 'balanced', '--json'], ['explain', '1', '--input', plain]]) {
+      const r = await run(CTL, args, { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`^warning: ${plain}:4: timestamp [\\d.]+ is not after the previous snapshot's \\([\\d.]+\\): snapshot skipped`));
+    }
+    const json = await run(CTL, ['simulate', '--input', plain, '--profiles', 'balanced', '--json'], { env });
+    assert.equal((JSON.parse(json.stdout) as { profiles: Array<{ intervals: number }> }).profiles[0]!.intervals, 3);
+  });
+
   it('explains the decision for a process by name, with its numbers', async () => {
     const r = await run(CTL, ['explain', 'node', '--input', recording, '--profile', 'balanced'], { env });
     assert.equal(r.code, 0, r.stderr);

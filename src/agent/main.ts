@@ -134,7 +134,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   // One redaction for every output: the log, the exporter's and webhooks' errors, the API's answers.
   const redactor = Redactor.of(config, process.env);
   const log = createLogger(logLevel(), { file: logFile(), redactor, format: logFormat(opts.logFormat) });
-  const source = await openSource(opts, intervalSeconds, logPermissionErrors);
+  const source = await openSource(opts, intervalSeconds, logPermissionErrors, log);
   const store = openStore(home, source);
   const now = Date.now() / 1000;
   if (store.profileState().active === null) {
@@ -246,7 +246,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   });
 }
 
-async function openSource(opts: AgentOptions, intervalSeconds: number, logPermissionErrors: boolean): Promise<SnapshotSource> {
+async function openSource(opts: AgentOptions, intervalSeconds: number, logPermissionErrors: boolean, log: Logger): Promise<SnapshotSource> {
   if (opts.replay !== undefined) {
     if (opts.procfs !== undefined) throw new UsageError('--replay and --procfs: choose one source');
     if (opts.once) throw new UsageError('--replay and --once: a replay runs to the end of the recording');
@@ -257,7 +257,7 @@ async function openSource(opts: AgentOptions, intervalSeconds: number, logPermis
       throw new UserError(`--replay ${opts.replay}: ${describeFileError(err)}`);
     }
     // The first snapshot is read now: a file that is not a recording stops the start, not the replay.
-    return ReplaySource.open(opts.replay, opts.replayPace ?? 'recorded');
+    return ReplaySource.open(opts.replay, opts.replayPace ?? 'recorded', (message) => log.warn({ replay: opts.replay }, message));
   }
   const root = procfsRoot(opts.procfs);
   return new ProcfsSource(openReader(root, intervalSeconds, logPermissionErrors ? PERMISSION_DETAILS_PER_INTERVAL : 0));

@@ -47,13 +47,14 @@ export class ReplaySource implements SnapshotSource {
   private constructor(
     readonly location: string,
     readonly pace: ReplayPace,
+    warn: (message: string) => void,
   ) {
-    this.snapshots = readRecording(location);
+    this.snapshots = readRecording(location, warn);
   }
 
-  /** Opens the recording and reads its first snapshot (a RecordingError when it is not one). */
-  static async open(location: string, pace: ReplayPace): Promise<ReplaySource> {
-    const source = new ReplaySource(location, pace);
+  /** Opens the recording and reads its first snapshot (a RecordingError when it is not one); `warn` hears of snapshots skipped. */
+  static async open(location: string, pace: ReplayPace, warn: (message: string) => void): Promise<ReplaySource> {
+    const source = new ReplaySource(location, pace, warn);
     source.first = await source.snapshots.next();
     return source;
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
-import { RecordingError, RecordingWriter, readRecording } from './recording.js';
+import { MAX_LINE_BYTES, RecordingError, RecordingWriter, readRecording } from './recording.js';
 import type { Snapshot } from './types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nrdot-recording-'));
@@ -73,9 +73,47 @@ describe('recordings', () => {
     const broken = snapshot(0) as unknown as { processes: Array<Record<string, unknown>> };
     broken.processes[1]!.rss_bytes = '12MB';
     writeFileSync(path, JSON.stringify(snapshot(0)) + '\n' + JSON.stringify(broken) + '\n');
-    await assert.rejects(readAll(path), /bad\.ndjson:2: processes\[1\]\.rss_bytes must be a number/);
+    await assert.rejects(readAll(path), /bad\.ndjson:2: processes\[1\]\.rss_bytes must be a whole number from 0 to 9007199254740991 \(got string\)/);
     writeFileSync(path, '{"schema":"nrdot.snapshot/v1","host":{},"timestamp":1,"processes":[]}\n');
     await assert.rejects(readAll(path), /bad\.ndjson:1: host\.id must be a string/);
+  });
+
+  it('refuses values no process can have, with file:line and field', async () => {
+    const path = join(dir, 'impossible.ndjson');
+    const cases: Array<[(p: Record<string, unknown>) => void, RegExp]> = [
+      [(p) => (p.cpu_user_seconds = -3), /processes\[0\]\.cpu_user_seconds must be a number from 0 to \d+ \(got -3\)/],
+      [(p) => (p.threads = -1), /processes\[0\]\.threads must be a whole number from 0 to 4194304 \(got -1\)/],
+      [(p) => (p.rss_bytes = 1e300), /processes\[0\]\.rss_bytes must be a whole number from 0 to 9007199254740991 \(got 1e\+300\)/],
+      [(p) => (p.io_read_bytes = -1), /processes\[0\]\.io_read_bytes must be a whole number .* or null/],
+      [(p) => (p.pid = 1.5), /processes\[0\]\.pid must be a whole number/],
+    ];
+    for (const [spoil, message] of cases) {
+      const bad = snapshot(1) as unknown as { processes: Array<Record<string, unknown>> };
+      spoil(bad.processes[0]!);
+      writeFileSync(path, JSON.stringify(snapshot(0)) + '\n' + JSON.stringify(bad) + '\n');
+      await assert.rejects(readAll(path), new RegExp(`impossible\\.ndjson:2: ${message.source}`));
+    }
+    writeFileSync(path, JSON.stringify({ ...snapshot(0), timestamp: 1e300 }) + '\n');
+    await assert.rejects(readAll(path), /impossible\.ndjson:1: field "timestamp" must be a number from 0 to 253402300799/);
+  });
+
+  it('skips snapshots out of time order (repeated or going back), saying where and how many', async () => {
+    const path = join(dir, 'order.ndjson');
+    writeFileSync(path, [0, 1, 1, 3, 2, 4].map((i) => JSON.stringify(snapshot(i === 3 ? 0.5 : i))).join('\n') + '\n');
+    const warnings: string[] = [];
+    const read: number[] = [];
+    for await (const s of readRecording(path, (m) => warnings.push(m))) read.push(s.timestamp);
+    assert.deepEqual(read, [0, 1, 2, 4].map((i) => snapshot(i).timestamp));
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0]!, /order\.ndjson:3: timestamp 1764115210\.25 is not after the previous snapshot's \(1764115210\.25\): snapshot skipped/);
+    assert.match(warnings[1]!, /order\.ndjson: 2 snapshots out of time order skipped in all/);
+  });
+
+  it('refuses a line longer than 64 MiB without holding it whole', async () => {
+    const path = join(dir, 'long.ndjson');
+    const long = Buffer.alloc(MAX_LINE_BYTES + 1024 * 1024, 0x20);
+    writeFileSync(path, Buffer.concat([Buffer.from(JSON.stringify(snapshot(0)) + '\n'), long, Buffer.from('\n')]));
+    await assert.rejects(readAll(path), /long\.ndjson:2: line longer than 64 MiB: not a snapshot/);
   });
 
   it('names a missing file', async () => {

@@ -4,7 +4,6 @@
  */
 import { createReadStream, createWriteStream, openSync, readSync, closeSync } from 'node:fs';
 import { once } from 'node:events';
-import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { describeFileError } from '../file-errors.js';
@@ -75,19 +74,46 @@ function describe(err: unknown): string {
 }
 
 const HOST_STRINGS = ['id', 'name'] as const;
-const HOST_NUMBERS = ['cpus', 'memory_bytes', 'boot_time'] as const;
 const PROCESS_STRINGS = ['name', 'exe', 'cmdline', 'user', 'state'] as const;
-const PROCESS_NUMBERS = [
-  'pid', 'ppid', 'start_time', 'cpu_user_seconds', 'cpu_system_seconds', 'rss_bytes', 'vms_bytes', 'threads',
-  'minor_faults', 'major_faults', 'ctx_voluntary', 'ctx_involuntary',
-] as const;
-const PROCESS_NULLABLE_NUMBERS = ['fds', 'io_read_bytes', 'io_write_bytes'] as const;
-
-const isNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
 
 /**
- * Checks every field the contract fixes (a hand-written check: this runs for every process of
- * every snapshot, so it must cost little next to JSON parsing). Returns the first problem, or null.
+ * What a value may be. Counters, sizes and times are finite and non-negative, below 2^53 (exact in
+ * a double, 8 PiB for a size); pids and thread counts are whole numbers within the kernel's limits
+ * (PID_MAX_LIMIT, 2^22); the snapshot's time is before the year 10000.
+ */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+const MAX_PID = 4_194_304;
+/** 9999-12-31T23:59:59Z. */
+const MAX_TIME = 253_402_300_799;
+
+type Range = readonly [min: number, max: number, whole: boolean];
+const COUNTER: Range = [0, MAX_EXACT, false];
+const WHOLE: Range = [0, MAX_EXACT, true];
+const PID: Range = [0, MAX_PID, true];
+
+const HOST_NUMBERS: ReadonlyArray<readonly [string, Range]> = [
+  ['cpus', [1, 1 << 20, true]],
+  ['memory_bytes', WHOLE],
+  ['boot_time', [0, MAX_TIME, false]],
+];
+const PROCESS_NUMBERS: ReadonlyArray<readonly [string, Range]> = [
+  ['pid', PID], ['ppid', PID], ['start_time', [0, MAX_TIME, false]],
+  ['cpu_user_seconds', COUNTER], ['cpu_system_seconds', COUNTER], ['rss_bytes', WHOLE], ['vms_bytes', WHOLE],
+  ['threads', PID], ['minor_faults', WHOLE], ['major_faults', WHOLE], ['ctx_voluntary', WHOLE], ['ctx_involuntary', WHOLE],
+];
+const PROCESS_NULLABLE_NUMBERS: ReadonlyArray<readonly [string, Range]> = [['fds', [0, 1 << 30, true]], ['io_read_bytes', WHOLE], ['io_write_bytes', WHOLE]];
+
+/** Null when `v` is a number within the range, else what it must be. */
+function outOfRange(v: unknown, [min, max, whole]: Range): string | null {
+  if (typeof v === 'number' && v >= min && v <= max && (!whole || Number.isInteger(v))) return null;
+  const what = typeof v === 'number' ? `got ${v}` : `got ${v === null ? 'null' : typeof v}`;
+  return `must be ${whole ? 'a whole number' : 'a number'} from ${min} to ${max} (${what})`;
+}
+
+/**
+ * Checks every field the contract fixes, values within what is physically possible (a hand-written
+ * check: this runs for every process of every snapshot, so it must cost little next to JSON parsing).
+ * Returns the first problem, or null.
  */
 export function checkSnapshot(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
@@ -96,46 +122,87 @@ export function checkSnapshot(value: unknown): string | null {
   if (typeof s.host !== 'object' || s.host === null) return 'field "host" must be an object';
   const host = s.host as Record<string, unknown>;
   for (const k of HOST_STRINGS) if (typeof host[k] !== 'string') return `host.${k} must be a string`;
-  for (const k of HOST_NUMBERS) if (!isNumber(host[k])) return `host.${k} must be a number`;
-  if (!isNumber(s.timestamp)) return 'field "timestamp" must be a number';
+  for (const [k, range] of HOST_NUMBERS) {
+    const bad = outOfRange(host[k], range);
+    if (bad) return `host.${k} ${bad}`;
+  }
+  const time = outOfRange(s.timestamp, [0, MAX_TIME, false]);
+  if (time) return `field "timestamp" ${time}`;
   if (!Array.isArray(s.processes)) return 'field "processes" must be an array';
   const processes = s.processes as unknown[];
   for (let i = 0; i < processes.length; i++) {
     const p = processes[i] as Record<string, unknown> | null;
     if (typeof p !== 'object' || p === null) return `processes[${i}] must be an object`;
-    for (const k of PROCESS_NUMBERS) if (!isNumber(p[k])) return `processes[${i}].${k} must be a number`;
+    for (const [k, range] of PROCESS_NUMBERS) {
+      const bad = outOfRange(p[k], range);
+      if (bad) return `processes[${i}].${k} ${bad}`;
+    }
     for (const k of PROCESS_STRINGS) if (typeof p[k] !== 'string') return `processes[${i}].${k} must be a string`;
-    for (const k of PROCESS_NULLABLE_NUMBERS) if (p[k] !== null && !isNumber(p[k])) return `processes[${i}].${k} must be a number or null`;
+    for (const [k, range] of PROCESS_NULLABLE_NUMBERS) {
+      if (p[k] === null) continue;
+      const bad = outOfRange(p[k], range);
+      if (bad) return `processes[${i}].${k} ${bad} or null`;
+    }
     if (p.cgroup !== undefined && p.cgroup !== null && typeof p.cgroup !== 'string') return `processes[${i}].cgroup must be a string or null`;
   }
   return null;
 }
 
-/**
- * Streams the snapshots of a recording, one at a time, so memory stays bounded by one snapshot.
- * Throws RecordingError naming the file and line on anything that is not a snapshot.
- */
 /** Large chunks: fewer round trips to the thread that inflates, and fewer partial lines. */
 const CHUNK = 1 << 20;
+/**
+ * The longest line read (64 MiB): a snapshot of 10,000 processes is about 5 MB. A longer one is an
+ * error as soon as it passes the bound, before it is held whole.
+ */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+const NEWLINE = 0x0a;
 
-/** Splits a byte stream into lines (LF or CRLF), decoding UTF-8 across chunk boundaries. */
-async function* lines(input: Readable): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of input) {
-    const text = rest + decoder.write(chunk as Buffer);
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      yield text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl);
-      start = nl + 1;
-    }
-    rest = start === 0 ? text : text.slice(start);
-  }
-  rest += decoder.end();
-  if (rest !== '') yield rest;
+class LineTooLong extends Error {}
+
+function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
 }
 
-export async function* readRecording(path: string): AsyncGenerator<Snapshot> {
+/**
+ * Splits a byte stream into lines (LF or CRLF). Works on bytes (a newline byte is never inside a
+ * multi-byte UTF-8 character) and decodes each line once, so a long line costs its length, not its
+ * square; throws LineTooLong past MAX_LINE_BYTES.
+ */
+async function* lines(input: Readable): AsyncGenerator<string> {
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  const take = (last: Buffer): string => {
+    let line = parts.length === 0 ? last : Buffer.concat([...parts, last]);
+    parts = [];
+    partBytes = 0;
+    if (line.length > 0 && line[line.length - 1] === 13) line = line.subarray(0, line.length - 1);
+    return line.toString('utf8');
+  };
+  for await (const chunk of input) {
+    const buf = chunk as Buffer;
+    let start = 0;
+    for (let nl = buf.indexOf(NEWLINE); nl >= 0; nl = buf.indexOf(NEWLINE, start)) {
+      if (partBytes + nl - start > MAX_LINE_BYTES) throw new LineTooLong();
+      yield take(buf.subarray(start, nl));
+      start = nl + 1;
+    }
+    if (start < buf.length) {
+      partBytes += buf.length - start;
+      if (partBytes > MAX_LINE_BYTES) throw new LineTooLong();
+      parts.push(buf.subarray(start));
+    }
+  }
+  if (partBytes > 0) yield take(Buffer.alloc(0));
+}
+
+/**
+ * Streams the snapshots of a recording, one at a time, so memory stays bounded by one snapshot.
+ * Throws RecordingError naming the file and line on anything that is not a snapshot, or a value that
+ * cannot be (a negative counter, a size beyond 2^53). A snapshot whose time is not after the previous
+ * one's is skipped: `warn` (by default, a line on stderr) hears of the first (file:line) and, at the
+ * end, of how many there were.
+ */
+export async function* readRecording(path: string, warn: (message: string) => void = warnOnStderr): AsyncGenerator<Snapshot> {
   let input: Readable;
   try {
     const gzip = isGzip(path); // also the check that the file exists and is readable
@@ -146,6 +213,8 @@ export async function* readRecording(path: string): AsyncGenerator<Snapshot> {
     throw new RecordingError(path, null, describe(err));
   }
   let lineNo = 0;
+  let previous = Number.NEGATIVE_INFINITY;
+  let skipped = 0;
   try {
     for await (const line of lines(input)) {
       lineNo++;
@@ -158,12 +227,22 @@ export async function* readRecording(path: string): AsyncGenerator<Snapshot> {
       }
       const problem = checkSnapshot(value);
       if (problem) throw new RecordingError(path, lineNo, problem);
-      yield value as Snapshot;
+      const snapshot = value as Snapshot;
+      if (snapshot.timestamp <= previous) {
+        if (skipped++ === 0) {
+          warn(`${path}:${lineNo}: timestamp ${snapshot.timestamp} is not after the previous snapshot's (${previous}): snapshot skipped, as every one out of time order`);
+        }
+        continue;
+      }
+      previous = snapshot.timestamp;
+      yield snapshot;
     }
   } catch (err) {
     if (err instanceof RecordingError) throw err;
+    if (err instanceof LineTooLong) throw new RecordingError(path, lineNo + 1, `line longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB: not a snapshot`);
     throw new RecordingError(path, lineNo + 1, describe(err));
   } finally {
     input.destroy();
+    if (skipped > 1) warn(`${path}: ${skipped} snapshots out of time order skipped in all`);
   }
 }
