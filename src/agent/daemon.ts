@@ -15,7 +15,8 @@ import { ConfigError, loadConfigAt, MAX_CONFIG_BYTES, redactConfig, unknownProfi
 import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { kpiRecord, type JournalEntry, type KpiRecord, type StateStore } from '../store/index.js';
+import { isSqliteError, kpiRecord, type JournalEntry, type KpiRecord, type StateStore } from '../store/index.js';
+import { Health, renderHealth, type FileExporter } from '../export/index.js';
 import { VERSION } from '../version.js';
 import { versusBaseline } from '../cli/style.js';
 import type { Collector, IntervalBudget, IntervalReport } from './collector.js';
@@ -56,7 +57,7 @@ export interface DaemonParts {
   shadows: ShadowProfiles;
   source: SnapshotSource;
   otlp: OtlpExport | null;
-  filePath: string | null;
+  file: FileExporter | null;
   /** Where the pipeline state comes from (a state saved by another source is not reused). */
   stateSource: string;
   /** Webhook events, through the store's outbox. */
@@ -90,8 +91,11 @@ export class Daemon implements DaemonApi {
   /** The collection interval in force (a reload does not change it). */
   readonly intervalSeconds: number;
   readonly control: ControlLoop;
+  /** The state store's writes each interval: a full disk degrades them, it does not stop the interval. */
+  readonly storeHealth: Health;
 
   constructor(private readonly p: DaemonParts) {
+    this.storeHealth = new Health(p.log, `state store ${p.store.path}`, 'this interval\'s KPIs and pipeline state are not saved', isSqliteError);
     this.configText = this.readConfigText();
     this.intervalSeconds = p.config.cost_model.collection_interval_seconds;
     this.control = new ControlLoop({
@@ -196,11 +200,16 @@ export class Daemon implements DaemonApi {
     const shadowsStart = performance.now();
     const shadows = this.p.shadows.run(snapshot, optimizer.profile, { cadenceSeconds, extraSelf: optimizer.lastExtraSelf });
     const storeStart = performance.now();
-    if (this.recordKpis(kpiRecord(k))) store.recordShadowKpis(shadows.kpis.map(kpiRecord));
-    store.savePipelineState(encodeState(optimizer.state), { timestamp: snapshot.timestamp, source: this.p.stateSource });
-    const controlStart = performance.now();
-    if (this.control.due(now)) this.runCheck(now, false);
+    const state = encodeState(optimizer.state);
+    let controlStart = 0;
+    this.storeHealth.run(() => {
+      if (this.recordKpis(kpiRecord(k))) store.recordShadowKpis(shadows.kpis.map(kpiRecord));
+      store.savePipelineState(state, { timestamp: snapshot.timestamp, source: this.p.stateSource });
+      controlStart = performance.now();
+      if (this.control.due(now)) this.runCheck(now, false);
+    });
     const end = performance.now();
+    if (controlStart === 0) controlStart = end; // the store failed: no check this interval
     if (prepared.skipped > 0) {
       this.p.log.warn(
         { skipped_processes: prepared.skipped, skipped_processes_total: optimizer.skippedTotal, budget_ms: Math.round(budget.budgetMs) },
@@ -261,8 +270,18 @@ export class Daemon implements DaemonApi {
 
   /** Serves the API and /metrics. */
   async listen(address: string, token: string): Promise<Listener> {
-    this.listener = await startListener(address, { metrics: () => this.p.optimizer.prometheusText, routes: apiRoutes(this), token, redact: (text) => this.p.redactor.scrub(text) });
+    this.listener = await startListener(address, { metrics: () => this.p.optimizer.prometheusText + this.healthMetrics(), routes: apiRoutes(this), token, redact: (text) => this.p.redactor.scrub(text) });
     return this.listener;
+  }
+
+  /** Each exporter's and the store's health, for /metrics only (never in the billed OTLP export). */
+  private healthMetrics(): string {
+    const { otlp, file } = this.p;
+    const exporters = [
+      ...(otlp ? [{ exporter: 'otlp', failing: otlp.sender.health().failing, intervalsFailed: otlp.sender.intervalsFailed }] : []),
+      ...(file ? [{ exporter: 'file', failing: file.health.failing, intervalsFailed: file.health.intervalsFailed }] : []),
+    ];
+    return renderHealth(exporters, { failing: this.storeHealth.failing, intervalsFailed: this.storeHealth.intervalsFailed });
   }
 
   /** Registers in the data directory (agent.json), for nrdot-plus-ctl. */
@@ -438,13 +457,16 @@ export class Daemon implements DaemonApi {
               failed: otlp.sender.stats.failed,
               retries: otlp.sender.stats.retries,
               dropped: otlp.queue.dropped,
+              lost: otlp.queue.lost,
+              intervals_failed: otlp.sender.intervalsFailed,
               ...health(otlp),
             }
           : { enabled: false },
-        file: this.p.filePath,
+        file: this.p.file ? { path: this.p.file.path, ...this.p.file.health.state() } : null,
         prometheus: this.listener ? `http://${this.listener.address}/metrics` : null,
         webhooks: { events: Object.entries(this.p.config.webhooks).filter(([, w]) => w?.url).map(([e]) => e), ...this.p.webhooks.stats },
       },
+      store: { path: this.p.store.path, ...this.storeHealth.state() },
       reloads: { ...this.reloads, pending_restart: this.pendingRestart },
     };
   }

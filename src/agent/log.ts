@@ -119,7 +119,7 @@ function fileDestination(file: RotatingFile, stderrOnly: Logger): DestinationStr
       } catch (err) {
         if (failing) return;
         failing = true;
-        stderrOnly.error({ err, log_file: file.path }, `log file ${file.path}: ${(err as Error).message}; logging on stderr only until it can be written again`);
+        stderrOnly.error({ log_file: file.path }, `log file ${file.path}: ${(err as Error).message}; logging on stderr only until it can be written again`);
       }
     },
   };

@@ -156,13 +156,13 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
       store.close();
       throw new UserError(`exporters.file.path ${exportPath}: ${(err as Error).message}`);
     }
-    file = new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6 });
+    file = new FileExporter({ path: exportPath, maxBytes: config.exporters.file.max_mb * 1e6, log });
   }
   const { otlp, announce } = await openOtlp(config, intervalSeconds, log, redactor);
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
   const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log, redactor });
   const shadows = new ShadowProfiles(config, config.advanced.shadow_profiles, optimizer);
-  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, filePath: file?.path ?? null, stateSource, webhooks, redactor });
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, file, stateSource, webhooks, redactor });
   const collector = new Collector({
     source,
     intervalSeconds,
@@ -183,7 +183,9 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     if (otlp && otlp.queue.depth > 0) {
       log.warn({ queued_batches: otlp.queue.depth, queue: otlp.settings.queueDir }, `${otlp.queue.depth} batches stay queued for the next run`);
     }
-    if (!ok) process.exitCode = EXIT.error;
+    // A part that could not take the interval (a full disk, say) fails the run; the log said which.
+    const failed = (file?.health.intervalsFailed ?? 0) + (otlp?.sender.intervalsFailed ?? 0) + daemon.storeHealth.intervalsFailed;
+    if (!ok || failed > 0) process.exitCode = EXIT.error;
     return;
   }
   const exporting = [otlp ? `, sending OTLP to ${otlp.sender.endpoint}` : '', file ? `, writing OTLP JSON to ${file.path}` : ''].join('');
@@ -306,7 +308,7 @@ async function openOtlp(config: Config, intervalSeconds: number, log: Logger, re
   const settings = resolved.settings;
   let queue: DurableQueue;
   try {
-    queue = new DurableQueue({ dir: settings.queueDir, maxBytes: settings.queueMaxBytes });
+    queue = new DurableQueue({ dir: settings.queueDir, maxBytes: settings.queueMaxBytes, onLost: (keys, folder) => logLost(log, settings.queueDir, keys, folder) });
   } catch (err) {
     throw new UserError(`OTLP queue ${settings.queueDir} (NRDOT_DATA_DIR): ${(err as Error).message}`);
   }
@@ -329,6 +331,14 @@ async function openOtlp(config: Config, intervalSeconds: number, log: Logger, re
     );
   };
   return { otlp: { settings, queue, sender, metrics: new DeliveryMetrics(sender, queue, Date.now() / 1000) }, announce };
+}
+
+/** Batches gone from the queue's directory: one line for those found together; each is told once. */
+function logLost(log: Logger, dir: string, keys: string[], folder: boolean): void {
+  const lost = `${keys.length} queued ${keys.length === 1 ? 'batch' : 'batches'} lost (counted in nrdot_export_batches_lost_total)`;
+  const names = `${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', ...' : ''}`;
+  const msg = folder ? `OTLP queue ${dir} was removed: recreated it; ${lost}` : `OTLP queue ${dir}: batch files removed outside the agent (${names}): skipped; ${lost}`;
+  log.warn({ queue: dir, lost_batches: keys.length, queue_removed: folder }, msg);
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

@@ -148,14 +148,13 @@ export class Optimizer {
     this.lastExtraSelf = extraSelf;
     const { batch } = result;
     this.prometheusText = renderPrometheus(batch, result.kpis);
-    if (file) file.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));
-    // Last: a queue that cannot take the batch (disk full) fails the interval's OTLP, not the rest.
+    // Each exporter's failure is its own (counted, logged and shown in status): none stops another.
+    file?.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));
     if (otlp) {
       const parts = batch.resources.map((r) => encodeProtobuf([r], batch, otlp.settings.temporality));
       const { bodies, oversize } = buildRequests(parts, otlp.settings.compression, MAX_REQUEST_BYTES);
-      for (const body of bodies) otlp.queue.enqueue(body);
+      otlp.sender.submit(bodies);
       otlp.sender.dropOversize(oversize);
-      otlp.sender.wake();
     }
     this.lastTimings = { pipeline: ran - started, export: performance.now() - ran };
     return result.kpis;

@@ -27,11 +27,24 @@ export interface Status {
   kpis: Kpis | null;
   agent: { cpu_percent: number | null; rss_bytes: number; peak_rss_bytes: number };
   export: {
-    otlp: { enabled: false } | { enabled: true; endpoint: string; queue_batches: number; queue_bytes: number; delivered: number; failed: number; retries: number; dropped: number; failing: boolean; failing_since: string | null; last_error: string | null; last_delivered: string | null };
-    file: string | null;
+    otlp: { enabled: false } | ({ enabled: true; endpoint: string; queue_batches: number; queue_bytes: number; delivered: number; failed: number; retries: number; dropped: number; lost: number; last_delivered: string | null } & Health);
+    file: ({ path: string } & Health) | null;
     prometheus: string | null;
   };
+  store: { path: string } & Health;
   reloads: { ok: number; failed: number; last_error: string | null };
+}
+
+/** An exporter's or the store's health (src/export/health.ts). */
+interface Health {
+  failing: boolean;
+  failing_since: string | null;
+  last_error: string | null;
+  intervals_failed: number;
+}
+
+function failing(h: Health): string {
+  return red(`failing since ${h.failing_since}: ${h.last_error}`);
 }
 
 export function statusCommand(): Command {
@@ -69,13 +82,15 @@ export function renderStatus(s: Status): string {
   rows.push(['agent usage', `CPU ${s.agent.cpu_percent === null ? 'n/a' : `${s.agent.cpu_percent.toFixed(2)}% of a core`}, memory ${formatBytes(s.agent.rss_bytes)} (peak ${formatBytes(s.agent.peak_rss_bytes)})`]);
   const o = s.export.otlp;
   if (o.enabled) {
-    const state = o.failing ? red(`failing since ${o.failing_since}: ${o.last_error}`) : green(o.last_delivered ? `healthy, last delivery ${o.last_delivered}` : 'healthy, nothing delivered yet');
-    rows.push(['export', `OTLP ${o.endpoint}: ${state}; queue ${o.queue_batches} batches (${formatBytes(o.queue_bytes)}), ${o.delivered} delivered, ${o.failed} failed, ${o.dropped} dropped, ${o.retries} retries`]);
+    const state = o.failing ? failing(o) : green(o.last_delivered ? `healthy, last delivery ${o.last_delivered}` : 'healthy, nothing delivered yet');
+    rows.push(['export', `OTLP ${o.endpoint}: ${state}; queue ${o.queue_batches} batches (${formatBytes(o.queue_bytes)}), ${o.delivered} delivered, ${o.failed} failed, ${o.dropped} dropped, ${o.lost ? `${o.lost} lost, ` : ''}${o.retries} retries`]);
   } else {
     rows.push(['export', 'OTLP off (no endpoint, no license key)']);
   }
-  if (s.export.file) rows.push(['', `file ${s.export.file}`]);
+  const f = s.export.file;
+  if (f) rows.push(['', `file ${f.path}: ${f.failing ? failing(f) : green('healthy')}${f.intervals_failed ? `; ${f.intervals_failed} intervals not written` : ''}`]);
   if (s.export.prometheus) rows.push(['', `Prometheus ${s.export.prometheus}`]);
+  if (s.store.failing) rows.push(['store', `${s.store.path}: ${failing(s.store)}; KPIs and pipeline state not saved meanwhile`]);
   rows.push(['config', `${s.config_file ?? 'embedded defaults'}${s.reloads.last_error ? `; ${red(`last reload refused: ${s.reloads.last_error.split('\n')[0]}`)}` : ''}`]);
   return keyValues(rows);
 }

@@ -3,7 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createLogger } from '../agent/log.js';
 import { FileExporter } from './file.js';
+
+const log = createLogger('silent');
 
 const dir = mkdtempSync(join(tmpdir(), 'nrdot-file-export-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,7 +15,7 @@ describe('file exporter', () => {
   it('appends one line per write and rotates by size, keeping the newest files', () => {
     const path = join(dir, 'otlp.jsonl');
     const line = (i: number): string => JSON.stringify({ interval: i, pad: 'x'.repeat(40) });
-    const exporter = new FileExporter({ path, maxBytes: 2 * (line(0).length + 1), keep: 2 });
+    const exporter = new FileExporter({ path, maxBytes: 2 * (line(0).length + 1), keep: 2, log });
     for (let i = 0; i < 7; i++) exporter.write(line(i));
     const lines = (p: string): number[] => readFileSync(p, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { interval: number }).interval);
     assert.deepEqual(lines(path), [6]);
@@ -24,7 +27,7 @@ describe('file exporter', () => {
   it('continues a file left by an earlier run, counting its size', () => {
     const path = join(dir, 'resume.jsonl');
     writeFileSync(path, 'x'.repeat(90) + '\n');
-    new FileExporter({ path, maxBytes: 100 }).write('y'.repeat(20));
+    new FileExporter({ path, maxBytes: 100, log }).write('y'.repeat(20));
     assert.equal(readFileSync(path, 'utf8'), 'y'.repeat(20) + '\n');
     assert.equal(readFileSync(`${path}.1`, 'utf8'), 'x'.repeat(90) + '\n');
   });

@@ -3,7 +3,9 @@
  * per interval per line (the format of the OpenTelemetry Collector's file exporter, and of
  * `simulate --export-file`). The agent's log file is the other user of the rotation.
  */
-import { appendFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { Logger } from '../agent/log.js';
+import { Health } from './health.js';
 
 export interface RotatingFileOptions {
   path: string;
@@ -19,7 +21,8 @@ export interface RotatingFileOptions {
  * A file written by whole chunks (synchronously: a chunk is small and must be whole on disk), rotated
  * by size: when the file would pass `maxBytes`, it becomes FILE.1 (FILE.1 becomes FILE.2, ...) and a
  * new FILE is started. Rotation is by rename, so a reader holding the old file open (`logs --follow`)
- * reads it to its end, then moves on to the new one.
+ * reads it to its end, then moves on to the new one. A chunk cut short (disk full) is cut off again,
+ * so that the next one does not start in the middle of it.
  */
 export class RotatingFile {
   private size: number;
@@ -36,12 +39,23 @@ export class RotatingFile {
     return this.options.path;
   }
 
-  /** Appends `text` as it is (a caller writing lines ends them with "\n"). */
+  /** Appends `text` as it is (a caller writing lines ends them with "\n"); on a failure, none of it stays. */
   append(text: string): void {
     const bytes = Buffer.byteLength(text);
     if (this.size > 0 && this.size + bytes > this.options.maxBytes) this.rotate();
-    appendFileSync(this.options.path, text, { mode: this.mode });
-    this.size += bytes;
+    const fd = openSync(this.options.path, 'a', this.mode);
+    try {
+      const before = fstatSync(fd).size;
+      try {
+        writeFileSync(fd, text);
+      } catch (err) {
+        ftruncateSync(fd, before); // the part written before the disk filled up
+        throw err;
+      }
+      this.size = before + bytes;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private rotate(): void {
@@ -59,21 +73,24 @@ export interface FileExporterOptions {
   maxBytes: number;
   /** Rotated files kept beside the current one (default 3). */
   keep?: number;
+  log: Logger;
 }
 
 export class FileExporter {
   private readonly file: RotatingFile;
+  readonly health: Health;
 
   constructor(options: FileExporterOptions) {
     this.file = new RotatingFile(options);
+    this.health = new Health(options.log, `file exporter ${options.path}`, 'the interval is not in the file');
   }
 
   get path(): string {
     return this.file.path;
   }
 
-  /** Appends one line. */
+  /** Appends one line; a failure (disk full) is the file exporter's alone: counted and logged, not thrown. */
   write(line: string): void {
-    this.file.append(line + '\n');
+    this.health.run(() => this.file.append(line + '\n'));
   }
 }

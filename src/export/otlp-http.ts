@@ -5,7 +5,8 @@
  * - 429, 502, 503, 504, a connection error or a timeout: retried, with exponential backoff and
  *   jitter, or after `Retry-After` (429, 503). The batch stays queued meanwhile, across restarts.
  * - 413: the batch is cut in two by resources, in its place in the queue.
- * - Anything else (400, 401, 403, ...): permanent. Logged once per status, counted, dropped.
+ * - Anything else (400, 401, 403, ...): permanent. Logged once per status, counted, dropped; the
+ *   export counts as failing until the backend accepts a batch again.
  *
  * A batch is sent at most once, except after a timeout or a connection lost mid-request, when the
  * backend may have accepted it before the answer was lost. A random splay delays the first request,
@@ -67,6 +68,12 @@ export class OtlpHttpSender {
   private failures = 0;
   private failingSince = 0;
   private lastFailure = '';
+  /** Batches refused for good since the last one delivered, when the first was refused, and why. */
+  private refusal: { count: number; since: number; message: string } | null = null;
+  /** The queue cannot store batches (its disk is full): since when, why, and intervals not queued. */
+  private queueError: { since: number; message: string; intervals: number } | null = null;
+  /** Intervals whose batch could not be queued (dropped). */
+  intervalsFailed = 0;
   private readonly loggedStatuses = new Set<string>();
   private lastDelivered = 0;
   private readonly loggedPartial = new Set<string>();
@@ -90,8 +97,39 @@ export class OtlpHttpSender {
     this.loop ??= this.run();
   }
 
-  /** A batch was queued. */
-  wake(): void {
+  /**
+   * Queues an interval's request bodies and wakes the sender. A queue that cannot take them (its disk
+   * full) loses this interval's batch, not the batches already queued nor the rest of the interval:
+   * counted as dropped, logged once until the queue takes a batch again.
+   */
+  submit(bodies: Uint8Array[]): void {
+    let error: string | null = null;
+    for (const body of bodies) {
+      try {
+        this.queue.enqueue(body);
+      } catch (err) {
+        error = `the queue in ${this.settings.queueDir} cannot store this interval's batch: ${(err as Error).message}`;
+      }
+    }
+    this.wake();
+    if (error !== null) {
+      this.intervalsFailed++;
+      if (this.queueError?.message !== error) {
+        this.log.error(
+          { queue: this.settings.queueDir, queued_batches: this.queue.depth },
+          `OTLP export: ${error}; dropped (counted in nrdot_export_batches_dropped_total), the ${this.queue.depth} batches queued before are kept, the other exporters and the state store go on`,
+        );
+      }
+      this.queueError = { since: this.queueError?.since ?? Date.now(), message: error, intervals: (this.queueError?.intervals ?? 0) + 1 };
+    } else if (this.queueError) {
+      const n = this.queueError.intervals;
+      this.log.info({ queue: this.settings.queueDir, intervals_not_queued: n }, `OTLP export: the queue in ${this.settings.queueDir} stores batches again, after ${n} intervals it could not store`);
+      this.queueError = null;
+    }
+  }
+
+  /** A batch was queued, or stop() came. */
+  private wake(): void {
     this.wakeUp?.();
   }
 
@@ -177,6 +215,13 @@ export class OtlpHttpSender {
         this.queue.remove(key);
         this.stats.delivered++;
         this.lastDelivered = Date.now();
+        if (this.refusal) {
+          this.log.info(
+            { otlp_endpoint: this.endpoint, refused_batches: this.refusal.count },
+            `OTLP export accepted again by ${this.endpoint} after ${this.refusal.count} batches refused for good`,
+          );
+          this.refusal = null;
+        }
         if (this.failures > 0) {
           const seconds = Math.round((Date.now() - this.failingSince) / 1000);
           this.log.info(
@@ -206,6 +251,7 @@ export class OtlpHttpSender {
       case 'permanent':
         this.queue.remove(key);
         this.stats.failed++;
+        this.refusal = { count: (this.refusal?.count ?? 0) + 1, since: this.refusal?.since ?? Date.now(), message: outcome.message };
         if (!this.loggedStatuses.has(outcome.type)) {
           this.loggedStatuses.add(outcome.type);
           this.log.error(
@@ -215,19 +261,25 @@ export class OtlpHttpSender {
         }
         break;
       case 'retry':
+        this.queue.release(key);
         this.failed(outcome.type, `OTLP export to ${this.endpoint} failed: ${outcome.message}`);
         break;
     }
     return outcome;
   }
 
-  /** For `status`: is delivery failing, since when and why, and the last delivery (ms since epoch; 0: none). */
+  /**
+   * For `status` and /metrics: is the export failing (the queue cannot store batches, attempts fail
+   * and are retried, or the backend refuses batches for good until it accepts one), since when (ms
+   * since epoch) and why, and the last delivery.
+   */
   health(): { failing: boolean; failingSince: number | null; lastError: string | null; lastDelivered: number | null } {
-    const failing = this.failures > 0;
+    const since = [this.queueError?.since, this.failures > 0 ? this.failingSince : undefined, this.refusal?.since].filter((t) => t !== undefined);
+    const failing = since.length > 0;
     return {
       failing,
-      failingSince: failing ? this.failingSince : null,
-      lastError: failing ? this.lastFailure : null,
+      failingSince: failing ? Math.min(...since) : null,
+      lastError: this.queueError?.message ?? (this.failures > 0 ? this.lastFailure : (this.refusal?.message ?? null)),
       lastDelivered: this.lastDelivered || null,
     };
   }
@@ -346,8 +398,8 @@ export class OtlpHttpSender {
 
 /**
  * The delivery self-metrics, sent with every batch and served at /metrics: queue depth and bytes,
- * delivered, dropped (queue full) and failed batches, retries. Counters carry both the delta since the
- * previous call and the cumulative value since `since` (the agent's start).
+ * delivered, dropped (queue or disk full), failed and lost batches, retries. Counters carry both the
+ * delta since the previous call and the cumulative value since `since` (the agent's start).
  */
 export class DeliveryMetrics {
   private previous = new Map<string, number>();
@@ -370,8 +422,9 @@ export class DeliveryMetrics {
       { name: 'nrdot.export.queue.batches', unit: '{batch}', description: 'Batches waiting in the OTLP delivery queue.', kind: 'gauge', monotonic: false, integer: true, points: [{ attributes: null, value: this.queue.depth }] },
       { name: 'nrdot.export.queue.size', unit: 'By', description: 'Bytes waiting in the OTLP delivery queue.', kind: 'gauge', monotonic: false, integer: true, points: [{ attributes: null, value: this.queue.bytes }] },
       counter('nrdot.export.batches.delivered', '{batch}', 'Batches the OTLP backend accepted.', s.delivered),
-      counter('nrdot.export.batches.dropped', '{batch}', 'Oldest batches dropped because the delivery queue was full.', this.queue.dropped),
+      counter('nrdot.export.batches.dropped', '{batch}', 'Batches dropped because the delivery queue was full (the oldest), or its disk (the newest).', this.queue.dropped),
       counter('nrdot.export.batches.failed', '{batch}', 'Batches the OTLP backend refused for good (400, 401, 403, ...), or too large even alone.', s.failed),
+      counter('nrdot.export.batches.lost', '{batch}', 'Queued batches whose files vanished from the queue directory (removed outside the agent), skipped.', this.queue.lost),
       counter('nrdot.export.retries', '{request}', 'OTLP requests that failed and are retried (429, 502-504, timeouts, connection errors).', s.retries),
       counter('nrdot.export.datapoints.rejected', '{datapoint}', 'Datapoints the OTLP backend rejected in partial successes.', s.rejectedDatapoints),
     ];

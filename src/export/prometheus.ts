@@ -115,3 +115,28 @@ export function renderPrometheus(batch: Batch, kpis: Kpis): string {
   }
   return e.text();
 }
+
+/** One exporter's health, for renderHealth. */
+export interface ExporterHealth {
+  exporter: string;
+  failing: boolean;
+  /** Intervals it could not take since the agent started. */
+  intervalsFailed: number;
+}
+
+/**
+ * Each exporter's and the state store's health, served at /metrics beside the latest interval and
+ * never sent in the billed OTLP export (SPEC: export health goes to /metrics only).
+ */
+export function renderHealth(exporters: ExporterHealth[], store: Omit<ExporterHealth, 'exporter'>): string {
+  const e = new Exposition();
+  for (const x of exporters) {
+    e.add('nrdot_export_failing', 'gauge', 'Whether the exporter is failing (1) or not (0): OTLP retrying, refused for good since its last accepted batch, or its queue unable to store; the file unwritable.', [['exporter', x.exporter]], x.failing ? 1 : 0);
+  }
+  for (const x of exporters) {
+    e.add('nrdot_export_intervals_failed_total', 'counter', 'Intervals the exporter could not take (the file not written, the OTLP batch not queued).', [['exporter', x.exporter]], x.intervalsFailed);
+  }
+  e.add('nrdot_store_failing', 'gauge', 'Whether writes to the state store fail (1) or not (0), a full disk say.', [], store.failing ? 1 : 0);
+  e.add('nrdot_store_intervals_failed_total', 'counter', 'Intervals whose KPIs and pipeline state the state store could not take.', [], store.intervalsFailed);
+  return e.text();
+}

@@ -8,7 +8,7 @@
  * deletes it once delivered or given up (`remove`), or replaces it by its halves (`split`, for a backend
  * that finds it too large).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireLock, LockedError } from '../file-lock.js';
 
@@ -27,6 +27,11 @@ export interface DurableQueueOptions {
   dir: string;
   /** Bound on the bytes the queue holds. */
   maxBytes: number;
+  /**
+   * Told of batches that vanished from the directory (removed outside the agent, or the whole
+   * directory removed: `folder` true), once each: they are skipped and counted in `lost`.
+   */
+  onLost?: (keys: string[], folder: boolean) => void;
 }
 
 export class DurableQueue {
@@ -39,13 +44,17 @@ export class DurableQueue {
   private unlock: () => void = () => undefined;
   /** The batch being sent (handed out by peek): not dropped to make room. */
   private busy: string | null = null;
-  /** Batches (and their bytes) dropped to stay within the bound since this queue was opened. */
+  /** Batches (and their bytes) dropped since this queue was opened: to stay within the bound, or not writable (disk full). */
   dropped = 0;
   droppedBytes = 0;
+  /** Batches that vanished from the directory since this queue was opened (skipped, never retried). */
+  lost = 0;
+  private readonly onLost: (keys: string[], folder: boolean) => void;
 
   constructor(options: DurableQueueOptions) {
     this.dir = options.dir;
     this.maxBytes = options.maxBytes;
+    this.onLost = options.onLost ?? (() => undefined);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.lock();
     for (const name of readdirSync(this.dir)) {
@@ -86,37 +95,89 @@ export class DurableQueue {
     return this.totalBytes;
   }
 
-  /** Stores a batch durably; drops the oldest ones first if it would not fit. Returns its key ('' if dropped). */
+  /**
+   * Stores a batch durably, then drops the oldest ones if the queue is past its bound. Returns its key
+   * ('' if dropped). A batch that cannot be written (disk full) is dropped, counted, and the error
+   * thrown: nothing queued before is lost.
+   */
   enqueue(payload: Uint8Array): string {
+    this.reconcile();
     if (payload.length > this.maxBytes) {
       // Larger than the whole queue: it can only be dropped.
       this.dropped++;
       this.droppedBytes += payload.length;
       return '';
     }
-    while (this.totalBytes + payload.length > this.maxBytes) {
+    const key = String(this.nextId++).padStart(12, '0');
+    try {
+      this.write(key, payload);
+    } catch (err) {
+      this.dropped++;
+      this.droppedBytes += payload.length;
+      throw err;
+    }
+    this.entries.push({ key, size: payload.length });
+    this.totalBytes += payload.length;
+    while (this.totalBytes > this.maxBytes) {
       const i = this.entries[0]?.key === this.busy ? 1 : 0;
       const oldest = this.entries[i];
-      if (!oldest) break;
+      if (!oldest || oldest.key === key) break;
       this.entries.splice(i, 1);
       rmSync(this.path(oldest.key), { force: true });
       this.totalBytes -= oldest.size;
       this.dropped++;
       this.droppedBytes += oldest.size;
     }
-    const key = String(this.nextId++).padStart(12, '0');
-    this.write(key, payload);
-    this.entries.push({ key, size: payload.length });
-    this.totalBytes += payload.length;
     return key;
   }
 
-  /** The oldest batch, or null when the queue is empty. It is not dropped to make room until removed. */
+  /**
+   * The oldest batch, or null when the queue is empty. It is not dropped to make room until removed
+   * or released. A batch whose file is gone is skipped and counted as lost.
+   */
   peek(): QueuedBatch | null {
-    const oldest = this.entries[0];
-    if (!oldest) return null;
-    this.busy = oldest.key;
-    return { key: oldest.key, payload: readFileSync(this.path(oldest.key)) };
+    for (let oldest = this.entries[0]; oldest; oldest = this.entries[0]) {
+      let payload: Buffer;
+      try {
+        payload = readFileSync(this.path(oldest.key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // Gone: so may be others, or the whole directory. Nothing is being sent while we peek.
+        this.busy = null;
+        this.reconcile();
+        continue;
+      }
+      this.busy = oldest.key;
+      return { key: oldest.key, payload };
+    }
+    return null;
+  }
+
+  /** The batch handed out by peek is no longer being sent (it will be retried): it may be dropped to make room. */
+  release(key: string): void {
+    if (this.busy === key) this.busy = null;
+  }
+
+  /**
+   * Matches the index with the directory: batches whose files are gone are forgotten and counted as
+   * lost, and a removed directory is recreated (and locked again), so that the depth tells the truth.
+   * The batch being sent is left to its answer. Called before each batch is queued.
+   */
+  private reconcile(): void {
+    let names: Set<string>;
+    let folder = false;
+    try {
+      names = new Set(readdirSync(this.dir));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.unlock();
+      this.lock();
+      names = new Set();
+      folder = true;
+    }
+    const gone = this.entries.filter((e) => e.key !== this.busy && !names.has(`${e.key}${SUFFIX}`)).map((e) => e.key);
+    if (gone.length > 0 || folder) this.forget(gone, folder);
   }
 
   /** Removes a batch (delivered, or given up on). */
@@ -143,6 +204,19 @@ export class DurableQueue {
     for (const p of parts) this.totalBytes += p.payload.length;
   }
 
+  /** Drops batches whose files are gone from the index, counts them as lost and says so once. */
+  private forget(keys: string[], folder: boolean): void {
+    const gone = new Set(keys);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i]!;
+      if (!gone.has(e.key)) continue;
+      this.entries.splice(i, 1);
+      this.totalBytes -= e.size;
+    }
+    this.lost += keys.length;
+    this.onLost(keys, folder);
+  }
+
   /** Gives the directory up to the next agent. */
   close(): void {
     this.unlock();
@@ -160,14 +234,19 @@ export class DurableQueue {
 
   private write(key: string, payload: Uint8Array): void {
     const temp = join(this.dir, `${TEMP_PREFIX}${key}`);
-    const fd = openSync(temp, 'w', 0o600);
     try {
-      writeSync(fd, payload);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(temp, 'w', 0o600);
+      try {
+        writeFileSync(fd, payload); // all of it: a write cut short by a full disk throws
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, this.path(key));
+    } catch (err) {
+      rmSync(temp, { force: true }); // a batch cut short (disk full) never becomes visible
+      throw err;
     }
-    renameSync(temp, this.path(key));
   }
 
   private path(key: string): string {

@@ -1,5 +1,5 @@
 /** The daemon's SQLite state store: profile state and journal, settings, pipeline state, KPI history and shadow profiles' KPIs, alert outbox, decisions. */
-export { STATE_FILE, StateStore, StoreError } from './store.js';
+export { isSqliteError, STATE_FILE, StateStore, StoreError } from './store.js';
 export { HOURLY_RETENTION_SECONDS, KPI_FIELDS, kpiRecord, RAW_RETENTION_SECONDS, type KpiField } from './kpi-history.js';
 export { SCHEMA_VERSION } from './migrations.js';
 export type {

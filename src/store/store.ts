@@ -409,6 +409,11 @@ function migrate(db: Database.Database): void {
   }
 }
 
+/** An error of the database itself (disk full, I/O), as a write to the running store can fail. */
+export function isSqliteError(err: unknown): boolean {
+  return err instanceof Database.SqliteError;
+}
+
 /** A table or column name as an SQL identifier. */
 function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
