@@ -52,6 +52,25 @@ describe('durable queue', () => {
     assert.equal(q.dropped, 1);
   });
 
+  it('skips batch files removed from the directory, counts them as lost once, and recreates a removed directory', () => {
+    const dir = fresh();
+    const told: Array<[string[], boolean]> = [];
+    const q = new DurableQueue({ dir, maxBytes: 10_000, onLost: (keys, folder) => told.push([keys, folder]) });
+    const keys = [1, 2, 3, 4].map((i) => q.enqueue(batch(i)));
+    rmSync(join(dir, `${keys[0]}.batch`));
+    assert.equal(q.peek()!.key, keys[1], 'peek skips the file that is gone');
+    rmSync(join(dir, `${keys[2]}.batch`));
+    q.enqueue(batch(5));
+    assert.deepEqual([q.depth, q.bytes, q.lost], [3, 300, 2], 'the index matches the directory before a batch is queued');
+    rmSync(dir, { recursive: true });
+    q.enqueue(batch(6));
+    assert.deepEqual([q.depth, q.lost], [2, 4], 'batch 2, being sent, is left to its answer: 4 and 5 are lost');
+    assert.equal(q.peek()!.key, '000000000006', 'batch 2 is found gone when it is to be sent again');
+    assert.deepEqual([q.depth, q.bytes, q.lost], [1, 100, 5]);
+    assert.deepEqual(told, [[[keys[0]], false], [[keys[2]], false], [[keys[3], '000000000005'], true], [[keys[1]], false]]);
+    assert.deepEqual(readdirSync(dir).sort(), ['.lock', '000000000006.batch'], 'recreated, and locked again');
+  });
+
   it('replaces a batch by its halves in its place, also across a restart', () => {
     const dir = fresh();
     const q = new DurableQueue({ dir, maxBytes: 10_000 });
