@@ -209,6 +209,26 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
     }
   });
 
+  it('serves /metrics values without float noise, in the shortest form', async () => {
+    const dir = dataDir();
+    const agent = await startAgent(dir);
+    try {
+      // Rollups sum many CPU deltas: noise shows from the second interval on.
+      await agent.waitForLog((l) => isInterval(l) && l !== agent.lines.find(isInterval), 20_000, 'a second interval');
+      const info = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { address: string };
+      const text = await (await fetch(`http://${info.address}/metrics`)).text();
+      const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+      const value = (l: string): string => l.slice(l.lastIndexOf(' ') + 1);
+      assert.ok(samples.length > 50, text);
+      assert.ok(samples.some((l) => value(l).includes('.')), 'some values have fractions');
+      // 0.2899999999999999 or 93.00000000000001: a long run of 9s or 0s before the last digit.
+      const noisy = samples.filter((l) => /\.\d*(?:0{6}|9{6})\d*$/.test(value(l)) || !Number.isFinite(Number(value(l))));
+      assert.deepEqual(noisy, []);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('serves the API on a Unix socket when asked', async () => {
     const dir = dataDir();
     const socket = join(dir, 'api.sock');

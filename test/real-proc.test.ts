@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { groupName } from '../src/pipeline/rollup.js';
 import { ProcfsReader } from '../src/procfs/index.js';
 import { CUT_MARK, MAX_CMDLINE } from '../src/snapshot/cmdline.js';
 import type { ProcessSample } from '../src/snapshot/types.js';
@@ -170,5 +171,28 @@ describe('ProcfsReader on the real /proc', () => {
     }
     assert.ok(scrapes >= 10, `${scrapes} scrapes ran during the storm`);
     assert.ok(sightings > 0, 'the scrapes saw short-lived processes');
+  });
+
+  it('groups programs run from a memfd by the memfd\'s name, its hash folded', async () => {
+    // As container runtimes and sandboxes do: copy a program into a memfd and run it from there.
+    const script = 'import os,sys\nfd=os.memfd_create(sys.argv[1],0)\nos.write(fd,open("/bin/sleep","rb").read())\nos.execv("/proc/self/fd/%d"%fd,["sleep","303"])';
+    const names = ['sealed-91173221a7ea', 'sealed-0c4e5f6a7b8d'];
+    for (const name of names) await start('python3', ['-c', script, name]);
+    let found: ProcessSample[] = [];
+    try {
+      // `spawn` fires at the first exec (python, or a version manager's shim in front of it); the
+      // memfd's exec follows: read until both show it (a fresh reader each time: a reader keeps
+      // the exe it saw first for an interval).
+      for (let i = 0; i < 200 && found.length < 2; i++) {
+        const reader = new ProcfsReader();
+        found = reader.read().snapshot.processes.filter((p) => names.some((n) => p.exe === `/memfd:${n} (deleted)`) && p.cmdline === 'sleep 303');
+        reader.close();
+        if (found.length < 2) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(found.map((p) => p.exe).sort(), ['/memfd:sealed-0c4e5f6a7b8d (deleted)', '/memfd:sealed-91173221a7ea (deleted)']);
+      assert.deepEqual(found.map(groupName), ['memfd:sealed-*', 'memfd:sealed-*']);
+    } finally {
+      for (const p of found) process.kill(p.pid, 'SIGKILL');
+    }
   });
 });

@@ -49,10 +49,10 @@ interface Family {
 class Exposition {
   private readonly families = new Map<string, Family>();
 
-  add(name: string, type: Family['type'], help: string, labels: Array<[string, string]>, value: number): void {
+  add(name: string, type: Family['type'], help: string, labels: Array<[string, string]>, value: number, unit = ''): void {
     let f = this.families.get(name);
     if (!f) this.families.set(name, (f = { type, help, samples: [] }));
-    f.samples.push(`${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}`);
+    f.samples.push(`${name}${labelText(labels)} ${sampleValue(value, unit)}`);
   }
 
   text(): string {
@@ -60,6 +60,20 @@ class Exposition {
     for (const [name, f] of this.families) out += `# HELP ${name} ${f.help.replace(/\n/g, ' ')}\n# TYPE ${name} ${f.type}\n${f.samples.join('\n')}\n`;
     return out;
   }
+}
+
+/**
+ * A value as Prometheus reads it, without the noise of float arithmetic, in the shortest form that
+ * reads back the same. Seconds (CPU time: the kernel counts in 10 ms ticks) are rounded to the
+ * microsecond: a rollup's counter is a sum of many deltas, each a difference of two large counters
+ * (0.019999999999998 is 0.02). Other fractions (ratios, costs) keep 12 significant digits, which
+ * drops the last bits of a division. Rounding to a grid or to a count of significant digits never
+ * reverses an order, so a counter stays monotonic.
+ */
+export function sampleValue(value: number, unit = ''): string {
+  if (!Number.isFinite(value)) return '0';
+  if (Number.isInteger(value)) return String(value);
+  return String(unit === 's' ? Math.round(value * 1e6) / 1e6 : Number(value.toPrecision(12)));
 }
 
 function resourceLabels(a: Attributes): Array<[string, string]> {
@@ -78,7 +92,7 @@ export function renderPrometheus(batch: Batch, kpis: Kpis): string {
       for (const m of r.metrics) {
         if (!m.name.startsWith('nrdot.export.') && !m.name.startsWith('nrdot.agent.')) continue;
         const counter = m.kind === 'sum' && m.monotonic;
-        for (const p of m.points) e.add(prometheusName(m), counter ? 'counter' : 'gauge', m.description, [], counter ? (p.cumulative ?? p.value) : p.value);
+        for (const p of m.points) e.add(prometheusName(m), counter ? 'counter' : 'gauge', m.description, [], counter ? (p.cumulative ?? p.value) : p.value, m.unit);
       }
       continue;
     }
@@ -91,7 +105,7 @@ export function renderPrometheus(batch: Batch, kpis: Kpis): string {
       const counter = m.kind === 'sum' && m.monotonic;
       for (const p of m.points) {
         const point = p.attributes ? Object.entries(p.attributes).map(([k, v]): [string, string] => [k.replace(/\./g, '_'), String(v)]) : [];
-        e.add(name, counter ? 'counter' : 'gauge', m.description, [...labels, ...point], counter ? (p.cumulative ?? p.value) : p.value);
+        e.add(name, counter ? 'counter' : 'gauge', m.description, [...labels, ...point], counter ? (p.cumulative ?? p.value) : p.value, m.unit);
         if (m.name === 'process.count') t.rolled += p.value;
       }
     }

@@ -60,16 +60,32 @@ export interface RollupOutput {
   carry: Map<string, RollupCarry>;
 }
 
-/** The group of a process: its executable's basename, else its name with digits folded (`kworker/*`). */
+/**
+ * The group of a process: its executable's basename, else its name with digits folded (`kworker/*`).
+ * Names that a program generates fold too, so that each run does not make a group of its own:
+ * hex hashes (`memfd:sealed-91173221a7ea` -> `memfd:sealed-*`), an AppImage's mount
+ * (`.mount_Obsidi3kQ2x` -> `.mount_*`), a package manager's leftover of a replaced binary
+ * (`/usr/sbin/sshd;5f3a2b1c (deleted)` -> `sshd`).
+ */
 export function groupName(p: ProcessSample): string {
   if (p.exe !== '') {
     const path = p.exe.endsWith(' (deleted)') ? p.exe.slice(0, -10) : p.exe;
-    const base = path.slice(path.lastIndexOf('/') + 1);
-    if (base !== '') return base;
+    // A program run from a memfd has the memfd's name for a path, slashes and all (runc's `memfd:runc_cloned:/proc/self/exe`).
+    const base = path.startsWith('/memfd:') ? path.slice(1) : path.slice(path.lastIndexOf('/') + 1);
+    if (base !== '') return stableName(base);
   }
   const slash = p.name.indexOf('/');
   if (slash > 0) return `${p.name.slice(0, slash)}/*`;
   return p.name.replace(/\d+/g, '*');
+}
+
+/** An executable's name without the parts a program generated (see groupName). Linear: one pass per pattern. */
+function stableName(base: string): string {
+  const semicolon = base.indexOf(';');
+  if (semicolon > 0) base = base.slice(0, semicolon);
+  if (base.startsWith('.mount_')) return '.mount_*';
+  // 8 or more hex digits with a digit among them: a hash or a random suffix, not a word.
+  return base.replace(/[0-9a-fA-F]{8,}/g, (h) => (/\d/.test(h) ? '*' : h));
 }
 
 interface Group<M> {
