@@ -34,7 +34,7 @@ describe('nrdot-plus-ctl profile compare', () => {
     // 2025-11-26 00:00 UTC on, one snapshot every 10 s.
     const synth = await run(CTL, ['synth', '--archetype', 'db-host', '--intervals', '12', '--interval', '10', '--output', recording]);
     assert.equal(synth.code, 0, synth.stderr);
-    // The control loop stopped, so that balanced stays in force (on this host it would step toward visibility).
+    // The control loop off (the default, said here because the test depends on it): balanced stays in force.
     const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '', NRDOT_ENABLE_CONTROL_LOOP: 'false' });
     try {
       await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 60_000, 'the end of the replay');
@@ -106,8 +106,8 @@ describe('nrdot-plus-ctl profile compare', () => {
     const recording = join(dir, 'db.ndjson.gz');
     const synth = await run(CTL, ['synth', '--archetype', 'db-host', '--intervals', '12', '--interval', '10', '--output', recording]);
     assert.equal(synth.code, 0, synth.stderr);
-    // The loop on: this host is far under budget, so it steps toward visibility during the replay.
-    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '' });
+    // The loop on, with a budget far below any profile's cost: it goes to emergency at its first check.
+    const agent = AgentProcess.start(['--replay', recording, '--replay-pace', 'fast'], { NRDOT_DATA_DIR: dir, NRDOT_CONFIG: '', NRDOT_ENABLE_CONTROL_LOOP: 'true', NRDOT_MAX_COST_HOUR: '0.000001' });
     try {
       await agent.waitForLog((l) => /replay finished/.test(String(l.msg)), 60_000, 'the end of the replay');
       const history = JSON.parse((await ctl(dir, ['control', 'history', '--json'])).stdout) as { checks: Array<{ inputs: { profile: string; predicted?: Record<string, { costPerHour: number }> } }> };

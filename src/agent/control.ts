@@ -2,8 +2,12 @@
  * The control loop inside the daemon: runs a check (src/control/controller.ts) every check_interval
  * of data time on the KPI rows in the state store, records every check with its inputs, applies the
  * loop's profile to the store (journaled, who: "control loop"), and keeps its memory (dwell, freeze,
- * emergency guard, alert episodes) and whether it is stopped in the store, so that a restart carries
- * on, and a stopped loop stays stopped.
+ * emergency guard, alert episodes) and whether an operator started or stopped it in the store, so
+ * that a restart carries on, a started loop keeps running and a stopped loop stays stopped.
+ *
+ * Whether it runs: stopped by `control stop` or a rollback, until `control start`; else started by
+ * `control start`, until `control stop`; else as the configuration says (`control_loop.enabled`,
+ * off by default: a fresh install keeps the profile it was given).
  */
 import type { Actor } from '../api/routes.js';
 import type { Config } from '../config/index.js';
@@ -14,6 +18,8 @@ import type { Logger } from './log.js';
 
 const MEMORY = 'control.memory';
 const STOPPED = 'control.stopped';
+/** Written by `control start` (and by migration 3 for a loop that ran before it was off by default). */
+const STARTED = 'control.started';
 
 /** Whether the emergency guard was on when the daemon last stopped (for the profile at start). */
 export function storedGuard(store: StateStore): boolean {
@@ -26,11 +32,12 @@ export function storedGuard(store: StateStore): boolean {
  */
 export function stopInStore(store: StateStore, stopped: Stopped): void {
   store.setSetting(STOPPED, stopped);
+  store.setSetting(STARTED, undefined);
   const memory = store.getSetting<ControlMemory>(MEMORY);
   if (memory?.guard) store.setSetting(MEMORY, { ...memory, guard: false });
 }
 
-/** Why the loop is stopped: by whom, when (unix seconds), why. */
+/** Why the loop is stopped (or was started): by whom, when (unix seconds), why. */
 export interface Stopped {
   time: number;
   who: string;
@@ -49,7 +56,7 @@ export interface ControlParts {
 
 export class ControlLoop {
   private memory: ControlMemory | null;
-  /** Stopped by the configuration (control_loop.enabled: false / NRDOT_ENABLE_CONTROL_LOOP=false), for this run only. */
+  /** Off by the configuration (control_loop.enabled: false, the default), unless `control start` says otherwise. */
   private configStop: Stopped | null = null;
 
   constructor(private readonly p: ControlParts) {
@@ -57,12 +64,12 @@ export class ControlLoop {
     this.setConfig(p.config, Date.now() / 1000, true);
   }
 
-  /** A reloaded configuration: new targets from the next check; `enabled: false` stops the loop for this run. */
+  /** A reloaded configuration: new targets from the next check; `enabled` turns the loop on or off unless an operator started or stopped it. */
   setConfig(config: Config, now: number, initial = false): void {
     const was = this.p.config.control_loop.enabled;
     this.p.config = config;
     if (config.control_loop.enabled) this.configStop = null;
-    else if (initial || was) this.configStop = { time: now, who: 'configuration', reason: 'control_loop.enabled is false (or NRDOT_ENABLE_CONTROL_LOOP=false)' };
+    else if (initial || was) this.configStop = { time: now, who: 'configuration', reason: 'control_loop.enabled is false, the default; NRDOT_ENABLE_CONTROL_LOOP=true turns it on' };
   }
 
   /** The emergency guard: the stored `emergency` wins over the schedule. */
@@ -71,7 +78,12 @@ export class ControlLoop {
   }
 
   get stopped(): Stopped | null {
-    return this.p.store.getSetting<Stopped>(STOPPED) ?? this.configStop;
+    return this.p.store.getSetting<Stopped>(STOPPED) ?? (this.started ? null : this.configStop);
+  }
+
+  /** Started by `control start` (kept across restarts, over a configuration that leaves the loop off). */
+  get started(): Stopped | null {
+    return this.p.store.getSetting<Stopped>(STARTED) ?? null;
   }
 
   get running(): boolean {
@@ -111,6 +123,13 @@ export class ControlLoop {
       to: c.to,
       reason: c.reason,
     });
+    const reach = c.memory.loop.visibilityOutOfReach ?? null;
+    if ((reach === null) !== (memory.loop.visibilityOutOfReach == null)) {
+      // Once per episode: every check records it, the log says when it begins and ends.
+      const min = `${(this.p.config.control_loop.min_visibility * 100).toFixed(1)}%`;
+      if (reach) log.info({ best: reach.best, visibility: reach.visibility }, `control loop: no profile reaches visibility ${min} on this host (best: ${reach.best} ${(reach.visibility * 100).toFixed(1)}%); the visibility rule holds until one does`);
+      else log.info({}, `control loop: the minimum visibility ${min} is met, or within reach of a profile, again`);
+    }
     if (c.changed) {
       store.setActiveProfile(c.to, { time: now, who: 'control loop', reason: c.reason });
       log.info({ from: c.from, to: c.to, rule: c.rule, guard: c.memory.guard }, `control loop: ${c.from} -> ${c.to}: ${c.reason}`);
@@ -133,12 +152,12 @@ export class ControlLoop {
     return true;
   }
 
-  /** Starts the loop (also over a configuration that disabled it, for this run). False when it was running. */
+  /** Starts the loop, also over a configuration that leaves it off, until `control stop` (kept across restarts). False when it was running. */
   start(time: number, by: Actor): boolean {
     const was = this.stopped;
     if (was === null) return false;
     this.p.store.setSetting(STOPPED, undefined);
-    this.configStop = null;
+    this.p.store.setSetting(STARTED, { time, who: by.who, reason: by.reason });
     // The dwell restarts: the loop picks up from the profile in force now, not from its old memory.
     if (this.memory) this.remember({ ...this.memory, lastCheck: time, guard: false, loop: { ...this.memory.loop, lastChange: time, calmSince: null } });
     this.p.log.info({ by: by.who }, `control loop started by ${by.who}: ${by.reason}`);
@@ -155,6 +174,7 @@ export class ControlLoop {
     return {
       running: this.running,
       stopped: this.stopped,
+      started: this.running ? this.started : null,
       enabled_by_configuration: c.enabled,
       check_interval_s: c.check_interval,
       next_check_in_s: memory === null ? c.check_interval : Math.max(0, Math.round(memory.lastCheck + c.check_interval - now)),
@@ -167,6 +187,7 @@ export class ControlLoop {
         freeze: { changes: targets.freezeChanges, window_s: targets.freezeWindowSeconds, for_s: targets.freezeSeconds },
       },
       guard: memory?.guard ?? false,
+      visibility_out_of_reach: memory?.loop.visibilityOutOfReach ?? null,
       frozen_until: memory?.loop.frozenUntil ?? null,
       last_change: memory?.loop.lastChange ?? null,
       last_check: last,

@@ -105,7 +105,9 @@ export class Daemon implements DaemonApi {
       raise: (event, details, time) => this.raise(event, details, time),
       shadows: (since, until) => p.store.shadowKpis({ after: since, until }),
     });
-    if (!this.control.running) p.log.info({ stopped: this.control.stopped }, `control loop stopped (${this.control.stopped!.who}: ${this.control.stopped!.reason}); start it with nrdot-plus-ctl control start`);
+    // Off by default says nothing worth a line at every start; a stop by an operator or a rollback does.
+    const stopped = this.control.stopped;
+    if (stopped && stopped.who !== 'configuration') p.log.info({ stopped }, `control loop stopped (${stopped.who}: ${stopped.reason}); start it with nrdot-plus-ctl control start`);
   }
 
   /** The profile in force now (pin, emergency guard, schedule, state store, configuration). */

@@ -38,6 +38,7 @@ interface ControlStatus {
     freeze: { changes: number; window_s: number; for_s: number };
   };
   guard: boolean;
+  visibility_out_of_reach: { best: string; visibility: number } | null;
   frozen_until: number | null;
   last_change: number | null;
   last_check: CheckRow | null;
@@ -68,7 +69,7 @@ export function renderControlStatus(s: ControlStatus): string {
     ['profile', describeInForce(s.profile)],
     ['budget', budgetText(t.budget)],
     ['series', `max ${t.max_series}, target ${t.target_series}`],
-    ['min visibility', formatPercent(t.min_visibility)],
+    ['min visibility', `${formatPercent(t.min_visibility)}${s.visibility_out_of_reach ? yellow(`: out of reach on this host (best: ${s.visibility_out_of_reach.best} ${formatPercent(s.visibility_out_of_reach.visibility)}); the visibility rule holds`) : ''}`],
     ['anti-thrashing', `dwell ${t.dwell_s} s; more than ${t.freeze.changes} changes in ${t.freeze.window_s / 60} min freeze it for ${t.freeze.for_s} s`],
     ['checks', `every ${s.check_interval_s} s of data${s.running ? `, next in ${s.next_check_in_s} s` : ''}`],
   ];

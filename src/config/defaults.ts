@@ -171,7 +171,7 @@ export const DEFAULT_CONFIG: ConfigFile = {
     },
   },
   custom_profiles: {},
-  control_loop: { enabled: true, check_interval: 30, target_reduction: 0.85, max_series: 2000, target_series: 1000, min_visibility: 0.75 },
+  control_loop: { enabled: false, check_interval: 30, target_reduction: 0.85, max_series: 2000, target_series: 1000, min_visibility: 0.15 },
   advanced: {
     ewma: { enabled: true, alpha: 0.2 },
     variance_detection: { enabled: true, threshold_multiplier: 2.0, warmup_intervals: 5, min_cpu_percent_change: 5, min_memory_mb_change: 50 },

@@ -32,7 +32,7 @@ describe('control loop check', () => {
   it('prices other profiles from the shadow rows: mean and worst interval', () => {
     const shadows = [row(T0, 'aggressive', { cost_per_hour_optimized: 0.8, series_exported: 900 }), row(T0 + 30, 'aggressive', { cost_per_hour_optimized: 0.4 }), row(T0 + 30, 'balanced', { cost_per_hour_optimized: 7 })];
     const i = checkInputs([row(T0 + 30, 'balanced')], 'balanced', shadows)!;
-    assert.deepEqual(i.predicted, { aggressive: { costPerHour: 0.6000000000000001, costPerHourMax: 0.8, series: 1500 } });
+    assert.deepEqual(i.predicted, { aggressive: { costPerHour: 0.6000000000000001, costPerHourMax: 0.8, series: 1500, visibility: 0.8 } });
   });
 
   it('steps over budget and records the profile for the store; the dwell restarts after an operator change', () => {

@@ -94,7 +94,7 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
  * The loop's inputs from the intervals since the last check that ran under `profile` (intervals of
  * another profile say nothing about this one): means of cost, baseline, series and visibility, the
  * worst critical coverage; and, from the shadow rows given (the last SHADOW_WINDOW_SECONDS), what each other
- * profile would cost on average.
+ * profile would cost and show on average.
  */
 export function checkInputs(rows: readonly KpiRecord[], profile: string, shadows: readonly ShadowKpiRecord[] = []): CheckInputs | null {
   const own = rows.filter((r) => r.profile === profile);
@@ -102,18 +102,19 @@ export function checkInputs(rows: readonly KpiRecord[], profile: string, shadows
   const coverage = own.map((r) => r.coverage_critical).filter((c): c is number => c !== null);
   // A shadow's mean over the window: one interval is noise (a burst of short-lived processes), and a
   // step taken on a lucky interval bounces back at the next check.
-  const sums = new Map<string, { cost: number; max: number; series: number; n: number }>();
+  const sums = new Map<string, { cost: number; max: number; series: number; visibility: number; n: number }>();
   for (const s of shadows) {
     if (s.profile === profile) continue;
-    const sum = sums.get(s.profile) ?? { cost: 0, max: 0, series: 0, n: 0 };
+    const sum = sums.get(s.profile) ?? { cost: 0, max: 0, series: 0, visibility: 0, n: 0 };
     sum.cost += s.cost_per_hour_optimized;
+    sum.visibility += s.visibility;
     sum.max = Math.max(sum.max, s.cost_per_hour_optimized);
     sum.series = Math.max(sum.series, s.series_exported);
     sum.n++;
     sums.set(s.profile, sum);
   }
   const predicted: Record<string, Prediction> = {};
-  for (const [name, sum] of sums) predicted[name] = { costPerHour: sum.cost / sum.n, costPerHourMax: sum.max, series: sum.series };
+  for (const [name, sum] of sums) predicted[name] = { costPerHour: sum.cost / sum.n, costPerHourMax: sum.max, series: sum.series, visibility: sum.visibility / sum.n };
   return {
     profile,
     intervals: own.length,

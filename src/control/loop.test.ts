@@ -60,7 +60,28 @@ describe('control loop decision', () => {
   it('steps toward visibility when it is too low and the budget allows', () => {
     const ds = run(repeat({ ...ok, visibility: 0.6 }, 25), 'minimal');
     assert.deepEqual(profiles(ds), ['minimal>aggressive', 'aggressive>balanced', 'balanced>conservative']);
-    assert.match(ds.at(-1)!.reason, /already at conservative/);
+    assert.match(ds.at(-1)!.reason, /visibility 60\.0% is below 75\.0%, but no profile reaches it on this host \(best: conservative 60\.0%\)$/);
+  });
+
+  it('steps toward visibility only to a profile whose shadow meets the minimum, and holds when none does', () => {
+    const shown = (balanced: number, conservative: number): LoopInputs => ({
+      ...ok,
+      visibility: 0.3,
+      predicted: {
+        balanced: { costPerHour: 0.5, costPerHourMax: 0.5, series: 900, visibility: balanced },
+        conservative: { costPerHour: 0.6, costPerHourMax: 0.6, series: 950, visibility: conservative },
+      },
+    });
+    // No profile reaches 75% on this host: aggressive stays, and every check says why, as a plain hold.
+    const held = run(repeat(shown(0.4, 0.5), 40), 'aggressive');
+    assert.deepEqual(profiles(held), []);
+    assert.ok(held.every((d) => d.rule === 'hold'), 'not a visibility hold at every check');
+    assert.match(held[0]!.reason, /^within budget \$1\.00\/h .*; visibility 30\.0% is below 75\.0%, but no profile reaches it on this host \(best: conservative 50\.0%, shadow\)$/);
+    assert.deepEqual(held.at(-1)!.state.visibilityOutOfReach, { best: 'conservative', visibility: 0.5 });
+    // Conservative reaches it: one step at a time toward it, through balanced.
+    const ds = run(repeat(shown(0.5, 0.8), 25), 'aggressive');
+    assert.deepEqual(profiles(ds), ['aggressive>balanced', 'balanced>conservative']);
+    assert.equal(ds[0]!.state.visibilityOutOfReach, null);
   });
 
   it('gives visibility back only after a full dwell of low series and cost', () => {

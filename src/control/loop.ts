@@ -62,6 +62,8 @@ export interface Prediction {
   costPerHourMax: number;
   /** The most series one interval exported. */
   series: number;
+  /** Mean visibility (the smaller of the CPU and memory shares in individual series); absent in older records. */
+  visibility?: number;
 }
 
 export interface LoopState {
@@ -79,6 +81,11 @@ export interface LoopState {
   bounces?: number;
   /** No step toward visibility before this time (unix seconds), after a bounce. */
   relaxNotBefore?: number | null;
+  /**
+   * Visibility is below the minimum and no profile toward visibility reaches it on this host, by the
+   * shadow profiles: the best of them and its visibility. The visibility rule holds while it lasts.
+   */
+  visibilityOutOfReach?: { best: string; visibility: number } | null;
 }
 
 /**
@@ -179,11 +186,31 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     if (p.series > t.maxSeries) return `${next} would export ${p.series} series, above max ${t.maxSeries} (shadow)`;
     return null;
   };
+  /**
+   * The best profile toward visibility (up the ladder) by its shadow's visibility, and whether it
+   * meets the minimum; null when one of them is not measured (no shadows: the SPEC rule alone).
+   */
+  const reachable = (): { ok: boolean; best: string; visibility: number } | null => {
+    let best: { ok: boolean; best: string; visibility: number } | null = null;
+    for (const name of ladder.slice(0, step)) {
+      const v = inputs.predicted?.[name]?.visibility;
+      if (v === undefined) return null;
+      if (best === null || v > best.visibility) best = { ok: v >= t.minVisibility, best: name, visibility: v };
+    }
+    return best;
+  };
   const backingOff = state.relaxNotBefore != null && now < state.relaxNotBefore ? `after ${state.bounces} bounce(s), no step toward visibility until ${new Date(state.relaxNotBefore * 1000).toISOString()}` : null;
-  if (inputs.visibility < t.minVisibility) {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  // The visibility rule steps only toward a profile that meets the minimum: when none does here, it
+  // holds and says so once (`visibilityOutOfReach`); the other rules go on.
+  const reach = inputs.visibility < t.minVisibility ? (step === 0 ? { ok: false, best: from, visibility: inputs.visibility } : reachable()) : null;
+  state.visibilityOutOfReach = reach && !reach.ok ? { best: reach.best, visibility: reach.visibility } : null;
+  const outOfReach = state.visibilityOutOfReach
+    ? `; visibility ${pct(inputs.visibility)} is below ${pct(t.minVisibility)}, but no profile reaches it on this host (best: ${state.visibilityOutOfReach.best} ${pct(state.visibilityOutOfReach.visibility)}${step === 0 ? '' : ', shadow'})`
+    : '';
+  if (inputs.visibility < t.minVisibility && !state.visibilityOutOfReach) {
     state.calmSince = null;
-    const why = `visibility ${(inputs.visibility * 100).toFixed(1)}% below ${(t.minVisibility * 100).toFixed(1)}%`;
-    if (step === 0) return hold('visibility', `${why}, already at ${from}`);
+    const why = `visibility ${pct(inputs.visibility)} below ${pct(t.minVisibility)}`;
     const unfit = wouldNotFit();
     if (unfit) return hold('visibility', `${why}, but ${unfit}: the budget wins`);
     if (backingOff) return hold('visibility', `${why}; ${backingOff}`);
@@ -194,13 +221,13 @@ export function decide(inputs: LoopInputs, previous: LoopState, now: number, t: 
     state.calmSince ??= now;
     const calm = now - state.calmSince;
     const why = `${inputs.series} series below target ${t.targetSeries} and cost ${usd(inputs.costPerHour)} below 80% of budget ${usd(budget)}`;
-    if (step === 0) return hold('relax', `${why}, already at ${from}`);
+    if (step === 0) return hold('relax', `${why}, already at ${from}${outOfReach}`);
     const unfit = wouldNotFit();
-    if (unfit) return hold('relax', `${why}, but ${unfit}`);
-    if (backingOff) return hold('relax', `${why}; ${backingOff}`);
-    if (calm < t.dwellSeconds || inDwell) return hold('relax', `${why} for ${Math.round(calm)} s; giving visibility back after ${t.dwellSeconds} s`);
-    return change(ladder[step - 1]!, 'relax', `${why} for ${Math.round(calm)} s: one step toward visibility`);
+    if (unfit) return hold('relax', `${why}, but ${unfit}${outOfReach}`);
+    if (backingOff) return hold('relax', `${why}; ${backingOff}${outOfReach}`);
+    if (calm < t.dwellSeconds || inDwell) return hold('relax', `${why} for ${Math.round(calm)} s; giving visibility back after ${t.dwellSeconds} s${outOfReach}`);
+    return change(ladder[step - 1]!, 'relax', `${why} for ${Math.round(calm)} s: one step toward visibility${outOfReach}`);
   }
   state.calmSince = null;
-  return hold('hold', `within budget ${usd(budget)} (cost ${usd(inputs.costPerHour)}, ${inputs.series} series, visibility ${(inputs.visibility * 100).toFixed(1)}%)`);
+  return hold('hold', `within budget ${usd(budget)} (cost ${usd(inputs.costPerHour)}, ${inputs.series} series, visibility ${pct(inputs.visibility)})${outOfReach}`);
 }

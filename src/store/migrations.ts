@@ -177,7 +177,22 @@ CREATE TABLE shadow_kpis (
 CREATE INDEX shadow_kpis_time ON shadow_kpis (time);
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2];
+/**
+ * The control loop became off by default (control_loop.enabled: false). A store whose loop was
+ * running when it was last checked (it has the loop's memory, no stop, and its latest check was not
+ * "the loop is stopped") was on before: by default or by `control start`, which left no mark then.
+ * It is recorded as started so that an upgrade leaves a running loop running; `control stop` stops it.
+ */
+const V3 = `
+INSERT INTO settings (key, value)
+SELECT 'control.started', json_object('time', CAST(strftime('%s', 'now') AS REAL), 'who', 'upgrade',
+  'reason', 'the loop ran before it was off by default')
+WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'control.memory')
+  AND NOT EXISTS (SELECT 1 FROM settings WHERE key IN ('control.stopped', 'control.started'))
+  AND COALESCE((SELECT reason FROM decisions ORDER BY id DESC LIMIT 1), '') <> 'the loop is stopped';
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, StateStore, StoreError } from './index.js';
+import { MIGRATIONS } from './migrations.js';
 import { kpi } from './testdata/kpi.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nrdot-store-'));
@@ -40,6 +41,32 @@ describe('state store: opening', () => {
     peek.close();
     store.close();
     store.close(); // twice is fine
+  });
+
+  it('keeps a loop that ran before it was off by default running after an upgrade, and a stopped one stopped', () => {
+    /** A version-2 store whose loop last checked with `reason`, and was stopped by an operator or not. */
+    const v2 = (lastReason: string, stopped: boolean): string => {
+      const dir = fresh();
+      mkdirSync(dir, { recursive: true });
+      const db = new Database(join(dir, 'state.db'));
+      db.exec(MIGRATIONS[0]! + MIGRATIONS[1]!);
+      db.pragma('user_version = 2');
+      db.prepare("INSERT INTO settings (key, value) VALUES ('control.memory', '{}')").run();
+      if (stopped) db.prepare("INSERT INTO settings (key, value) VALUES ('control.stopped', '{\"who\":\"ops\"}')").run();
+      db.prepare("INSERT INTO decisions (time, inputs, outcome, reason) VALUES (1, 'null', 'hold', ?)").run(lastReason);
+      db.close();
+      return dir;
+    };
+    const started = (dir: string): unknown => {
+      const store = StateStore.open(dir);
+      const value = store.getSetting<{ who: string }>('control.started');
+      store.close();
+      return value?.who ?? null;
+    };
+    assert.equal(started(v2('within budget', false)), 'upgrade');
+    assert.equal(started(v2('within budget', true)), null, 'stopped by an operator');
+    assert.equal(started(v2('the loop is stopped', false)), null, 'off by its configuration at the last check');
+    assert.equal(started(fresh()), null, 'a fresh store');
   });
 
   it('migrates once: reopening keeps the data and the version', () => {
