@@ -112,4 +112,24 @@ describe('nrdot-plus-ctl explain', () => {
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no process with pid 999999999 in snapshot 3/);
   });
+
+  it('says which rules a rolled-up process missed and by how much', async () => {
+    const web = join(dir, 'web.ndjson.gz');
+    assert.equal((await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '6', '--interval', '30', '--output', web])).code, 0);
+    const j = await run(CTL, ['explain', 'php-fpm8.2', '--input', web, '--json'], { env });
+    assert.equal(j.code, 0, j.stderr);
+    interface Missed { thresholds: { cpu_percent: number }; top_k: { tier: string; rank: number; candidates: number; k: number } | null; no_top_k: string | null }
+    const { decisions } = JSON.parse(j.stdout) as { decisions: Array<{ pid: number; action: string; composite: number; cpuPercent: number; missed: Missed | null }> };
+    const rolled = decisions.filter((d) => d.action === 'rollup');
+    assert.ok(rolled.length > 50 && rolled.every((d) => d.missed !== null && d.cpuPercent < d.missed.thresholds.cpu_percent), 'under every threshold');
+    const ranked = rolled.filter((d) => d.missed!.top_k !== null);
+    assert.ok(ranked.length > 0 && ranked.every((d) => d.missed!.top_k!.tier === 'application' && d.missed!.top_k!.k === 5 && d.missed!.top_k!.rank > 5));
+    // The rank is by composite among the candidates: a higher composite ranks first.
+    const [a, b] = [...ranked].sort((x, y) => y.composite - x.composite);
+    assert.ok(a!.missed!.top_k!.rank < b!.missed!.top_k!.rank);
+    const r = await run(CTL, ['explain', String(a!.pid), '--input', web], { env });
+    assert.match(r.stdout, /missed: {5}CPU [\d.]+% < 10%, RSS [\d.]+ MB < \d+ MB, IO [\d.]+ KB\/s < 1000 KB\/s; composite [\d.]+%, rank \d+ of \d+ in application, top-5\n/);
+    const idle = rolled.find((d) => d.missed!.top_k === null)!;
+    assert.match((await run(CTL, ['explain', String(idle.pid), '--input', web], { env })).stdout, /; composite [\d.]+%, below min_share 0\.5% of the host: too idle for a top-K place\n/);
+  });
 });

@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
-import { emptyState, Pipeline, type Decision } from '../pipeline/index.js';
+import { emptyState, Pipeline, type Decision, type Missed } from '../pipeline/index.js';
 import { readRecording } from '../snapshot/recording.js';
 import { CONFIG_OPTION } from './config.js';
 import { UsageError, UserError } from './errors.js';
@@ -74,8 +74,35 @@ export function renderDecisions(found: Decision[]): string {
           `  tier:       ${d.tier}, importance ${d.importance}`,
           `  usage:      CPU ${d.cpuPercent.toFixed(1)}% of a core, RSS ${(d.rssBytes / 1048576).toFixed(1)} MB, IO ${(d.ioBytesPerSec / 1024).toFixed(1)} KB/s${d.seenBefore ? '' : ' (since start: first sighting)'}`,
           `  composite:  ${(d.composite * 100).toFixed(2)}% of the host's usage`,
+          d.missed ? `  missed:     ${describeMissed(d, d.missed)}` : '',
           d.anomalyUntil !== null ? `  anomaly:    retained until ${new Date(d.anomalyUntil * 1000).toISOString()}` : '',
         ].filter(Boolean).join('\n'),
     )
     .join('\n\n');
 }
+
+/**
+ * Which rules a rolled-up process missed, and by how much: "CPU 1.2% < 10%, RSS 20.1 MB < 100 MB,
+ * IO 0.0 KB/s < 1000 KB/s; composite 5.20%, rank 7 of 12 in default, top-2".
+ */
+export function describeMissed(d: Decision, m: Missed): string {
+  if (!d.seenBefore) return 'younger than one interval: thresholds and top-K apply from its second interval';
+  const vs = (label: string, value: number, unit: string, threshold: number): string => `${label} ${value.toFixed(1)}${unit} ${value >= threshold ? '>=' : '<'} ${threshold}${unit}`;
+  const thresholds = [
+    vs('CPU', d.cpuPercent, '%', m.thresholds.cpu_percent),
+    vs('RSS', d.rssBytes / 1048576, ' MB', m.thresholds.memory_mb),
+    vs('IO', d.ioBytesPerSec / 1024, ' KB/s', m.thresholds.io_kb_per_sec),
+  ].join(', ');
+  const composite = `composite ${(d.composite * 100).toFixed(2)}%`;
+  let topK: string;
+  if (m.top_k === null) topK = m.no_top_k ?? 'no top-K place';
+  else if (m.top_k.k === 0) topK = `no top-K places in ${m.top_k.tier} in this profile`;
+  else {
+    topK = `rank ${m.top_k.rank} of ${m.top_k.candidates} in ${m.top_k.tier}, top-${m.top_k.k}`;
+    // Inside the K by composite and still rolled up: the incumbents' 25% margin, or the series cap.
+    if (m.top_k.rank <= m.top_k.k && !d.reason.includes('series cap')) topK += ' (an incumbent keeps its place unless beaten by 25%)';
+  }
+  const cap = d.reason.includes('series cap') ? '; the series cap was reached' : '';
+  return `${thresholds}; ${composite}, ${topK}${cap}`;
+}
+

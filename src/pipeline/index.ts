@@ -2,4 +2,4 @@
 export { Pipeline, identityKey, type AgentUsage, type RunOptions } from './pipeline.js';
 export { ProfileSet } from './profile-set.js';
 export { emptyState } from './types.js';
-export type { Attributes, Batch, Decision, Kpis, Metric, MetricPoint, PipelineResult, PipelineState, ResourceSeries } from './types.js';
+export type { Attributes, Batch, Decision, Kpis, Metric, MetricPoint, Missed, PipelineResult, PipelineState, ResourceSeries } from './types.js';

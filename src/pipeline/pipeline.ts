@@ -15,6 +15,7 @@ import { intervalKpis, totalsError } from './kpis.js';
 import { resolveMetricSet, seriesCount, unionMetricSets, type MetricSet } from './metricset.js';
 import { usage } from './rates.js';
 import { Redactor } from './redact.js';
+import { missedRules } from './missed.js';
 import { buildRollups, groupName, type GroupAttributes } from './rollup.js';
 import { chooseTopK, topKFor } from './select.js';
 import { buildMetrics, hostAttributes, processAttributes, rollupAttributes, selfMetricCount } from './series.js';
@@ -366,7 +367,9 @@ export class Engine {
     });
     resources.push(self);
 
-    const decide = (): Decision[] => views.map((v) => ({
+    const decide = (): Decision[] => {
+      const missed = missedRules(profile, topKPool);
+      return views.map((v) => ({
       pid: v.p.pid,
       name: v.p.name,
       startTime: v.p.start_time,
@@ -381,7 +384,9 @@ export class Engine {
       seenBefore: v.seenBefore,
       anomalyUntil: v.anomaly ? v.pm.anomalyUntil : null,
       series: v.kept ? v.series : 0,
+      missed: v.kept ? null : missed(v),
     }));
+    };
     return {
       batch: { timestamp: t, intervalStart: obs.intervalStart, resources },
       kpis,

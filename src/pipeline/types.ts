@@ -68,6 +68,18 @@ export interface Decision {
   seenBefore: boolean;
   anomalyUntil: number | null;
   series: number;
+  /** Rolled up: the figures of the rules it missed; null when kept or sampled. */
+  missed: Missed | null;
+}
+
+/** What a rolled-up process missed: the thresholds (against its usage above), and a top-K place. */
+export interface Missed {
+  /** The profile's thresholds: at or above any one, a process seen before is kept. */
+  thresholds: { cpu_percent: number; memory_mb: number; io_kb_per_sec: number };
+  /** Its rank by composite among its tier's top-K candidates, and the tier's K; null when it was no candidate. */
+  top_k: { tier: string; rank: number; candidates: number; k: number } | null;
+  /** Why it was no top-K candidate, when it was not. */
+  no_top_k: string | null;
 }
 
 export interface Kpis {
