@@ -380,17 +380,39 @@ describe('nrdot-plus daemon and nrdot-plus-ctl', () => {
     const dir = dataDir();
     const config = join(dir, 'optimization.yaml');
     writeFileSync(config, 'advanced:\n  time_based_rules: [{ name: always, schedule: "00:00-24:00", profile: minimal }]\n');
-    const agent = await startAgent(dir, ['--config', config]);
+    const agent = await startAgent(dir, ['--config', config], { NRDOT_ENABLE_CONTROL_LOOP: 'true' });
+    const journal = async (): Promise<Array<{ from: string; to: string; reason: string }>> =>
+      (JSON.parse((await ctl(dir, ['profile', 'show', '--json'])).stdout) as { journal: Array<{ from: string; to: string; reason: string }> }).journal;
+    /** The latest check, forced now, as control history records it, beside the profile status shows. */
+    const checked = async (): Promise<{ outcome: string; from: string; to: string; reason: string; status: string }> => {
+      assert.equal((await ctl(dir, ['control', 'force-check'])).code, 0);
+      const [last] = (JSON.parse((await ctl(dir, ['control', 'history', '--limit', '1', '--json'])).stdout) as { checks: Array<{ outcome: string; from: string; to: string; reason: string }> }).checks;
+      return { ...last!, status: (await ctl(dir, ['profile', 'get'])).stdout.trim() };
+    };
     try {
       const status = await ctl(dir, ['status']);
       assert.match(status.stdout, /profile\s+minimal: schedule rule "always" \(00:00-24:00, UTC\)/);
-      const set = JSON.parse((await ctl(dir, ['profile', 'set', 'aggressive', '--json'])).stdout) as Profile & { note: string };
+      const set = JSON.parse((await ctl(dir, ['profile', 'set', 'aggressive', '--json', '--reason', 'for the night'])).stdout) as Profile & { note: string };
       assert.equal(set.profile, 'minimal');
       assert.match(set.note, /the schedule applies minimal: aggressive takes effect when schedule rule "always" ends/);
+      // The journal says what changed in force (nothing), and why.
+      const [stored] = await journal();
+      assert.deepEqual(stored, { ...stored, from: 'minimal', to: 'minimal', reason: 'for the night; stored profile set to aggressive; minimal stays in force under schedule rule "always"' });
+      const scheduled = await checked();
+      assert.deepEqual([scheduled.outcome, scheduled.from, scheduled.to, scheduled.status], ['schedule', 'minimal', 'minimal', 'minimal']);
+
       await ctl(dir, ['profile', 'pin', 'conservative']);
       assert.equal((await ctl(dir, ['profile', 'get'])).stdout, 'conservative\n');
-      await ctl(dir, ['profile', 'unpin']);
+      assert.deepEqual([(await journal())[0]!.from, (await journal())[0]!.to], ['minimal', 'conservative']);
+      // Right after the pin the latest interval is still minimal's: the check says pinned, as status does.
+      const pinned = await checked();
+      assert.deepEqual([pinned.outcome, pinned.from, pinned.to, pinned.status], ['pinned', 'conservative', 'conservative', 'conservative']);
+      assert.equal(pinned.reason, 'pinned to conservative: the loop does not act');
+
+      await ctl(dir, ['profile', 'unpin', '--reason', 'done']);
       assert.equal((await ctl(dir, ['profile', 'get'])).stdout, 'minimal\n');
+      const [unpinned] = await journal();
+      assert.deepEqual([unpinned!.from, unpinned!.to, unpinned!.reason], ['conservative', 'minimal', 'done; minimal in force under schedule rule "always"']);
     } finally {
       await agent.stop();
     }

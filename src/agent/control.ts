@@ -115,12 +115,15 @@ export class ControlLoop {
     const shadows = this.p.shadows?.(now - SHADOW_WINDOW_SECONDS, now) ?? [];
     const c = check({ time: now, inForce, stored, scheduled, rows, shadows, running: this.running }, memory, loopTargets(this.p.config));
     this.remember(c.memory);
+    // In force after: the loop's profile, unless a time rule takes over again (the guard lifted).
+    const after = !c.changed ? inForce.profile : c.memory.guard || scheduled === null ? c.to : scheduled;
+    // From and to in force, as status and the journal say it (the stored profile may be masked by a pin or a rule).
     store.recordDecision({
       time: now,
-      inputs: { ...c.inputs, budget: c.budget, in_force: inForce, forced, guard: c.memory.guard },
+      inputs: { ...c.inputs, budget: c.budget, in_force: inForce, stored, forced, guard: c.memory.guard },
       outcome: c.outcome,
-      from: c.from,
-      to: c.to,
+      from: inForce.profile,
+      to: after,
       reason: c.reason,
     });
     const reach = c.memory.loop.visibilityOutOfReach ?? null;
@@ -131,7 +134,7 @@ export class ControlLoop {
       else log.info({}, `control loop: the minimum visibility ${min} is met, or within reach of a profile, again`);
     }
     if (c.changed) {
-      store.setActiveProfile(c.to, { time: now, who: 'control loop', reason: c.reason });
+      store.setActiveProfile(c.to, { time: now, who: 'control loop', reason: c.reason, inForce: { from: inForce.profile, to: after } });
       log.info({ from: c.from, to: c.to, rule: c.rule, guard: c.memory.guard }, `control loop: ${c.from} -> ${c.to}: ${c.reason}`);
     } else {
       log.debug({ outcome: c.outcome, profile: c.from }, `control loop: ${c.outcome}: ${c.reason}`);

@@ -15,7 +15,7 @@ import { ConfigError, loadConfigAt, MAX_CONFIG_BYTES, redactConfig, unknownProfi
 import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { isSqliteError, kpiRecord, type JournalEntry, type KpiRecord, type StateStore } from '../store/index.js';
+import { isSqliteError, kpiRecord, type JournalEntry, type KpiRecord, type ProfileState, type StateStore } from '../store/index.js';
 import { Health, renderHealth, type FileExporter } from '../export/index.js';
 import { VERSION } from '../version.js';
 import { versusBaseline } from '../cli/style.js';
@@ -524,9 +524,19 @@ export class Daemon implements DaemonApi {
     return compareProfiles(this.p.store, this.p.config, window, this.inForce(now).profile, this.p.shadows.profiles);
   }
 
+  /** The profile in force at `now` were the stored state `state` (to journal what a change does). */
+  private inForceWith(state: ProfileState, now: number): ProfileInForce {
+    return profileInForce(state, this.p.config, now, this.control.guard);
+  }
+
   setProfile(profile: string, by: Actor): unknown {
     this.known(profile);
-    const entry = this.p.store.setActiveProfile(profile, { time: Date.now() / 1000, ...by });
+    const now = Date.now() / 1000;
+    const before = this.inForce(now);
+    const after = this.inForceWith({ ...this.p.store.profileState(), active: profile }, now);
+    // The journal says what changed in force: under a pin or a time rule, nothing yet.
+    const reason = after.profile === profile ? by.reason : `${by.reason}; stored profile set to ${profile}; ${after.profile} stays in force under ${overrider(after)}`;
+    const entry = this.p.store.setActiveProfile(profile, { time: now, who: by.who, reason, inForce: { from: before.profile, to: after.profile } });
     this.apply();
     const f = this.described();
     const masked = f.profile === profile ? null : f.source === 'pin' ? 'unpinned' : f.source === 'schedule' ? `schedule rule "${f.rule!.name}" ends` : null;
@@ -538,13 +548,17 @@ export class Daemon implements DaemonApi {
     this.known(profile);
     const now = Date.now() / 1000;
     const until = forSeconds === null ? null : now + forSeconds;
-    this.p.store.setPin(profile, until, { time: now, ...by });
+    this.p.store.setPin(profile, until, { time: now, ...by, inForce: { from: this.inForce(now).profile, to: profile } });
     this.apply();
     return this.described();
   }
 
   unpin(by: Actor): unknown {
-    const entry = this.p.store.clearPin({ time: Date.now() / 1000, ...by });
+    const now = Date.now() / 1000;
+    const state = this.p.store.profileState();
+    const after = this.inForceWith({ pin: null, active: state.active ?? state.pin?.profile ?? null }, now);
+    const reason = after.source === 'schedule' || after.source === 'emergency guard' ? `${by.reason}; ${after.profile} in force under ${overrider(after)}` : by.reason;
+    const entry = this.p.store.clearPin({ time: now, who: by.who, reason, inForce: { from: this.inForce(now).profile, to: after.profile } });
     this.apply();
     return { ...this.described(), unpinned: entry !== null };
   }
@@ -615,6 +629,13 @@ export class Daemon implements DaemonApi {
       throw new ApiError(400, unknownProfile(profile, Object.keys(this.p.config.profiles)));
     }
   }
+}
+
+/** What keeps a profile in force over the stored one: "schedule rule "nights"", "a pin by ops", "the emergency guard". */
+function overrider(f: ProfileInForce): string {
+  if (f.source === 'schedule') return `schedule rule "${f.rule!.name}"`;
+  if (f.source === 'pin') return `a pin by ${f.pin!.who}`;
+  return f.source === 'emergency guard' ? 'the emergency guard' : f.source;
 }
 
 function health(otlp: OtlpExport): Record<string, unknown> {

@@ -154,15 +154,21 @@ export function check(ctx: CheckContext, previous: ControlMemory, targets: LoopT
   if (operator) loop = { ...loop, profile: stored, lastChange: time, calmSince: null };
   let memory: ControlMemory = { ...previous, loop, lastCheck: time, alerting: { ...previous.alerting }, guard: previous.guard && !operator && stored === 'emergency' };
   const inputs = checkInputs(ctx.rows, inForce.profile, ctx.shadows);
+  const stopped = 'the loop is stopped';
+  const pinned = `pinned to ${inForce.profile}: the loop does not act`;
   if (inputs === null) {
+    // Stopped or pinned says what status says, data or not; "no data" is for a loop that would act.
+    if (!ctx.running || inForce.source === 'pin') {
+      return { time, inputs, outcome: ctx.running ? 'pinned' : 'hold', rule: null, from: stored, to: stored, changed: false, reason: ctx.running ? pinned : stopped, budget: null, memory, events: [] };
+    }
     const reason = ctx.rows.length === 0 ? 'no interval since the last check' : `no interval of ${inForce.profile} since the last check (waiting for its KPIs)`;
     return { time, inputs, outcome: 'no data', rule: null, from: stored, to: stored, changed: false, reason, budget: null, memory, events: [] };
   }
   const budget = budgetPerHour(targets, inputs.costPerHourBaseline);
   const events = alerts(inputs, budget, targets, memory);
   const done = (c: Omit<Check, 'time' | 'inputs' | 'memory' | 'events' | 'budget'>): Check => ({ time, inputs, budget, memory, events, ...c });
-  if (!ctx.running) return done({ outcome: 'hold', rule: null, from: stored, to: stored, changed: false, reason: 'the loop is stopped' });
-  if (inForce.source === 'pin') return done({ outcome: 'pinned', rule: null, from: stored, to: stored, changed: false, reason: `pinned to ${inForce.profile}: the loop does not act` });
+  if (!ctx.running) return done({ outcome: 'hold', rule: null, from: stored, to: stored, changed: false, reason: stopped });
+  if (inForce.source === 'pin') return done({ outcome: 'pinned', rule: null, from: stored, to: stored, changed: false, reason: pinned });
 
   if (inForce.source === 'schedule') {
     // Only the emergency guard is above the schedule.

@@ -52,7 +52,7 @@ export class ProfileJournal {
       const before = this.state();
       if (before.active === profile) return null;
       this.putActive.run(profile);
-      return this.journalChange(before.active, profile, ctx);
+      return this.journalChange(ctx.inForce?.from ?? before.active, ctx.inForce?.to ?? profile, ctx);
     });
 
     this.setPin = db.transaction((profile: string, until: number | null, ctx: ChangeContext): JournalEntry | null => {
@@ -60,7 +60,7 @@ export class ProfileJournal {
       if (before.pin?.profile === profile && before.pin.until === until) return null;
       this.putPin.run(profile, until, ctx.time, ctx.who, ctx.reason);
       // Journalled even when the profile in force stays the same: pinning is an operator's act worth its line.
-      return this.journalChange(inForce(before), profile, ctx);
+      return this.journalChange(ctx.inForce?.from ?? inForce(before), ctx.inForce?.to ?? profile, ctx);
     });
 
     this.clearPin = db.transaction((ctx: ChangeContext): JournalEntry | null => {
@@ -73,7 +73,7 @@ export class ProfileJournal {
         after = before.pin.profile;
         this.putActive.run(after);
       }
-      return this.journalChange(before.pin.profile, after, ctx);
+      return this.journalChange(ctx.inForce?.from ?? before.pin.profile, ctx.inForce?.to ?? after, ctx);
     });
   }
 

@@ -6,6 +6,11 @@ export interface ChangeContext {
   time: number;
   who: string;
   reason: string;
+  /**
+   * The profile in force before and after, to journal when the stored state alone does not tell
+   * it (a time rule or the emergency guard over the stored profile); default: the stored ones.
+   */
+  inForce?: { from: string | null; to: string };
 }
 
 /** A manual pin: the profile in force whatever the loop or the schedule says, until `until` (null: no expiry). */
