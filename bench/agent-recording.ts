@@ -1,7 +1,7 @@
 /**
  * The 10x host for `bench/agent.ts`: a synthetic recording of about 10,000 processes, built by
  * running the four archetypes side by side, again and again with other seeds (as bench/export.ts
- * does once for its ~1000-process host), pids offset per copy, one init and one kthreadd. The
+ * does once for its ~1000-process host), pids numbered anew per copy, one init and one kthreadd. The
  * archetypes are streamed in lockstep, so memory holds one merged snapshot at a time. Written to
  * bench/out/ (gitignored) under a name that carries its parameters, and reused when already there.
  */
@@ -10,12 +10,10 @@ import { join } from 'node:path';
 import { RecordingWriter, readRecording } from '../src/snapshot/recording.js';
 import { ARCHETYPES, SyntheticHost } from '../src/snapshot/synth.js';
 import type { Snapshot } from '../src/snapshot/types.js';
-import { sideBySide } from './side-by-side.js';
+import { CompactSideBySide } from './side-by-side.js';
 
-/** Synthetic pids go up to ~2.3 million; each copy of an archetype gets its own block of pids. */
-const PID_BLOCK = 10_000_000;
 /** Bump when the way the recording is built changes, so that a cached file is not reused. */
-const VERSION = 1;
+const VERSION = 2;
 
 export interface ReplayRecording {
   path: string;
@@ -43,6 +41,7 @@ export async function replayRecording(dir: string, target: number, snapshots: nu
   const hosts = Array.from({ length: copies }, (_, c) =>
     ARCHETYPES.map((archetype) => new SyntheticHost({ archetype, intervals: snapshots, intervalSeconds, seed: c + 1 }).snapshots()),
   ).flat();
+  const merger = new CompactSideBySide(hosts.length);
   const partial = `${path}.partial`;
   const writer = RecordingWriter.open(partial);
   let failed: Error | null = null;
@@ -54,7 +53,7 @@ export async function replayRecording(dir: string, target: number, snapshots: nu
       const merged: Snapshot = {
         ...parts[0]!,
         host: { ...parts[0]!.host, id: 'bench-10x', name: 'bench-10x' },
-        processes: sideBySide(parts.map((s) => s.processes), PID_BLOCK),
+        processes: merger.merge(parts.map((s) => s.processes)),
       };
       processes = merged.processes.length;
       await writer.write(merged);
