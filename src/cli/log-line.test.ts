@@ -17,4 +17,11 @@ describe('formatLine', () => {
     assert.equal(formatLine('{not json', false), '{not json');
     assert.equal(formatLine(line(30, { queued: 3 }), false), '2026-11-26T06:21:25.138Z INFO  {"queued":3}');
   });
+
+  it('shows the control characters of a message (a process name, a command line) as escapes, never raw', () => {
+    const name = 'evil\x1b]0;owned\x07\x1b[2J';
+    const out = formatLine(line(40, { msg: `permission denied reading /proc/7/io (${name})` }), false);
+    assert.equal(out, '2026-11-26T06:21:25.138Z WARN  permission denied reading /proc/7/io (evil\\x1b]0;owned\\x07\\x1b[2J)');
+    assert.equal(formatLine('raw \x1b[31m', false), 'raw \\x1b[31m');
+  });
 });

@@ -39,17 +39,26 @@ export function levelValue(level: unknown): number | undefined {
   return undefined;
 }
 
-/** `2026-11-26T06:21:25.138Z INFO  message`; a line that is not JSON is returned as it is. */
+/** `2026-11-26T06:21:25.138Z INFO  message`; a line that is not JSON is returned as it is (control characters escaped). */
 export function formatLine(line: string, colour: boolean): string {
   const entry = parseLine(line);
-  if (entry === undefined) return line;
+  if (entry === undefined) return visible(line);
   const { level, time, msg } = entry;
   const value = levelValue(level);
   const label = (value !== undefined ? LABELS.get(value) : undefined) ?? String(level ?? '-').toUpperCase();
   const padded = colour && value !== undefined && COLOURS.has(value) ? `${COLOURS.get(value)}${label}${RESET}${' '.repeat(Math.max(0, 5 - label.length))}` : label.padEnd(5);
   const when = typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '-');
   const text = typeof msg === 'string' ? msg : fields(entry);
-  return `${when} ${padded} ${text}`;
+  return `${when} ${padded} ${visible(text)}`;
+}
+
+/**
+ * Control characters shown as escapes: a message quotes process names and command lines, which any
+ * local user chooses, and JSON.parse turns `\u001b` back into a real ESC that a terminal would obey.
+ */
+function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** The fields of a line without a message, so that it is not blank. */
