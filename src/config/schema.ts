@@ -201,8 +201,8 @@ export const configSchema = z.strictObject({
   profiles: z.record(z.string(), profile),
   custom_profiles: z.record(z.string(), customProfile),
   control_loop: z.strictObject({
-    /** false: the daemon starts with the loop stopped (`nrdot-plus-ctl control start` starts it). */
-    enabled: z.boolean().default(true),
+    /** false (the default): the loop is off until `nrdot-plus-ctl control start`, kept in the store. */
+    enabled: z.boolean().default(false),
     check_interval: seconds(DURATION_BOUNDS.check_interval),
     target_reduction: fraction,
     max_cost_per_hour: nonNegative.optional(),
