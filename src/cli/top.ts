@@ -111,10 +111,11 @@ async function watch(daemon: DaemonClient, opts: TopOptions): Promise<void> {
   let sort = opts.sort;
   let last: ProcessesAnswer | null = null;
   let lastDrawn: number | null = null;
+  let done = false;
   let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const stopped = new Promise<void>((resolve) => (stop = () => ((done = true), resolve())));
   const draw = (): void => {
-    if (!last) return;
+    if (!last || done) return; // an answer that arrives after the screen was restored is not drawn
     if (!tty) {
       if (last.timestamp === lastDrawn) return; // a pipe gets each interval once
       out.write(`${renderTop(last, sort, opts.limit, terminalWidth())}\n\n`);
@@ -155,13 +156,19 @@ async function watch(daemon: DaemonClient, opts: TopOptions): Promise<void> {
       draw();
     };
     await refresh();
-    // Every interval (at least every second): a new interval is drawn as soon as it is seen.
+    // Every interval (at least every second): a new interval is drawn as soon as it is seen. The next
+    // request waits for the previous answer, so a slow agent never has several in flight.
+    const period = Math.max(1, Math.min(interval, 5)) * 1000;
     const failure = new Promise<never>((_, reject) => {
-      timer = setInterval(() => refresh().catch(reject), Math.max(1, Math.min(interval, 5)) * 1000);
+      const next = (): void => {
+        timer = setTimeout(() => refresh().then(() => done || next(), reject), period);
+      };
+      next();
     });
     await Promise.race([stopped, failure]);
   } finally {
-    clearInterval(timer);
+    done = true;
+    clearTimeout(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     out.off('resize', draw);
