@@ -258,4 +258,24 @@ describe('redaction of large logs', () => {
       store.close();
     }
   });
+
+  it('redacts a secret past a MiB of a line without newlines, where the line is cut in pieces', async () => {
+    const { store, input } = scene();
+    try {
+      const log = join(input.dataDir, 'logs', 'one-line.log');
+      // JSON fields without a newline (a dump); the secret straddles the end of the first read chunk
+      // (64 KiB each) that takes the line past 1 MiB, where it is cut.
+      const field = '"k":"' + 'v'.repeat(90) + '",';
+      const end = 17 * 64 * 1024 - 10;
+      const head = field.repeat(Math.ceil(end / field.length)).slice(0, end);
+      writeFileSync(log, `${head} ${LICENSE} ${field}`);
+      const result = await writeArchive({ ...input, logFiles: [log] });
+      const top = join(await extract(result.path), basename(result.path, '.tar.gz'));
+      const copied = readFileSync(join(top, 'logs/one-line.log'), 'utf8');
+      assert.ok(!copied.includes(LICENSE));
+      assert.equal(copied, `${head} *** ${field}`);
+    } finally {
+      store.close();
+    }
+  });
 });

@@ -76,18 +76,25 @@ export function logFilesOf(file: string): string[] {
 
 /** A line longer than this is redacted in pieces (a log line never is; a file without newlines may be). */
 const MAX_LINE = 1 << 20;
+/** Where a piece of such a line may end: after a character no secret's forms contain. */
+const SEPARATORS = new Set([' ', '\t', '"', "'", ',', ';', '<', '>', '{', '}', '[', ']']);
 
 /**
  * A stream that redacts text of any size in bounded memory, whole lines at a time (a secret never
  * spans lines): each chunk's complete lines are redacted and passed on, the last partial one is held
- * until its end comes (or it passes MAX_LINE).
+ * until its end comes, or, past MAX_LINE, cut after its last separator (a secret is not cut in two).
  */
 function redactingStream(redactor: Redactor): Transform {
   const decoder = new StringDecoder('utf8');
   let tail = '';
+  const piece = (all: string): number => {
+    for (let i = all.length - 1; i > all.length - MAX_LINE / 2 && i >= 0; i--) if (SEPARATORS.has(all[i]!)) return i + 1;
+    return all.length; // a run of half a MiB without one is cut where it is
+  };
   const emit = (text: string, final: boolean): string => {
     const all = tail + text;
-    const cut = final || all.length > MAX_LINE ? all.length : all.lastIndexOf('\n') + 1;
+    const newline = all.lastIndexOf('\n') + 1;
+    const cut = final ? all.length : newline > 0 || all.length <= MAX_LINE ? newline : piece(all);
     tail = all.slice(cut);
     return redactor.scrub(all.slice(0, cut));
   };
