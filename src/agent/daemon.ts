@@ -197,7 +197,7 @@ export class Daemon implements DaemonApi {
     this.apply();
     const usage = this.meter.read();
     const cadenceSeconds = this.p.source.kind === 'procfs' ? this.intervalSeconds : undefined;
-    const extraSelf = [...selfUsageMetrics(usage), ...optimizer.skippedMetrics()];
+    const extraSelf = selfUsageMetrics(usage);
     const k = optimizer.process(snapshot, { agent: usage, extraSelf, cadenceSeconds });
     const shadowsStart = performance.now();
     const shadows = this.p.shadows.run(snapshot, optimizer.profile, { cadenceSeconds, extraSelf: optimizer.lastExtraSelf });

@@ -12,7 +12,7 @@ import type { DurableQueue } from '../export/queue.js';
 import { buildRequests } from '../export/requests.js';
 import { encodeProtobuf, toOtlpJson } from '../otlp/encode.js';
 import { emptyState, Pipeline, type AgentUsage, type Decision, type Kpis, type Metric, type PipelineState } from '../pipeline/index.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 
 /** The OTLP/HTTP exporter's parts: batches go to the queue, the sender drains it. */
 export interface OtlpExport {
@@ -77,20 +77,31 @@ export class Optimizer {
   }
 
   /**
-   * Before process(): classifies and redacts the identities the pipeline has not seen (the only
-   * per-process work whose cost the processes themselves choose, through their names and command
-   * lines), in slices of at most SLICE_MS with the event loop free in between, so that the API and
-   * signals are served meanwhile. It stops at `deadline` (performance.now() time) or when `signal`
-   * aborts: the new identities not reached are left out of this interval (`skipped`), and classified
-   * first thing in the next one, where they are new again. What the returned snapshot holds is
-   * processed whole: its totals are those of the processes it keeps. `aborted`: stop now.
+   * Before process(): classifies and redacts the identities the pipeline has not classified as they
+   * are (the only per-process work whose cost the processes themselves choose, through their names
+   * and command lines), in slices of at most SLICE_MS with the event loop free in between, so that
+   * the API and signals are served meanwhile. The identities already known (their name, command
+   * line, user or parent changed: a retitle, an exec, a reparenting) come first, then the new ones;
+   * each group in turns by user, so that no user's flood of processes holds up the others'. It stops
+   * at `deadline` (performance.now() time) or when `signal` aborts. A known identity not reached
+   * stays in the interval as it was last classified (its previous attributes; reclassified first in
+   * the next interval); the other identities not reached are left out of this interval (`skipped`),
+   * their pipeline memory untouched, and classified in the next one. What the returned snapshot holds
+   * is processed whole: its totals are those of the processes it keeps. `aborted`: stop now.
    */
   async prepare(snapshot: Snapshot, deadline: number, signal: AbortSignal): Promise<{ snapshot: Snapshot; skipped: number; aborted: boolean }> {
-    const processes = snapshot.processes;
+    const memory = this.pipelineState.processes;
+    const known: ProcessSample[] = [];
+    const fresh: ProcessSample[] = [];
+    for (const p of snapshot.processes) {
+      if (this.pipeline.primed(p)) continue;
+      (memory.get(p.pid)?.start === p.start_time ? known : fresh).push(p);
+    }
+    const queue = [...inTurnsByUser(known), ...inTurnsByUser(fresh)];
     let sliceEnd = performance.now() + SLICE_MS;
-    let i = 0;
-    for (; i < processes.length; i++) {
-      if (!this.pipeline.prime(processes[i]!)) continue;
+    let done = 0;
+    while (done < queue.length) {
+      this.pipeline.prime(queue[done++]!);
       if (performance.now() < sliceEnd) continue;
       await yieldToEvents();
       if (signal.aborted) return { snapshot, skipped: 0, aborted: true };
@@ -98,13 +109,17 @@ export class Optimizer {
       if (now >= deadline) break;
       sliceEnd = now + SLICE_MS;
     }
-    if (i >= processes.length - 1) return { snapshot, skipped: 0, aborted: false };
-    // Out of time: keep the identities already classified, leave the others out.
-    const kept = processes.slice(0, i + 1);
-    for (let j = i + 1; j < processes.length; j++) if (this.pipeline.primed(processes[j]!)) kept.push(processes[j]!);
-    const skipped = processes.length - kept.length;
+    if (done === queue.length) return { snapshot, skipped: 0, aborted: false };
+    // Out of time: the identities not reached keep their previous classification, or are left out.
+    const left = new Set(queue.slice(done));
+    const kept: ProcessSample[] = [];
+    for (const p of snapshot.processes) {
+      const q = left.has(p) ? this.pipeline.asClassified(p) : p;
+      if (q !== null) kept.push(q);
+    }
+    const skipped = snapshot.processes.length - kept.length;
     this.skippedTotal += skipped;
-    return { snapshot: skipped === 0 ? snapshot : { ...snapshot, processes: kept }, skipped, aborted: false };
+    return { snapshot: { ...snapshot, processes: kept }, skipped, aborted: false };
   }
 
   /** A reloaded configuration, from the next interval on. */
@@ -116,12 +131,12 @@ export class Optimizer {
 
   /**
    * The self-metric of skippedTotal (`nrdot_agent_skipped_processes_total` in /metrics), sent from the
-   * first skip on: until then an agent that never ran out of time sends nothing more than before.
+   * first skip on: until then an agent that never ran out of time sends nothing more than before. Its
+   * delta is since the latest interval process() finished.
    */
-  skippedMetrics(): Metric[] {
+  private skippedMetrics(): Metric[] {
     if (this.skippedTotal === 0) return [];
     const value = this.skippedTotal - this.skippedReported;
-    this.skippedReported = this.skippedTotal;
     return [
       {
         name: 'nrdot.agent.skipped_processes',
@@ -138,7 +153,8 @@ export class Optimizer {
   /** Optimizes one snapshot, exports the batch and returns the interval's KPIs. */
   process(snapshot: Snapshot, extra: { agent?: AgentUsage; extraSelf?: Metric[]; cadenceSeconds?: number } = {}): Kpis {
     const { file, otlp } = this.exporters;
-    const extraSelf = [...(otlp?.metrics.metrics() ?? []), ...(extra.extraSelf ?? [])];
+    const extraSelf = [...(otlp?.metrics.metrics() ?? []), ...(extra.extraSelf ?? []), ...this.skippedMetrics()];
+    const skippedTotal = this.skippedTotal;
     const started = performance.now();
     const result = this.pipeline.run(snapshot, this.pipelineState, { decisions: true, extraSelf, agent: extra.agent, cadenceSeconds: extra.cadenceSeconds });
     const ran = performance.now();
@@ -157,6 +173,26 @@ export class Optimizer {
       otlp.sender.dropOversize(oversize);
     }
     this.lastTimings = { pipeline: ran - started, export: performance.now() - ran };
+    // Reported once the interval went through: one that failed leaves its delta to the next.
+    this.skippedReported = skippedTotal;
     return result.kpis;
   }
+}
+
+/** The processes in turns by user (one of each user's, in the order given, then the next of each): linear. */
+function inTurnsByUser(processes: ProcessSample[]): ProcessSample[] {
+  const byUser = new Map<string, ProcessSample[]>();
+  for (const p of processes) {
+    const list = byUser.get(p.user);
+    if (list) list.push(p);
+    else byUser.set(p.user, [p]);
+  }
+  if (byUser.size <= 1) return processes;
+  const out: ProcessSample[] = [];
+  let lists = [...byUser.values()];
+  for (let turn = 0; lists.length > 0; turn++) {
+    for (const list of lists) out.push(list[turn]!);
+    lists = lists.filter((list) => list.length > turn + 1);
+  }
+  return out;
 }

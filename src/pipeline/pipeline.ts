@@ -418,6 +418,16 @@ export class Engine {
     return k && k.start === p.start_time && k.name === p.name && k.exe === p.exe && k.cmdline === p.cmdline && k.user === p.user && k.ppid === p.ppid ? k : undefined;
   }
 
+  /**
+   * `p` as its identity was last classified: its static attributes (name, exe, command line, user,
+   * parent) those of the cached classification, the rest its own; null when its identity has none.
+   */
+  asClassified(p: ProcessSample): ProcessSample | null {
+    const k = this.known.get(p.pid);
+    if (k === undefined || k.start !== p.start_time) return null;
+    return { ...p, name: k.name, exe: k.exe, cmdline: k.cmdline, user: k.user, ppid: k.ppid };
+  }
+
   /** Classifies and redacts an identity, once: cached until its static attributes change or it is forgotten. */
   classify(p: ProcessSample): Known {
     const k = this.cached(p);
@@ -570,6 +580,14 @@ export class Pipeline {
   /** Whether a run would find `p` classified already. */
   primed(p: ProcessSample): boolean {
     return this.engine.cached(p) !== undefined;
+  }
+
+  /**
+   * `p` with the static attributes its identity had when last classified, which a run finds
+   * classified (it is not classified again); null when its identity was never classified.
+   */
+  asClassified(p: ProcessSample): ProcessSample | null {
+    return this.engine.asClassified(p);
   }
 
   /** The latest run's stage 1 (valid until the next run), for other profiles to decide on; null before the first. */
