@@ -118,7 +118,7 @@ describe('nrdot-plus-ctl explain', () => {
     assert.equal((await run(CTL, ['synth', '--archetype', 'web-php', '--intervals', '6', '--interval', '30', '--output', web])).code, 0);
     const j = await run(CTL, ['explain', 'php-fpm8.2', '--input', web, '--json'], { env });
     assert.equal(j.code, 0, j.stderr);
-    interface Missed { thresholds: { cpu_percent: number }; top_k: { tier: string; rank: number; candidates: number; k: number } | null; no_top_k: string | null }
+    interface Missed { thresholds: { cpu_percent: number }; top_k: { tier: string; rank: number; candidates: number; k: number } | null; why: string }
     const { decisions } = JSON.parse(j.stdout) as { decisions: Array<{ pid: number; action: string; composite: number; cpuPercent: number; missed: Missed | null }> };
     const rolled = decisions.filter((d) => d.action === 'rollup');
     assert.ok(rolled.length > 50 && rolled.every((d) => d.missed !== null && d.cpuPercent < d.missed.thresholds.cpu_percent), 'under every threshold');

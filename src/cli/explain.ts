@@ -83,10 +83,11 @@ export function renderDecisions(found: Decision[]): string {
 
 /**
  * Which rules a rolled-up process missed, and by how much: "CPU 1.2% < 10%, RSS 20.1 MB < 100 MB,
- * IO 0.0 KB/s < 1000 KB/s; composite 5.20%, rank 7 of 12 in default, top-2".
+ * IO 0.0 KB/s < 1000 KB/s; composite 5.20%, rank 7 of 12 in default, top-2", and why when the figures
+ * do not say it ("...; rank 2 of 12 in default, top-2; an incumbent kept its place (a challenger needs +25%)").
  */
 export function describeMissed(d: Decision, m: Missed): string {
-  if (!d.seenBefore) return 'younger than one interval: thresholds and top-K apply from its second interval';
+  if (m.dropped === 'young') return 'younger than one interval: thresholds and top-K apply from its second interval';
   const vs = (label: string, value: number, unit: string, threshold: number): string => `${label} ${value.toFixed(1)}${unit} ${value >= threshold ? '>=' : '<'} ${threshold}${unit}`;
   const thresholds = [
     vs('CPU', d.cpuPercent, '%', m.thresholds.cpu_percent),
@@ -94,15 +95,9 @@ export function describeMissed(d: Decision, m: Missed): string {
     vs('IO', d.ioBytesPerSec / 1024, ' KB/s', m.thresholds.io_kb_per_sec),
   ].join(', ');
   const composite = `composite ${(d.composite * 100).toFixed(2)}%`;
-  let topK: string;
-  if (m.top_k === null) topK = m.no_top_k ?? 'no top-K place';
-  else if (m.top_k.k === 0) topK = `no top-K places in ${m.top_k.tier} in this profile`;
-  else {
-    topK = `rank ${m.top_k.rank} of ${m.top_k.candidates} in ${m.top_k.tier}, top-${m.top_k.k}`;
-    // Inside the K by composite and still rolled up: the incumbents' 25% margin, or the series cap.
-    if (m.top_k.rank <= m.top_k.k && !d.reason.includes('series cap')) topK += ' (an incumbent keeps its place unless beaten by 25%)';
-  }
-  const cap = d.reason.includes('series cap') ? '; the series cap was reached' : '';
-  return `${thresholds}; ${composite}, ${topK}${cap}`;
+  // Its rank, when it was a top-K candidate, and where it left the path (the rank says it when outside the K).
+  const rank = m.top_k === null || m.top_k.k === 0 ? '' : `rank ${m.top_k.rank} of ${m.top_k.candidates} in ${m.top_k.tier}, top-${m.top_k.k}`;
+  const why = rank && m.dropped === 'rank' ? '' : m.why;
+  return `${thresholds}; ${composite}, ${[rank, why].filter(Boolean).join('; ')}`;
 }
 

@@ -7,6 +7,7 @@ import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { Classifier } from './classify.js';
 import { emptyState, Pipeline, ProfileSet, type Kpis, type PipelineState, type ResourceSeries } from './index.js';
 import { chooseTopK } from './select.js';
+import { describeMissed } from '../cli/explain.js';
 import { inputDeltas } from '../../test/totals.js';
 
 const config = defaultConfig();
@@ -290,6 +291,49 @@ describe('selection', () => {
     assert.deepEqual(chooseTopK([inc, { composite: 0.12, incumbent: false, id: 'a' }], 1).map((c) => c.id), ['inc']);
     assert.deepEqual(chooseTopK([inc, { composite: 0.13, incumbent: false, id: 'b' }], 1).map((c) => c.id), ['b']);
     assert.equal(chooseTopK([inc, { composite: 0.5, incumbent: false, id: 'c' }, { composite: 0.4, incumbent: false, id: 'd' }], 2).length, 2);
+  });
+
+  it('says a process the series cap refused was refused by the cap, not too idle', () => {
+    const tight = structuredClone(config);
+    tight.profiles.balanced!.limits.max_series_per_host = 10;
+    const p = new Pipeline(tight, 'balanced');
+    const t = HOST.boot_time + 3600;
+    const java = { name: 'java', exe: '/usr/bin/java', cmdline: 'java -jar app.jar', user: 'app' };
+    // pid 10 at 50% of a core (over the 10% threshold), pid 11 at 2% (a top-K candidate of application).
+    const at = (i: number) => [proc(10, { ...java, cpu_user_seconds: 1 + i * 30 }), proc(11, { ...java, cpu_user_seconds: 1 + i * 1.2 })];
+    const r = p.run(snap(t + 60, at(1)), p.run(snap(t, at(0)), emptyState()).state);
+    const busy = r.decisions.find((d) => d.pid === 10)!;
+    assert.equal(busy.action, 'rollup');
+    assert.match(busy.reason, /\(threshold:cpu over the series cap\)$/);
+    assert.equal(busy.missed!.top_k, null);
+    assert.match(describeMissed(busy, busy.missed!), /^CPU 50\.0% >= 10%, .*; composite [\d.]+%, series cap reached$/);
+    assert.equal(busy.missed!.why, 'series cap reached');
+    // Chosen by the top-K, then refused by the cap: its rank is within the K, and the cap says why.
+    const chosen = r.decisions.find((d) => d.pid === 11)!;
+    assert.match(chosen.reason, /\(top-k over the series cap\)$/);
+    assert.match(describeMissed(chosen, chosen.missed!), /, rank 1 of 1 in application, top-5; series cap reached$/);
+  });
+
+  it('says a challenger ranked within the top-K was held out by an incumbent', () => {
+    const p = new Pipeline(config, 'balanced');
+    const t = HOST.boot_time + 3600;
+    // Six application processes; percent of a core per interval: five incumbents, then a challenger.
+    const rates = [[5, 4, 3, 2.5, 2, 1], [5, 4, 3, 2.5, 2, 1], [5, 4, 3, 2.5, 2, 2.2]];
+    const cpu = [1, 1, 1, 1, 1, 1];
+    let state = emptyState();
+    let r!: ReturnType<Pipeline['run']>;
+    rates.forEach((row, i) => {
+      row.forEach((pct, j) => (cpu[j]! += (pct / 100) * 60));
+      const list = cpu.map((c, j) => proc(20 + j, { name: 'java', exe: '/usr/bin/java', cmdline: `java -jar app${j}.jar`, user: 'app', cpu_user_seconds: c }));
+      r = p.run(snap(t + (i + 1) * 60, list), state);
+      state = r.state;
+    });
+    assert.deepEqual(r.decisions.filter((d) => d.reason === 'top-k').map((d) => d.pid), [20, 21, 22, 23, 24]);
+    const challenger = r.decisions.find((d) => d.pid === 25)!;
+    assert.equal(challenger.action, 'rollup');
+    assert.deepEqual(challenger.missed!.top_k, { tier: 'application', rank: 5, candidates: 6, k: 5 });
+    assert.match(describeMissed(challenger, challenger.missed!), /, rank 5 of 6 in application, top-5; an incumbent kept its place \(a challenger needs \+25%\)$/);
+    assert.equal(challenger.missed!.dropped, 'incumbent');
   });
 
   it('keeps a process younger than one interval only if critical or anomalous', () => {

@@ -6,7 +6,7 @@
  */
 import type { Config, ProfileConfig } from '../config/index.js';
 import { attributesSize, billedAttributesBytes } from '../otlp/size.js';
-import { boundCmdline, MAX_CMDLINE } from '../snapshot/cmdline.js';
+import { boundCmdline } from '../snapshot/cmdline.js';
 import type { ProcessSample, Snapshot } from '../snapshot/types.js';
 import { anomalySettings, observe, type AnomalySettings } from './anomaly.js';
 import { Baseline, type BaselineFigures } from './baseline.js';
@@ -149,7 +149,7 @@ export class Engine {
       sumRss += p.rss_bytes;
       sumIo += view.ioBytesPerSec;
       // The stock scraper's bytes for the command line as the receiver reads it (a recording's is cut alike).
-      if (known.baseline === null) known.baseline = baselineCalc.measure(p.cmdline.length > MAX_CMDLINE ? { ...p, cmdline: boundCmdline(p.cmdline) } : p);
+      if (known.baseline === null) known.baseline = baselineCalc.measure(known.bounded === p.cmdline ? p : { ...p, cmdline: known.bounded });
       baseline.datapoints += known.baseline.datapoints;
       baseline.bytes += known.baseline.bytes;
       baseline.billedBytes += known.baseline.billedBytes;
@@ -183,6 +183,8 @@ export class Engine {
       if (v.anomaly) anomalies++;
       v.incumbent = pm.inTopK;
       pm.inTopK = false;
+      v.rank = 0;
+      v.dropped = null;
       v.reason = '';
       v.kept = false;
       v.sampled = false;
@@ -210,7 +212,10 @@ export class Engine {
         byPriority[0]!.push(v);
         continue;
       }
-      if (!v.seenBefore) continue;
+      if (!v.seenBefore) {
+        v.dropped = 'young';
+        continue;
+      }
       const over =
         v.cpuPercent >= th.cpu_threshold_percent ? 'cpu'
         : v.p.rss_bytes >= th.memory_threshold_mb * MB ? 'memory'
@@ -221,16 +226,27 @@ export class Engine {
         byPriority[1]!.push(v);
         continue;
       }
-      if (v.importance >= th.min_importance_score && v.tier !== 'noise' && v.composite >= profile.limits.min_share) {
+      if (v.tier === 'noise') v.dropped = 'noise';
+      else if (v.importance < th.min_importance_score) v.dropped = 'importance';
+      else if (v.composite < profile.limits.min_share) v.dropped = 'idle';
+      else {
         let pool = topKPool.get(v.tier);
         if (!pool) topKPool.set(v.tier, (pool = []));
         pool.push(v);
       }
     }
     for (const [tier, pool] of topKPool) {
-      for (const v of chooseTopK(pool, topKFor(tier, profile.limits.top_k_per_class))) {
+      const k = topKFor(tier, profile.limits.top_k_per_class);
+      for (const v of chooseTopK(pool, k)) {
         v.reason = 'top-k';
         byPriority[2]!.push(v);
+      }
+      // chooseTopK sorted the pool by composite: the rank. A candidate not chosen within the first k
+      // was held out by an incumbent's margin; beyond them, by the K itself.
+      for (let i = 0; i < pool.length; i++) {
+        const v = pool[i]!;
+        v.rank = i + 1;
+        if (v.reason !== 'top-k') v.dropped = i < k ? 'incumbent' : 'rank';
       }
     }
     // Room for rollups: every tier's groups (and the carrier of kept processes' totals). When that
@@ -252,6 +268,7 @@ export class Engine {
           budget -= s;
         } else {
           v.reason = `${v.reason} over the series cap`;
+          v.dropped = 'cap';
         }
       }
     }
@@ -272,6 +289,7 @@ export class Engine {
         if (s > budget) break;
         budget -= s;
         v.kept = true;
+        v.dropped = null;
         v.sampled = true;
         v.series = s;
         v.reason = 'sample';
@@ -443,6 +461,7 @@ export class Engine {
       name: p.name,
       exe: p.exe,
       cmdline: p.cmdline,
+      bounded: cmdline,
       user: p.user,
       ppid: p.ppid,
       redacted: this.redactor.redact(cmdline),

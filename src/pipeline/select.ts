@@ -28,13 +28,18 @@ export interface Candidate {
 
 export const HYSTERESIS = 1.25;
 
-/** Chooses at most k candidates; returns the chosen ones. */
+/**
+ * Chooses at most k candidates; returns the chosen ones. Sorts `candidates` in place by composite,
+ * highest first (ties keep their order): a candidate's rank is its place there. A challenger within
+ * the first k that is not chosen was held out by an incumbent's margin.
+ */
 export function chooseTopK<T extends Candidate>(candidates: T[], k: number): T[] {
-  if (k <= 0 || candidates.length === 0) return [];
-  const byComposite = (a: T, b: T): number => b.composite - a.composite;
-  const incumbents = candidates.filter((c) => c.incumbent).sort(byComposite).slice(0, k);
-  const challengers = candidates.filter((c) => !c.incumbent || !incumbents.includes(c)).sort(byComposite);
-  const chosen = [...incumbents];
+  candidates.sort((a, b) => b.composite - a.composite);
+  if (k <= 0) return [];
+  // The k strongest incumbents keep their places for now; the rest challenge them, strongest first.
+  const chosen: T[] = [];
+  const challengers: T[] = [];
+  for (const c of candidates) (c.incumbent && chosen.length < k ? chosen : challengers).push(c);
   let next = 0;
   while (chosen.length < k && next < challengers.length) chosen.push(challengers[next++]!);
   // Remaining challengers displace the weakest incumbent only by a clear margin.

@@ -72,14 +72,23 @@ export interface Decision {
   missed: Missed | null;
 }
 
-/** What a rolled-up process missed: the thresholds (against its usage above), and a top-K place. */
+/**
+ * Where a rolled-up process left the path to a series of its own: younger than one interval; no
+ * top-K candidate (the noise tier, a tier below min importance, below min_share); a candidate not
+ * chosen (outside the top-K by composite, or within it but held out by an incumbent's 25% margin);
+ * or chosen by a rule (anomaly, threshold, top-K) but refused by the series cap.
+ */
+export type Dropped = 'young' | 'noise' | 'importance' | 'idle' | 'rank' | 'incumbent' | 'cap';
+
+/** What a rolled-up process missed: the thresholds (against its usage above), a top-K place, and why. */
 export interface Missed {
   /** The profile's thresholds: at or above any one, a process seen before is kept. */
   thresholds: { cpu_percent: number; memory_mb: number; io_kb_per_sec: number };
   /** Its rank by composite among its tier's top-K candidates, and the tier's K; null when it was no candidate. */
   top_k: { tier: string; rank: number; candidates: number; k: number } | null;
-  /** Why it was no top-K candidate, when it was not. */
-  no_top_k: string | null;
+  dropped: Dropped;
+  /** `dropped` in words, e.g. "an incumbent kept its place (a challenger needs +25%)". */
+  why: string;
 }
 
 export interface Kpis {

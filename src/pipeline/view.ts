@@ -7,7 +7,7 @@ import type { BaselineFigures } from './baseline.js';
 import type { Classification } from './classify.js';
 import type { Usage } from './rates.js';
 import type { RollupMember } from './rollup.js';
-import type { Attributes, ProcessMemory, ProfileMemory } from './types.js';
+import type { Attributes, Dropped, ProcessMemory, ProfileMemory } from './types.js';
 
 /** A process's resource attributes and their sizes (protobuf, billed). */
 export interface KnownAttributes {
@@ -21,6 +21,8 @@ export interface Known extends Classification {
   name: string;
   exe: string;
   cmdline: string;
+  /** The command line cut as the receiver cuts it (the same string when short enough). */
+  bounded: string;
   user: string;
   ppid: number;
   redacted: string;
@@ -49,6 +51,10 @@ export interface View extends RollupMember, Usage {
   anomaly: boolean;
   composite: number;
   incumbent: boolean;
+  /** Its rank by composite among its tier's top-K candidates; 0 when it was no candidate. */
+  rank: number;
+  /** Where it left the path to a series of its own; null while kept. */
+  dropped: Dropped | null;
   reason: string;
   kept: boolean;
   sampled: boolean;
@@ -57,7 +63,7 @@ export interface View extends RollupMember, Usage {
 
 export function newView(p: ProcessSample, known: Known, mem: ProcessMemory): View {
   return {
-    p, known, mem, pm: mem, seenBefore: false, detected: false, anomaly: false, incumbent: false, reason: '', kept: false, sampled: false, series: 0,
+    p, known, mem, pm: mem, seenBefore: false, detected: false, anomaly: false, incumbent: false, rank: 0, dropped: null, reason: '', kept: false, sampled: false, series: 0,
     tier: known.tier, importance: known.importance, group: known.group, rollup: '', composite: 0,
     dCpuUser: 0, dCpuSystem: 0, dIoRead: null, dIoWrite: null, cpuPercent: 0, ioBytesPerSec: 0,
     dCtxVoluntary: 0, dCtxInvoluntary: 0, dMinorFaults: 0, dMajorFaults: 0,
