@@ -4,6 +4,8 @@
  * reload` and the file watcher; and a storm of SIGHUPs makes a bounded number of reloads.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +62,26 @@ describe('configuration size and alias bounds', () => {
       assert.match(validate.stderr, new RegExp(`${file}: ${message.source}`));
       noStack(validate);
     }
+  });
+
+  it('reads at most 256 KiB of a file that does not say its size: a pipe, a procfs file', async () => {
+    const dir = mkdtempSync(join(root, 'data-'));
+    const fifo = join(dir, 'optimization.yaml');
+    execFileSync('mkfifo', [fifo]);
+    // 300 KiB of YAML comments (a valid configuration, read whole), written into the pipe once it is opened.
+    const writer = spawn('sh', ['-c', 'head -c 307200 /dev/zero | tr "\\0" "#" > "$0"', fifo], { stdio: 'ignore' });
+    const written = once(writer, 'exit');
+    const piped = await ctl(dir, ['config', 'validate', '--config', fifo]);
+    await written;
+    assert.equal(piped.code, 1, piped.stderr);
+    assert.match(piped.stderr, new RegExp(`${fifo}: more than 256 KiB, larger than a configuration file may be \\(256 KiB\\)`));
+    noStack(piped);
+    // /proc/self/environ says size 0; three variables of 100 KB make it 300 KB.
+    const env = Object.fromEntries([1, 2, 3].map((i) => [`NRDOT_TEST_PAD${i}`, 'x'.repeat(100_000)]));
+    const proc = await run(CTL, ['config', 'validate', '--config', '/proc/self/environ'], { env: { ...process.env, ...NO_PROXY_ENV, ...env, NRDOT_DATA_DIR: dir, NO_COLOR: '1' } });
+    assert.equal(proc.code, 1, proc.stderr);
+    assert.match(proc.stderr, /\/proc\/self\/environ: more than 256 KiB, larger than a configuration file may be/);
+    noStack(proc);
   });
 
   it('refuses them on reload (file watch, SIGHUP, config reload): logged, counted, the previous configuration kept', async () => {

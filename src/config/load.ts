@@ -3,7 +3,7 @@
  * validated once with the schema. Every failure is one ConfigError naming the file, the field path
  * and, where the file has it, the line.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { describeFileError } from '../file-errors.js';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -61,18 +61,28 @@ export function loadConfigAt(location: ConfigLocation, env: Env = process.env): 
   return { ...parseWithEnv(text, location.path, env), file: location.path };
 }
 
-/** The file's text; a ConfigError naming it when it is larger than MAX_CONFIG_BYTES (checked before it is read). */
+/**
+ * The file's text; a ConfigError naming it when it is larger than MAX_CONFIG_BYTES. A regular file
+ * says its size before it is read; at most MAX_CONFIG_BYTES + 1 bytes are read of any, so a pipe,
+ * /dev/stdin, a procfs file (size 0) or a file growing meanwhile cannot take the agent's memory.
+ */
 function readBounded(path: string): string {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size > MAX_CONFIG_BYTES) {
-      throw new ConfigError(`${path}: ${Math.ceil(size / 1024)} KiB, larger than a configuration file may be (${MAX_CONFIG_BYTES / 1024} KiB)`);
-    }
-    return readFileSync(fd, 'utf8');
+    if (size > MAX_CONFIG_BYTES) throw tooLarge(path, `${Math.ceil(size / 1024)} KiB`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (let n; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+    if (length > MAX_CONFIG_BYTES) throw tooLarge(path, `more than ${MAX_CONFIG_BYTES / 1024} KiB`);
+    return buf.toString('utf8', 0, length);
   } finally {
     closeSync(fd);
   }
+}
+
+function tooLarge(path: string, size: string): ConfigError {
+  return new ConfigError(`${path}: ${size}, larger than a configuration file may be (${MAX_CONFIG_BYTES / 1024} KiB)`);
 }
 
 /** The shipped defaults alone. */
