@@ -8,15 +8,22 @@
  * pid alone) is the owner's only when that process runs nrdot-plus (its command line names
  * `nrdot-plus` or `agent/main.js`). Without /proc, a live pid is the owner.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 
 export class LockedError extends Error {
   constructor(
     readonly path: string,
+    /** The owner's pid, or 0 for a lock being written (empty or unparsable, and young). */
     readonly owner: number,
   ) {
-    super(`${path} is held by pid ${owner}`);
+    super(`${path} is held by ${owner ? `pid ${owner}` : 'a process writing it now'}`);
     this.name = 'LockedError';
+  }
+
+  /** The owner, for messages: "pid 123", or "starting" for a lock being written. */
+  get who(): string {
+    return this.owner ? `pid ${this.owner}` : 'starting';
   }
 }
 
@@ -25,23 +32,102 @@ interface Identity {
   start: string;
 }
 
-/** Takes the lock at `path`; returns the function that gives it up. */
+interface Lock {
+  pid: number;
+  recorded: Identity | null;
+  /** The file read: its inode and change time, to tell it from a later lock at the same path. */
+  file: string;
+  mtimeMs: number;
+}
+
+/** An empty or unparsable lock younger than this is being written (by an older version, which created it, then wrote it): held. */
+const BEING_WRITTEN_MS = 5000;
+/** How long a takeover waits for an earlier taker that is alive (it needs microseconds) before giving up. */
+const TAKER_WAIT_MS = 2000;
+
+/**
+ * Takes the lock at `path`; returns the function that gives it up.
+ *
+ * The lock file never exists empty: it is written whole under a temporary name, then linked to
+ * `path`, which fails when a lock is there. A stale lock is replaced with rename() (atomically, so
+ * the path never stands empty for another starter to link) by one taker only: the one that links
+ * the first claim file named after that lock's inode and time, `<path>.takeover-<ino>-<mtime>-<k>`.
+ * Claims are numbered; a later claim proceeds only when the takers of the earlier ones have died,
+ * and checks, holding its claim, that the stale lock is still at the path. No claim is removed
+ * while that lock is there, so two takers never replace it both, and no taker replaces a new lock.
+ */
 export function acquireLock(path: string): () => void {
-  const content = lockText(process.pid);
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const tmp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  writeWhole(tmp, lockText(process.pid));
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        linkSync(tmp, path);
+        return releaser(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const lock = readLock(path);
+      if (lock === null) continue; // given up meanwhile
+      if (lock.pid === 0 && Date.now() - lock.mtimeMs < BEING_WRITTEN_MS) throw new LockedError(path, 0);
+      if (lock.pid > 0 && lock.pid !== process.pid && owns(lock)) throw new LockedError(path, lock.pid);
+      if (takeOver(path, lock, tmp)) return releaser(path);
+    }
+    throw new Error(`cannot lock ${path}: another process keeps taking it`);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+function releaser(path: string): () => void {
+  return () => {
+    if (readLock(path)?.pid === process.pid) rmSync(path, { force: true });
+  };
+}
+
+/** Replaces the stale lock at `path` with the file `tmp`; false when another process replaced it first. */
+function takeOver(path: string, stale: Lock, tmp: string): boolean {
+  const claimOf = (k: number): string => `${path}.takeover-${stale.file}-${k}`;
+  for (let k = 0; k < 100; k++) {
     try {
-      writeFileSync(path, content, { flag: 'wx', mode: 0o600 });
-      return () => {
-        if (readLock(path).pid === process.pid) rmSync(path, { force: true });
-      };
+      linkSync(tmp, claimOf(k));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      continue;
     }
-    const lock = readLock(path);
-    if (lock.pid > 0 && lock.pid !== process.pid && owns(lock)) throw new LockedError(path, lock.pid);
-    rmSync(path, { force: true });
+    for (let j = 0; j < k; j++) {
+      const deadline = Date.now() + TAKER_WAIT_MS;
+      for (;;) {
+        if (readLock(path)?.file !== stale.file) return giveUp(claimOf(k));
+        const taker = readLock(claimOf(j));
+        if (taker === null || !owns(taker)) break;
+        if (Date.now() > deadline) throw new Error(`cannot lock ${path}: pid ${taker.pid} has been taking it over for ${TAKER_WAIT_MS / 1000} s`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    }
+    if (readLock(path)?.file !== stale.file) return giveUp(claimOf(k));
+    renameSync(tmp, path);
+    for (let j = 0; j < 100; j++) rmSync(claimOf(j), { force: true });
+    return true;
   }
-  throw new Error(`cannot lock ${path}: another process keeps taking it`);
+  throw new Error(`cannot lock ${path}: too many claims to take it over (remove ${path}.takeover-*)`);
+}
+
+/** The stale lock is gone: no taker can proceed any more, so the claim goes. */
+function giveUp(claim: string): false {
+  rmSync(claim, { force: true });
+  return false;
+}
+
+/** Writes `path` (which must not exist) whole and to disk. */
+function writeWhole(path: string, text: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What a lock held by `pid` holds: the pid, then its boot and start time when /proc tells them. */
@@ -50,20 +136,29 @@ export function lockText(pid: number): string {
   return `${pid}\n${id ? `boot=${id.boot} start=${id.start}\n` : ''}`;
 }
 
-function readLock(path: string): { pid: number; recorded: Identity | null } {
-  let text: string;
+/** The lock at `path`, or null when there is none. */
+function readLock(path: string): Lock | null {
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return { pid: 0, recorded: null };
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
-  const [first = '', second = ''] = text.split('\n');
-  const m = /^boot=(\S+) start=(\d+)$/.exec(second.trim());
-  return { pid: Number(first.trim()) || 0, recorded: m ? { boot: m[1]!, start: m[2]! } : null };
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const text = readFileSync(fd, 'utf8');
+    const [first = '', second = ''] = text.split('\n');
+    const pid = /^\d{1,9}$/.test(first.trim()) ? Number(first.trim()) : 0;
+    const m = /^boot=(\S+) start=(\d+)$/.exec(second.trim());
+    return { pid, recorded: m ? { boot: m[1]!, start: m[2]! } : null, file: `${st.ino}-${st.mtimeNs}`, mtimeMs: Number(st.mtimeMs) };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Whether the process the lock names still holds it. */
-function owns(lock: { pid: number; recorded: Identity | null }): boolean {
+function owns(lock: Lock): boolean {
   if (!alive(lock.pid)) return false;
   const now = identity(lock.pid);
   if (now === null) return true; // no /proc to tell: a live pid is the owner

@@ -273,7 +273,7 @@ function openDataDir(): { home: string; unlock: () => void } {
     return { home, unlock: acquireLock(join(home, 'agent.lock')) };
   } catch (err) {
     if (err instanceof LockedError) {
-      throw new UserError(`another nrdot-plus (pid ${err.owner}) is running with the data directory ${home}; stop it, or give this one its own NRDOT_DATA_DIR`);
+      throw new UserError(`another nrdot-plus (${err.who}) is running with the data directory ${home}; stop it, or give this one its own NRDOT_DATA_DIR`);
     }
     throw new UserError(`data directory ${home} (NRDOT_DATA_DIR): ${describeFileError(err)}`);
   }

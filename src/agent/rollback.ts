@@ -95,7 +95,7 @@ export async function rollbackWithoutDaemon(configFlag: string | undefined, by: 
     unlock = acquireLock(join(home, 'agent.lock'));
   } catch (err) {
     if (err instanceof LockedError) {
-      throw new UserError(`nrdot-plus (pid ${err.owner}) holds ${home} but its API does not answer; stop it (kill ${err.owner}) and run rollback again`);
+      throw new UserError(`nrdot-plus (${err.who}) holds ${home} but its API does not answer; stop it${err.owner ? ` (kill ${err.owner})` : ""} and run rollback again`);
     }
     throw new UserError(`${join(home, 'agent.lock')}: ${describeFileError(err)}`);
   }

@@ -228,7 +228,7 @@ export class DurableQueue {
       this.unlock = acquireLock(join(this.dir, LOCK));
     } catch (err) {
       if (!(err instanceof LockedError)) throw err;
-      throw new Error(`in use by another nrdot-plus (pid ${err.owner}); one agent per data directory (remove ${err.path} if that pid is not an agent)`);
+      throw new Error(`in use by another nrdot-plus (${err.who}); one agent per data directory (remove ${err.path} if that pid is not an agent)`);
     }
   }
 
