@@ -5,13 +5,13 @@
  * after kill -9) carries on where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApiError } from '../api/errors.js';
 import { removeAgentInfo, writeAgentInfo } from '../api/discovery.js';
 import { apiRoutes, type Actor, type CompareWindow, type DaemonApi, type HistoryQuery, type ProcessQuery } from '../api/routes.js';
 import { startListener, type Listener } from '../api/server.js';
-import { ConfigError, loadConfigAt, MAX_CONFIG_BYTES, redactConfig, unknownProfile, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
+import { ConfigError, loadConfigAt, readConfigFile, redactConfig, unknownProfile, type AppliedEnv, type Config, type ConfigLocation } from '../config/index.js';
 import type { Redactor } from '../config/secrets.js';
 import type { Decision } from '../pipeline/index.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -364,12 +364,17 @@ export class Daemon implements DaemonApi {
 
   /** A fingerprint of the configuration file, to tell a change (one too large to be read: its size and time). */
   private readConfigText(): string | null {
+    const path = this.p.configLocation.path;
     try {
-      const st = statSync(this.p.configLocation.path);
-      if (st.size > MAX_CONFIG_BYTES) return `${st.size} bytes at ${st.mtimeMs}`;
-      return createHash('sha256').update(readFileSync(this.p.configLocation.path)).digest('hex');
-    } catch {
-      return null;
+      return createHash('sha256').update(readConfigFile(path)).digest('hex');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) return null;
+      try {
+        const st = statSync(path); // too large to read: its size and time tell a change; the reload says why
+        return `${st.size} bytes at ${st.mtimeMs}`;
+      } catch {
+        return null;
+      }
     }
   }
 

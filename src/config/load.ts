@@ -49,7 +49,7 @@ export function loadConfig(flag?: string, env: Env = process.env): LoadedConfig 
 export function loadConfigAt(location: ConfigLocation, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
-    text = readBounded(location.path);
+    text = readConfigFile(location.path);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -66,7 +66,7 @@ export function loadConfigAt(location: ConfigLocation, env: Env = process.env): 
  * says its size before it is read; at most MAX_CONFIG_BYTES + 1 bytes are read of any, so a pipe,
  * /dev/stdin, a procfs file (size 0) or a file growing meanwhile cannot take the agent's memory.
  */
-function readBounded(path: string): string {
+export function readConfigFile(path: string): string {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
