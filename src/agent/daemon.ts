@@ -18,7 +18,7 @@ import type { Snapshot } from '../snapshot/types.js';
 import { isSqliteError, kpiRecord, type JournalEntry, type KpiRecord, type ProfileState, type StateStore } from '../store/index.js';
 import { Health, renderHealth, type FileExporter } from '../export/index.js';
 import { VERSION } from '../version.js';
-import { versusBaseline } from '../cli/style.js';
+import { versusBaseline } from '../command/words.js';
 import type { Collector, IntervalBudget, IntervalReport } from './collector.js';
 import { ACCEPT_AFTER_SECONDS, DataClock, describeStep } from './data-clock.js';
 import type { Logger } from './log.js';

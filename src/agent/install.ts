@@ -7,8 +7,8 @@ import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, re
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { SYSTEM_CONFIG, SYSTEM_DATA_DIR } from '../config/paths.js';
-import { UsageError, UserError } from '../cli/errors.js';
-import { configure } from '../cli/program.js';
+import { UsageError, UserError } from '../command/errors.js';
+import { configure } from '../command/program.js';
 import { AccountFiles, SERVICE_USER, systemPath, type Account } from './system-user.js';
 import { AGENT_BIN, PACKAGING_DIR, UNIT_NAME, execStart, renderUnit, systemctl, systemdRunning } from './systemd.js';
 

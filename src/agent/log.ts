@@ -8,9 +8,9 @@
 import { mkdirSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { UsageError, UserError } from '../cli/errors.js';
+import { UsageError, UserError } from '../command/errors.js';
 import type { Redactor } from '../config/secrets.js';
-import { formatLine } from '../cli/log-line.js';
+import { formatLine } from '../command/log-line.js';
 import { RotatingFile } from '../export/file.js';
 
 export type { Logger };

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { WebhookSender } from '../alerts/webhook.js';
 import type { Actor } from '../api/routes.js';
-import { EXIT, UserError } from '../cli/errors.js';
+import { EXIT, UserError } from '../command/errors.js';
 import { dataDir, loadConfig, logFile, type Config } from '../config/index.js';
 import { Redactor } from '../config/secrets.js';
 import { logFilesOf, writeArchive } from '../control/archive.js';

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../command/errors.js';
 
 export const SERVICE_USER = 'nrdot-plus';
 

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../command/errors.js';
 import { systemPath } from './system-user.js';
 
 export const UNIT_NAME = 'nrdot-plus.service';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AGENT_FILE, agentAlive, readAgentInfo, TOKEN_FILE, type AgentInfo } from '../api/discovery.js';
 import { parseListen } from '../config/listen.js';
 import { dataDir, SYSTEM_DATA_DIR } from '../config/index.js';
-import { EXIT, UserError } from './errors.js';
+import { EXIT, UserError } from '../command/errors.js';
 
 const TIMEOUT_MS = 15_000;
 const HOW_TO_START = 'start it with `nrdot-plus` (or `sudo systemctl start nrdot-plus` when installed as a service)';

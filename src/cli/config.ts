@@ -6,10 +6,10 @@ import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { configLocation, loadConfig, redactConfig, type Config } from '../config/index.js';
 import { connectDaemon, findDaemon, operator } from './client.js';
-import { configure } from './program.js';
+import { configure } from '../command/program.js';
 import { writeJson } from './style.js';
+import { CONFIG_OPTION } from '../command/options.js';
 
-export const CONFIG_OPTION = ['--config <file>', 'optimization.yaml to use (env NRDOT_CONFIG)'] as const;
 
 export function configCommand(): Command {
   const cmd = configure(new Command('config')).description('validate and show the configuration (optimization.yaml)');

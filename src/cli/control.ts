@@ -6,12 +6,12 @@ import { Command } from 'commander';
 import { MAX_ROWS } from '../api/routes.js';
 import { usd as usdPerHour } from '../control/loop.js';
 import { connectDaemon, findDaemon, operator } from './client.js';
-import { CONFIG_OPTION } from './config.js';
-import { EXIT } from './errors.js';
-import { countArg } from './options.js';
+import { CONFIG_OPTION, countArg } from '../command/options.js';
+import { EXIT } from '../command/errors.js';
 import { describeInForce, type InForce } from './profile.js';
-import { configure } from './program.js';
-import { bold, dim, formatPercent, formatTime, green, keyValues, red, writeJson, yellow } from './style.js';
+import { configure } from '../command/program.js';
+import { bold, dim, formatTime, green, keyValues, red, writeJson, yellow } from './style.js';
+import { formatPercent } from '../command/words.js';
 import { formatTable } from './table.js';
 
 interface CheckRow {

@@ -6,12 +6,11 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { emptyState, Pipeline, type Decision, type Missed } from '../pipeline/index.js';
 import { readRecording } from '../snapshot/recording.js';
-import { CONFIG_OPTION } from './config.js';
-import { UsageError, UserError } from './errors.js';
+import { CONFIG_OPTION, countArg } from '../command/options.js';
+import { UsageError, UserError } from '../command/errors.js';
 import { connectDaemon } from './client.js';
-import { configure } from './program.js';
+import { configure } from '../command/program.js';
 import { writeJson } from './style.js';
-import { countArg } from './options.js';
 import { chooseProfiles } from './simulate.js';
 
 interface ExplainOptions {

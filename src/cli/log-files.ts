@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { MAX_ROTATED_LOGS } from '../config/index.js';
-import { UserError } from './errors.js';
+import { UserError } from '../command/errors.js';
 
 const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;

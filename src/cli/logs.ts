@@ -1,11 +1,11 @@
-/** `nrdot-plus-ctl logs`: the agent's log file, its last lines or followed, human-formatted (log-line.ts) or raw JSON. */
+/** `nrdot-plus-ctl logs`: the agent's log file, its last lines or followed, human-formatted (src/command/log-line.ts) or raw JSON. */
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_FILE_NAME, logFile } from '../config/index.js';
 import { LogFile } from './log-files.js';
-import { configure } from './program.js';
-import { formatLine, LEVELS, levelValue, parseLine } from './log-line.js';
+import { configure } from '../command/program.js';
+import { formatLine, LEVELS, levelValue, parseLine } from '../command/log-line.js';
 
 /** While following, FILE is also checked this often, in case its directory cannot be watched. */
 const POLL_MS = 1000;

@@ -1,7 +1,7 @@
 /** `nrdot-plus-ctl`: the control CLI. One file per command group; this file only assembles them. */
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
-import { configure, runProgram } from './program.js';
+import { configure, runProgram } from '../command/program.js';
 import { configCommand } from './config.js';
 import { explainCommand } from './explain.js';
 import { logsCommand } from './logs.js';

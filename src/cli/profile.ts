@@ -8,10 +8,11 @@ import { loadConfig, unknownProfile, type Config, type ProfileConfig } from '../
 import { PIN_DURATION_HINT, pinSeconds, SINCE_HINT, sinceParam } from '../api/routes.js';
 import type { ComparisonAnswer } from '../agent/shadows.js';
 import { connectDaemon, findDaemon, operator } from './client.js';
-import { CONFIG_OPTION } from './config.js';
-import { UsageError } from './errors.js';
-import { configure } from './program.js';
-import { bold, formatPercent, keyValues, moneyColumn, writeJson, yellow } from './style.js';
+import { CONFIG_OPTION } from '../command/options.js';
+import { UsageError } from '../command/errors.js';
+import { configure } from '../command/program.js';
+import { bold, keyValues, moneyColumn, writeJson, yellow } from './style.js';
+import { formatPercent } from '../command/words.js';
 import { formatTable, paragraph } from './table.js';
 
 interface JournalEntry {

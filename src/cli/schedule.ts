@@ -2,8 +2,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { configLocation, loadConfig } from '../config/index.js';
 import { ruleAt, type TimeRule } from '../control/schedule.js';
-import { CONFIG_OPTION } from './config.js';
-import { configure } from './program.js';
+import { CONFIG_OPTION } from '../command/options.js';
+import { configure } from '../command/program.js';
 import { bold, keyValues, writeJson } from './style.js';
 import { formatTable, paragraph } from './table.js';
 

@@ -10,12 +10,13 @@ import { toOtlpJson } from '../otlp/encode.js';
 import { emptyState, Pipeline, type PipelineState } from '../pipeline/index.js';
 import { Summary, type ProfileSummary } from '../pipeline/summary.js';
 import { readRecording } from '../snapshot/recording.js';
-import { CONFIG_OPTION } from './config.js';
-import { UsageError, UserError } from './errors.js';
-import { configure } from './program.js';
+import { CONFIG_OPTION } from '../command/options.js';
+import { UsageError, UserError } from '../command/errors.js';
+import { configure } from '../command/program.js';
 import { formatTable, paragraph } from './table.js';
 import { runControlOffline, type ControlRun } from '../control/offline.js';
-import { ABOVE_BASELINE, formatDuration, formatPercent, formatTime, keyValues, moneyColumn, versusBaseline } from './style.js';
+import { ABOVE_BASELINE, formatPercent, versusBaseline } from '../command/words.js';
+import { formatDuration, formatTime, keyValues, moneyColumn } from './style.js';
 
 interface SimulateOptions {
   input: string;

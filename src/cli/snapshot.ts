@@ -4,11 +4,10 @@
  */
 import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { ProcfsReader } from '../procfs/index.js';
 import { RecordingWriter } from '../snapshot/recording.js';
-import { collectionInterval, countArg, MAX_INTERVAL_SECONDS, procfsRoot, secondsArg } from './options.js';
-import { configure } from './program.js';
-import { UsageError, UserError } from './errors.js';
+import { collectionInterval, countArg, MAX_INTERVAL_SECONDS, openReader, procfsRoot, secondsArg } from '../command/options.js';
+import { configure } from '../command/program.js';
+import { UsageError, UserError } from '../command/errors.js';
 import { formatBytes } from './style.js';
 
 interface SnapshotOptions {
@@ -111,15 +110,6 @@ async function takeSnapshots(opts: SnapshotOptions): Promise<void> {
     }
   } else if (interrupted) process.stderr.write(`snapshot: interrupted, ${written} snapshot(s) written\n`);
   if (interrupted) process.exitCode = 130;
-}
-
-/** A reader on root, or a UserError naming the root when it is not a procfs (no stat, no meminfo). */
-export function openReader(root: string, intervalSeconds: number, errorDetails = 0): ProcfsReader {
-  try {
-    return new ProcfsReader({ root, intervalSeconds, errorDetails, hostId: process.env.NRDOT_HOST_ID });
-  } catch (err) {
-    throw new UserError(`procfs root ${root}: not readable as a procfs (${(err as Error).message})`);
-  }
 }
 
 /** One status line on the terminal, redrawn in place. */

@@ -5,9 +5,10 @@
 import { Argument, Command, Option } from 'commander';
 import type { Kpis } from '../pipeline/index.js';
 import { connectDaemon } from './client.js';
-import { configure } from './program.js';
+import { configure } from '../command/program.js';
 import { describeInForce, type InForce } from './profile.js';
-import { formatBytes, formatDuration, formatPercent, formatReduction, formatUsd, formatVisibility, green, keyValues, red, versusBaseline, writeJson, yellow } from './style.js';
+import { formatBytes, formatDuration, formatReduction, formatUsd, formatVisibility, green, keyValues, red, writeJson, yellow } from './style.js';
+import { formatPercent, versusBaseline } from '../command/words.js';
 
 /** The daemon's /api/v1/status answer (the parts the CLI shows). */
 export interface Status {

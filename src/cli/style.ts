@@ -1,5 +1,6 @@
 /** Colour for human output on a terminal only (never in pipes or files; NO_COLOR turns it off). */
 import { formatKeyValues } from './table.js';
+import { formatPercent } from '../command/words.js';
 
 const useColour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
@@ -27,10 +28,6 @@ export function formatBytes(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
   return `${n} B`;
-}
-
-export function formatPercent(share: number | null, digits = 1): string {
-  return share === null ? 'n/a' : `${(share * 100).toFixed(digits)}%`;
 }
 
 export function formatDuration(seconds: number): string {
@@ -65,24 +62,6 @@ export function moneyColumn(values: readonly number[]): string[] {
 export function formatUsd(values: readonly number[]): string[] {
   const digits = Math.max(2, moneyDigits(values));
   return values.map((v) => `$${v.toFixed(digits)}`);
-}
-
-/**
- * Why a run can export more than the baseline: the self-metrics (the agent's own figures, a few
- * dozen datapoints) are exported and billed too, and a host of a handful of processes saves less.
- */
-export const ABOVE_BASELINE = "above the baseline: the agent's own self-metrics are exported and billed too, more than it saves on a host with so few processes";
-
-/**
- * `203 of 2884 datapoints (-93.0%)`: a volume against the baseline's. Above the baseline, the
- * change is `+` and says why.
- */
-export function versusBaseline(exported: number, baseline: number, unit = '', show: (n: number) => string = String): string {
-  const text = `${show(exported)} of ${show(baseline)}${unit ? ` ${unit}` : ''}`;
-  if (!(baseline > 0)) return text;
-  const change = exported / baseline - 1;
-  if (change > 0) return `${text} (+${formatPercent(change)}, ${ABOVE_BASELINE})`;
-  return `${text} (${change < 0 ? '-' : ''}${formatPercent(-change)})`;
 }
 
 /** A reduction (share of the baseline not sent): `93.0%`, or for more than the baseline `none (+100.0%)`. */

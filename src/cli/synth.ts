@@ -7,12 +7,12 @@ import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RecordingWriter } from '../snapshot/recording.js';
 import { ARCHETYPE_DEFS, ARCHETYPES, SYNTH_DEFAULTS, SyntheticHost, truthPath, type Archetype } from '../snapshot/synth.js';
-import { UsageError, UserError } from './errors.js';
-import { countArg, MAX_INTERVAL_SECONDS, secondsArg } from './options.js';
+import { UsageError, UserError } from '../command/errors.js';
+import { countArg, MAX_INTERVAL_SECONDS, secondsArg } from '../command/options.js';
 
 /** The latest --start: 9999-12-31T23:59:59Z, the last time an ISO 8601 date can say. */
 const LAST_SECOND_OF_9999 = 253_402_300_799;
-import { configure } from './program.js';
+import { configure } from '../command/program.js';
 
 interface SynthCliOptions {
   archetype: Archetype;

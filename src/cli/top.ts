@@ -6,8 +6,8 @@
 import { Command, Option } from 'commander';
 import type { Decision } from '../pipeline/index.js';
 import { connectDaemon, type DaemonClient } from './client.js';
-import { countArg } from './options.js';
-import { configure } from './program.js';
+import { countArg } from '../command/options.js';
+import { configure } from '../command/program.js';
 import { formatBytes, green, writeJson } from './style.js';
 import { formatTable, paragraph, terminalWidth } from './table.js';
 

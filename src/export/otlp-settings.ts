@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, UserError } from '../cli/errors.js';
+import { UsageError, UserError } from '../command/errors.js';
 import { dataDir, durationSeconds, type Config } from '../config/index.js';
 import { describeFileError } from '../file-errors.js';
 import type { Temporality } from '../otlp/encode.js';

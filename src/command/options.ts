@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { UsageError, UserError } from './errors.js';
 import { DURATION_BOUNDS, parseBoolean } from '../config/index.js';
+import { ProcfsReader } from '../procfs/index.js';
 
 export const DEFAULT_INTERVAL_SECONDS = 60;
 
@@ -66,4 +67,16 @@ export function envBoolean(name: string, env = process.env): boolean | undefined
   const value = parseBoolean(raw);
   if (value !== undefined) return value;
   throw new UsageError(`${name}: must be true or false (got "${raw}")`);
+}
+
+/** The --config flag of the agent and of ctl's commands. */
+export const CONFIG_OPTION = ['--config <file>', 'optimization.yaml to use (env NRDOT_CONFIG)'] as const;
+
+/** A reader on root, or a UserError naming the root when it is not a procfs (no stat, no meminfo). */
+export function openReader(root: string, intervalSeconds: number, errorDetails = 0): ProcfsReader {
+  try {
+    return new ProcfsReader({ root, intervalSeconds, errorDetails, hostId: process.env.NRDOT_HOST_ID });
+  } catch (err) {
+    throw new UserError(`procfs root ${root}: not readable as a procfs (${(err as Error).message})`);
+  }
 }
