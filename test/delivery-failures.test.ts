@@ -321,7 +321,7 @@ describe('delivery that does not stop for good', () => {
     rmSync(filler);
     const r = await receiver({ port });
     await agent.waitForLog((l) => /state store .*working again/.test(msg(l)), 20_000, 'the store to resume');
-    await agent.waitForLog((l) => /stores batches again/.test(msg(l)), 20_000, 'the queue to resume');
+    await agent.waitForLog((l) => /the queue in .* working again/.test(msg(l)), 20_000, 'the queue to resume');
     await r.until(() => delivered(r).size >= stored.batches.length + 1, 30_000, 'the batches queued before the disk filled, and a new one');
     const times = new Set((await kpis()).rows.map((k) => k.time));
     for (const t of stored.kpis) assert.ok(times.has(t), `KPI row ${t} kept`);

@@ -37,6 +37,11 @@ export class Health {
     return this.outage !== null;
   }
 
+  /** When the outage began (ms since the epoch), or undefined while it works. */
+  get since(): number | undefined {
+    return this.outage?.since;
+  }
+
   /** Runs one interval's writes; a throw is this part's failure, counted and logged, not passed on. */
   run(write: () => void): void {
     try {

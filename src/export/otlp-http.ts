@@ -18,6 +18,7 @@ import type { Logger } from '../agent/log.js';
 import { redactUrl, type Redactor } from '../config/secrets.js';
 import type { Metric } from '../pipeline/types.js';
 import { VERSION } from '../version.js';
+import { Health } from './health.js';
 import { MAX_REQUEST_BYTES, type OtlpSettings } from './otlp-settings.js';
 import type { DurableQueue } from './queue.js';
 import type { Transport } from './transport.js';
@@ -70,10 +71,8 @@ export class OtlpHttpSender {
   private lastFailure = '';
   /** Batches refused for good since the last one delivered, when the first was refused, and why. */
   private refusal: { count: number; since: number; message: string } | null = null;
-  /** The queue cannot store batches (its disk is full): since when, why, and intervals not queued. */
-  private queueError: { since: number; message: string; intervals: number } | null = null;
-  /** Intervals whose batch could not be queued (dropped). */
-  intervalsFailed = 0;
+  /** Whether the queue stores the intervals' batches (not when its disk is full). */
+  private readonly queueHealth: Health;
   private readonly loggedStatuses = new Set<string>();
   private lastDelivered = 0;
   private readonly loggedPartial = new Set<string>();
@@ -90,6 +89,16 @@ export class OtlpHttpSender {
     private readonly random: () => number = Math.random,
   ) {
     this.endpoint = redactUrl(settings.url);
+    this.queueHealth = new Health(
+      log,
+      `OTLP export: the queue in ${settings.queueDir}`,
+      "this interval's batch is dropped (counted in nrdot_export_batches_dropped_total), the batches queued before are kept",
+    );
+  }
+
+  /** Intervals whose batch could not be queued (dropped). */
+  get intervalsFailed(): number {
+    return this.queueHealth.intervalsFailed;
   }
 
   /** Sends in the background until stop(): after the splay, then whenever batches are queued. */
@@ -103,29 +112,18 @@ export class OtlpHttpSender {
    * counted as dropped, logged once until the queue takes a batch again.
    */
   submit(bodies: Uint8Array[]): void {
-    let error: string | null = null;
-    for (const body of bodies) {
-      try {
-        this.queue.enqueue(body);
-      } catch (err) {
-        error = `the queue in ${this.settings.queueDir} cannot store this interval's batch: ${(err as Error).message}`;
+    this.queueHealth.run(() => {
+      let failure: unknown = null;
+      for (const body of bodies) {
+        try {
+          this.queue.enqueue(body);
+        } catch (err) {
+          failure = err;
+        }
       }
-    }
+      if (failure !== null) throw new Error(`cannot store this interval's batch: ${(failure as Error).message}`);
+    });
     this.wake();
-    if (error !== null) {
-      this.intervalsFailed++;
-      if (this.queueError?.message !== error) {
-        this.log.error(
-          { queue: this.settings.queueDir, queued_batches: this.queue.depth },
-          `OTLP export: ${error}; dropped (counted in nrdot_export_batches_dropped_total), the ${this.queue.depth} batches queued before are kept, the other exporters and the state store go on`,
-        );
-      }
-      this.queueError = { since: this.queueError?.since ?? Date.now(), message: error, intervals: (this.queueError?.intervals ?? 0) + 1 };
-    } else if (this.queueError) {
-      const n = this.queueError.intervals;
-      this.log.info({ queue: this.settings.queueDir, intervals_not_queued: n }, `OTLP export: the queue in ${this.settings.queueDir} stores batches again, after ${n} intervals it could not store`);
-      this.queueError = null;
-    }
   }
 
   /** A batch was queued, or stop() came. */
@@ -274,12 +272,13 @@ export class OtlpHttpSender {
    * since epoch) and why, and the last delivery.
    */
   health(): { failing: boolean; failingSince: number | null; lastError: string | null; lastDelivered: number | null } {
-    const since = [this.queueError?.since, this.failures > 0 ? this.failingSince : undefined, this.refusal?.since].filter((t) => t !== undefined);
+    const queue = this.queueHealth.state();
+    const since = [this.queueHealth.since, this.failures > 0 ? this.failingSince : undefined, this.refusal?.since].filter((t) => t !== undefined);
     const failing = since.length > 0;
     return {
       failing,
       failingSince: failing ? Math.min(...since) : null,
-      lastError: this.queueError?.message ?? (this.failures > 0 ? this.lastFailure : (this.refusal?.message ?? null)),
+      lastError: queue.last_error ?? (this.failures > 0 ? this.lastFailure : (this.refusal?.message ?? null)),
       lastDelivered: this.lastDelivered || null,
     };
   }
