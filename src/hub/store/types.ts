@@ -76,6 +76,8 @@ export interface AgentRecord {
   remoteConfigStatus: RemoteConfigStatusRecord | null;
   /** Hex hash of the remote config the hub last sent it (null: nothing sent yet). */
   sentConfigHash: string | null;
+  /** Hash of the connection-settings offer the hub last made it (null: none yet). */
+  offeredSettingsHash: string | null;
   /** The profile in force and why, as the agent reported it (health attributes). */
   profile: string | null;
   profileReason: string | null;
