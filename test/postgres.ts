@@ -7,13 +7,22 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './run.js';
 
-export const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** Debian's PostgreSQL 15 (what .ci/run installs), else the newest major installed. */
+export const PG_BIN = findPgBin();
+
+function findPgBin(): string {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(join(root, '15/bin/postgres'))) return join(root, '15/bin');
+  const majors = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin/postgres'))) : [];
+  const newest = majors.sort((a, b) => Number(b) - Number(a))[0];
+  return join(root, newest ?? '15', 'bin');
+}
 
 /** Why PostgreSQL cannot run here, or undefined when it can. Tests fail with this, never skip. */
 export function postgresUnavailable(): string | undefined {
@@ -44,6 +53,8 @@ export interface PostgresServer {
 
 export interface PostgresOptions {
   maxConnections?: number;
+  /** fsync and synchronous commit off (default true): for tests that throw the data away. */
+  fast?: boolean;
 }
 
 async function waitReady(url: string, postmaster: ChildProcess): Promise<void> {
@@ -98,15 +109,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       throw new Error(`initdb failed: ${String((err as { stderr?: unknown }).stderr ?? err)}`);
     }
     const port = await freePort();
-    const settings = {
+    const settings: Record<string, string> = {
       listen_addresses: '127.0.0.1',
       unix_socket_directories: pgdata,
       max_connections: String(options.maxConnections ?? 100),
-      fsync: 'off',
-      synchronous_commit: 'off',
-      full_page_writes: 'off',
-      shared_buffers: '32MB',
     };
+    if (options.fast !== false) Object.assign(settings, { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', shared_buffers: '32MB' });
     const args = ['-D', pgdata, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
     postmaster = spawn(join(PG_BIN, 'postgres'), args, { ...ids, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     postmaster.stderr?.on('data', (d: Buffer) => {

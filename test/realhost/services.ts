@@ -5,12 +5,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postgresUnavailable, startPostgres, type PostgresServer } from '../postgres.js';
 import { freePort } from '../run.js';
 
-export const PG_BIN = '/usr/lib/postgresql/15/bin';
 const NGINX = '/usr/sbin/nginx';
 const REDIS = '/usr/bin/redis-server';
 const PGBENCH = '/usr/bin/pgbench';
@@ -18,15 +18,10 @@ const PGBENCH = '/usr/bin/pgbench';
 /** Why these services cannot run here, or undefined when they can. */
 export function servicesUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root to run PostgreSQL as its own user';
-  for (const bin of [join(PG_BIN, 'postgres'), NGINX, REDIS, PGBENCH]) {
+  for (const bin of [NGINX, REDIS, PGBENCH]) {
     if (!existsSync(bin)) return `${bin} is not installed (apt-get install postgresql nginx-light redis-server)`;
   }
-  try {
-    execFileSync('id', ['postgres'], { stdio: 'ignore' });
-  } catch {
-    return 'no postgres user';
-  }
-  return undefined;
+  return postgresUnavailable();
 }
 
 export interface RunningServices {
@@ -38,13 +33,8 @@ export interface RunningServices {
 export async function startServices(clients: number, seconds: number): Promise<RunningServices> {
   const dir = mkdtempSync(join(tmpdir(), 'nrdot-realhost-'));
   chmodSync(dir, 0o755);
-  const pgdata = join(dir, 'pg');
-  mkdirSync(pgdata);
-  const pgUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
-  const pgGid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
-  chownSync(pgdata, pgUid, pgGid);
-  const asPostgres = { uid: pgUid, gid: pgGid, cwd: dir, stdio: 'ignore' as const };
   const children: ChildProcess[] = [];
+  let postgres: PostgresServer | undefined;
   const stopAll = async (): Promise<void> => {
     for (const c of children.reverse()) {
       if (c.exitCode === null && c.signalCode === null) {
@@ -54,28 +44,17 @@ export async function startServices(clients: number, seconds: number): Promise<R
         if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       }
     }
+    await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    execFileSync(join(PG_BIN, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], asPostgres);
-    const pgPort = await freePort();
-    const postmaster = spawn(join(PG_BIN, 'postgres'), ['-D', pgdata, '-p', String(pgPort), '-k', pgdata, '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${clients + 20}`], asPostgres);
-    children.push(postmaster);
-    const pg = ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres'];
-    for (let i = 0; ; i++) {
-      try {
-        execFileSync(join(PG_BIN, 'pg_isready'), pg, { stdio: 'ignore' });
-        break;
-      } catch {
-        if (i > 100 || postmaster.exitCode !== null) throw new Error('PostgreSQL did not start');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    // Durable settings (fsync on), as a production server the agent watches would run.
+    postgres = await startPostgres({ maxConnections: clients + 20, fast: false });
+    const pg = ['-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres'];
     execFileSync(PGBENCH, ['-i', '-s', '2', ...pg, 'postgres'], { stdio: 'ignore' });
     // Connections held open, mostly idle between transactions, as an application's pool would.
     const pgbench = spawn(PGBENCH, ['-c', String(clients), '-j', '2', '-T', String(seconds), '-R', String(Math.max(1, Math.round(clients / 2))), ...pg, 'postgres'], { stdio: 'ignore' });
     children.push(pgbench);
-
     const nginxPort = await freePort();
     const conf = join(dir, 'nginx.conf');
     writeFileSync(

@@ -38,14 +38,15 @@ export class PostgresHubStore extends KyselyHubStore {
 
   /** Connects lazily (the first query); does not migrate. */
   static open(url: string, log?: Logger): PostgresHubStore {
-    const pool = new pg.Pool({ connectionString: url, max: 10, types, keepAlive: true, connectionTimeoutMillis: 10_000 });
+    const pool = new pg.Pool({ connectionString: url, max: 10, types, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: 'nrdot-plus-hub' });
     // An idle pooled connection dropped by the server: the pool replaces it on next use.
     pool.on('error', (err) => log?.warn({ err: err.message }, 'hub database connection lost'));
     return new PostgresHubStore(new Kysely<HubDatabase>({ dialect: new PostgresDialect({ pool }) }), url, log);
   }
 
-  private client(): pg.Client {
-    return new pg.Client({ connectionString: this.url, types, keepAlive: true, connectionTimeoutMillis: 10_000 });
+  /** A dedicated connection, named so that an operator can tell it in pg_stat_activity. */
+  private client(role: 'leader' | 'listen'): pg.Client {
+    return new pg.Client({ connectionString: this.url, types, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: `nrdot-plus-hub-${role}` });
   }
 
   async close(): Promise<void> {
@@ -68,7 +69,7 @@ export class PostgresHubStore extends KyselyHubStore {
     let c = this.leaderClient;
     try {
       if (!c) {
-        c = this.client();
+        c = this.client('leader');
         const mine = c;
         mine.on('error', (err) => {
           this.log?.warn({ err: err.message }, 'hub leadership connection lost');
@@ -117,7 +118,7 @@ export class PostgresHubStore extends KyselyHubStore {
 
   private async listen(): Promise<void> {
     if (this.closed) return;
-    const c = this.client();
+    const c = this.client('listen');
     this.listener = c;
     const lost = (why: string) => {
       if (this.listener !== c) return;
