@@ -14,8 +14,11 @@
 //
 // A batch is first combined in memory per (agent, minute) and per (group, profile, minute), then
 // written in one INSERT ... ON CONFLICT per table (chunked only past the drivers' parameter
-// limits), in one transaction.
-import { sql, type Kysely } from 'kysely';
+// limits), in one transaction. Measured on the shared 2-core test machine, 10,000 agents' samples
+// (11 values each) in one call: 250-450 ms on SQLite, 400-500 ms on PostgreSQL; a day of fleet
+// rows (720 of them) reads in ~10 ms; folding an hour of 10,000 agents' minute rows (600,000)
+// into hours takes ~8 s on SQLite (in 1 s slices) and ~7 s on PostgreSQL.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Values } from './json.js';
 import type { Dialect } from './migrations.js';
 import { fromJson, toJson } from './rows.js';
@@ -88,7 +91,10 @@ export async function ingestKpis(db: Kysely<HubDatabase>, samples: readonly KpiS
     addSample(f, s.values);
   }
   await db.transaction().execute(async (trx) => {
-    const agentRows: KpiAgentTable[] = [...agents.values()].map((a) => ({
+    // Rows in key order: two replicas upserting overlapping rows lock them in the same order,
+    // so they wait for each other instead of deadlocking.
+    const byKey = <T>(m: Map<string, T>): T[] => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    const agentRows: KpiAgentTable[] = byKey(agents).map((a) => ({
       uid: a.uid,
       span_ms: MINUTE_MS,
       time_ms: a.time,
@@ -117,7 +123,7 @@ export async function ingestKpis(db: Kysely<HubDatabase>, samples: readonly KpiS
         if (a && Number(r.samples) === a.samples) fleet.get(a.fleetKey)!.agents++;
       }
     }
-    const fleetRows: KpiFleetTable[] = [...fleet.values()].map((f) => ({
+    const fleetRows: KpiFleetTable[] = byKey(fleet).map((f) => ({
       grp: f.group,
       profile: f.profile,
       span_ms: MINUTE_MS,
@@ -176,43 +182,134 @@ export async function fleetKpis(db: Kysely<HubDatabase>, fromMs: number, toMs: n
 }
 
 /**
+ * Agents folded per transaction on SQLite: bounds how long a fold holds its one connection
+ * (~1 s). PostgreSQL folds a whole hour at once: it has a pool, and one set-wise pass over an
+ * hour is faster than ten over its slices (7 s against 19 s for 10,000 agents).
+ */
+const SQLITE_FOLD_AGENTS = 1000;
+
+interface Fold {
+  table: 'kpi_agent' | 'kpi_fleet';
+  keys: string[];
+  from: number;
+  to: number;
+  /** Only agents in (after, upTo] (kpi_agent); null: no bound. */
+  after: string | null;
+  upTo: string | null;
+}
+
+/**
+ * The hourly rows of one hour of a table's minute rows. SQLite merges the JSON with its
+ * registered aggregates (JavaScript, in-process). On PostgreSQL an aggregate calling a SQL
+ * function per row costs ~70 us a row, so there the JSON objects are expanded to (key, value)
+ * rows and grouped set-wise: ~7 s for an hour of 10,000 agents (600,000 rows) on the test machine.
+ */
+function hourRows(dialect: Dialect, f: Fold): RawBuilder<unknown> {
+  const HOUR = sql.lit(HOUR_MS);
+  const MINUTE = sql.lit(MINUTE_MS);
+  const keys = sql.raw(f.keys.join(', '));
+  const rKeys = sql.raw(f.keys.map((k) => `r.${k}`).join(', '));
+  const fleet = f.table === 'kpi_fleet';
+  const where = sql`r.span_ms = ${MINUTE} AND r.time_ms >= ${f.from} AND r.time_ms < ${f.to}
+    ${f.after !== null ? sql`AND r.uid > ${f.after}` : sql``} ${f.upTo !== null ? sql`AND r.uid <= ${f.upTo}` : sql``}`;
+  if (dialect === 'sqlite') {
+    return sql`SELECT ${rKeys}, r.time_ms - (r.time_ms % ${HOUR}) AS hour, sum(r.samples) AS samples${fleet ? sql`, max(r.agents)` : sql``},
+        hub_json_sum(r.sums), hub_json_least(r.mins), hub_json_sum(r.counts)
+      FROM ${sql.table(f.table)} AS r WHERE ${where}
+      GROUP BY ${rKeys}, r.time_ms - (r.time_ms % ${HOUR})`;
+  }
+  // Each row's (key, value) pairs, computed below an optimisation fence (OFFSET 0) so that the
+  // grouping carries numbers, not whole JSON documents; a row's samples count at its first key
+  // only (or at its one null key when it has none), so they add up once per row.
+  return sql`SELECT ${keys}, hour, sum(samples)${fleet ? sql`, max(agents)` : sql``},
+      coalesce(jsonb_object_agg(k, s) FILTER (WHERE k IS NOT NULL), '{}'::jsonb),
+      coalesce(jsonb_object_agg(k, m) FILTER (WHERE k IS NOT NULL), '{}'::jsonb),
+      coalesce(jsonb_object_agg(k, n) FILTER (WHERE k IS NOT NULL), '{}'::jsonb)
+    FROM (SELECT ${keys}, hour, k, coalesce(sum(samples), 0) AS samples${fleet ? sql`, max(agents) AS agents` : sql``},
+            sum(s) AS s, min(m) AS m, sum(n) AS n
+          FROM (SELECT ${rKeys}, r.time_ms - (r.time_ms % ${HOUR}) AS hour, e.key AS k${fleet ? sql`, r.agents` : sql``},
+                  CASE WHEN e.ord IS NULL OR e.ord = 1 THEN r.samples END AS samples,
+                  e.value::float8 AS s, (r.mins ->> e.key)::float8 AS m, (r.counts ->> e.key)::float8 AS n
+                FROM ${sql.table(f.table)} AS r LEFT JOIN LATERAL jsonb_each_text(r.sums) WITH ORDINALITY AS e(key, value, ord) ON true
+                WHERE ${where} OFFSET 0) AS pairs
+          GROUP BY ${keys}, hour, k) AS per_key
+    GROUP BY ${keys}, hour`;
+}
+
+/** Folds one slice into hourly rows and deletes its minute rows, in one transaction. */
+async function fold(db: Kysely<HubDatabase>, dialect: Dialect, f: Fold): Promise<void> {
+  const t = f.table;
+  const fleet = t === 'kpi_fleet';
+  const keys = sql.raw(f.keys.join(', '));
+  const greatest = sql.raw(dialect === 'postgres' ? 'GREATEST' : 'max');
+  await db.transaction().execute(async (trx) => {
+    if (dialect === 'postgres') {
+      // Its cost estimate would have PostgreSQL JIT-compile the fold: seconds, for nothing.
+      await sql`SET LOCAL jit = off`.execute(trx);
+      await sql`SET LOCAL work_mem = '64MB'`.execute(trx);
+    }
+    // "WHERE true": SQLite's parser needs a WHERE in an upsert's SELECT before ON CONFLICT.
+    await sql`INSERT INTO ${sql.table(t)} (${keys}, time_ms, samples${sql.raw(fleet ? ', agents' : '')}, sums, mins, counts, span_ms)
+      SELECT *, ${sql.lit(HOUR_MS)} FROM (${hourRows(dialect, f)}) AS folded WHERE true
+      ON CONFLICT (${keys}, span_ms, time_ms) DO UPDATE SET
+        samples = ${sql.raw(t)}.samples + excluded.samples,
+        ${fleet ? sql`agents = ${greatest}(kpi_fleet.agents, excluded.agents),` : sql``}
+        sums = hub_json_add(${sql.raw(t)}.sums, excluded.sums),
+        mins = hub_json_min(${sql.raw(t)}.mins, excluded.mins),
+        counts = hub_json_add(${sql.raw(t)}.counts, excluded.counts)`.execute(trx);
+    let del = trx.deleteFrom(t).where('span_ms', '=', MINUTE_MS).where('time_ms', '>=', f.from).where('time_ms', '<', f.to);
+    if (f.after !== null) del = del.where(sql.ref('uid'), '>', f.after);
+    if (f.upTo !== null) del = del.where(sql.ref('uid'), '<=', f.upTo);
+    await del.execute();
+  });
+}
+
+/**
  * Folds whole hours of minute rows older than retention.minuteMs into hourly rows (sums, counts
  * and minimums combined, so means are unchanged; a fleet hour's `agents` is the most in any of
  * its minutes), then drops hourly rows older than retention.hourMs (counted from now, not from
- * the end of the minute retention).
+ * the end of the minute retention). Oldest hour first, an hour (on SQLite, SQLITE_FOLD_AGENTS
+ * agents of it) per transaction: catching up after a long stop never builds one huge
+ * transaction, SQLite's connection is never held long, and an interrupted run resumes.
  */
 export async function downsample(db: Kysely<HubDatabase>, dialect: Dialect, nowMs: number, retention: RetentionSettings): Promise<void> {
   const cutoff = Math.floor((nowMs - retention.minuteMs) / HOUR_MS) * HOUR_MS;
+  for (;;) {
+    const oldest = await db
+      .selectFrom('kpi_agent')
+      .select((eb) => eb.fn.min('time_ms').as('t'))
+      .where('span_ms', '=', MINUTE_MS)
+      .where('time_ms', '<', cutoff)
+      .unionAll(db.selectFrom('kpi_fleet').select((eb) => eb.fn.min('time_ms').as('t')).where('span_ms', '=', MINUTE_MS).where('time_ms', '<', cutoff))
+      .execute();
+    const times = oldest.map((r) => r.t).filter((t) => t !== null && t !== undefined).map(Number);
+    if (times.length === 0) break;
+    const from = Math.floor(Math.min(...times) / HOUR_MS) * HOUR_MS;
+    const to = from + HOUR_MS;
+    await fold(db, dialect, { table: 'kpi_fleet', keys: ['grp', 'profile'], from, to, after: null, upTo: null });
+    let after: string | null = null;
+    for (;;) {
+      if (dialect === 'postgres') {
+        await fold(db, dialect, { table: 'kpi_agent', keys: ['uid'], from, to, after: null, upTo: null });
+        break;
+      }
+      let next = db
+        .selectFrom('kpi_agent')
+        .select('uid')
+        .distinct()
+        .where('span_ms', '=', MINUTE_MS)
+        .where('time_ms', '>=', from)
+        .where('time_ms', '<', to);
+      if (after !== null) next = next.where('uid', '>', after);
+      const bound = await next.orderBy('uid').offset(SQLITE_FOLD_AGENTS - 1).limit(1).executeTakeFirst();
+      const upTo = bound?.uid ?? null;
+      await fold(db, dialect, { table: 'kpi_agent', keys: ['uid'], from, to, after, upTo });
+      if (upTo === null) break;
+      after = upTo;
+    }
+  }
   const hourCutoff = nowMs - retention.hourMs;
-  const greatest = sql.raw(dialect === 'postgres' ? 'GREATEST' : 'max');
-  // Literals, not parameters: PostgreSQL would type a bare parameter in a select list as text.
-  const HOUR = sql.lit(HOUR_MS);
-  const MINUTE = sql.lit(MINUTE_MS);
-  await db.transaction().execute(async (trx) => {
-    await sql`INSERT INTO kpi_agent (uid, span_ms, time_ms, samples, sums, mins, counts)
-      SELECT uid, ${HOUR}, time_ms - (time_ms % ${HOUR}), sum(samples),
-        hub_json_sum(sums), hub_json_least(mins), hub_json_sum(counts)
-      FROM kpi_agent WHERE span_ms = ${MINUTE} AND time_ms < ${cutoff}
-      GROUP BY uid, time_ms - (time_ms % ${HOUR})
-      ON CONFLICT (uid, span_ms, time_ms) DO UPDATE SET
-        samples = kpi_agent.samples + excluded.samples,
-        sums = hub_json_add(kpi_agent.sums, excluded.sums),
-        mins = hub_json_min(kpi_agent.mins, excluded.mins),
-        counts = hub_json_add(kpi_agent.counts, excluded.counts)`.execute(trx);
-    await trx.deleteFrom('kpi_agent').where('span_ms', '=', MINUTE_MS).where('time_ms', '<', cutoff).execute();
-    await sql`INSERT INTO kpi_fleet (grp, profile, span_ms, time_ms, samples, agents, sums, mins, counts)
-      SELECT grp, profile, ${HOUR}, time_ms - (time_ms % ${HOUR}), sum(samples), max(agents),
-        hub_json_sum(sums), hub_json_least(mins), hub_json_sum(counts)
-      FROM kpi_fleet WHERE span_ms = ${MINUTE} AND time_ms < ${cutoff}
-      GROUP BY grp, profile, time_ms - (time_ms % ${HOUR})
-      ON CONFLICT (grp, profile, span_ms, time_ms) DO UPDATE SET
-        samples = kpi_fleet.samples + excluded.samples,
-        agents = ${greatest}(kpi_fleet.agents, excluded.agents),
-        sums = hub_json_add(kpi_fleet.sums, excluded.sums),
-        mins = hub_json_min(kpi_fleet.mins, excluded.mins),
-        counts = hub_json_add(kpi_fleet.counts, excluded.counts)`.execute(trx);
-    await trx.deleteFrom('kpi_fleet').where('span_ms', '=', MINUTE_MS).where('time_ms', '<', cutoff).execute();
-    await trx.deleteFrom('kpi_agent').where('span_ms', '=', HOUR_MS).where('time_ms', '<', hourCutoff).execute();
-    await trx.deleteFrom('kpi_fleet').where('span_ms', '=', HOUR_MS).where('time_ms', '<', hourCutoff).execute();
-  });
+  for (const t of ['kpi_agent', 'kpi_fleet'] as const) {
+    await db.deleteFrom(t).where('span_ms', '=', HOUR_MS).where('time_ms', '<', hourCutoff).execute();
+  }
 }

@@ -143,8 +143,8 @@ async function initial(db: Kysely<HubDatabase>, dialect: Dialect): Promise<void>
   await s.createIndex('kpi_fleet_time').on('kpi_fleet').columns(['time_ms']).execute();
 
   if (dialect === 'postgres') {
-    // The JSON merges KPI upserts and downsampling use. On SQLite the same names are JavaScript
-    // functions registered on the connection (sqlite.ts), so the queries are written once.
+    // The JSON merges of KPI upserts. On SQLite the same names are JavaScript functions
+    // registered on the connection (json.ts), so the upserts are written once.
     await sql`CREATE FUNCTION hub_json_add(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
       SELECT coalesce(jsonb_object_agg(k, coalesce((a->>k)::float8, 0) + coalesce((b->>k)::float8, 0)), '{}'::jsonb)
       FROM (SELECT jsonb_object_keys(coalesce(a, '{}'::jsonb)) AS k UNION SELECT jsonb_object_keys(coalesce(b, '{}'::jsonb))) AS keys
@@ -153,8 +153,6 @@ async function initial(db: Kysely<HubDatabase>, dialect: Dialect): Promise<void>
       SELECT coalesce(jsonb_object_agg(k, least((a->>k)::float8, (b->>k)::float8)), '{}'::jsonb)
       FROM (SELECT jsonb_object_keys(coalesce(a, '{}'::jsonb)) AS k UNION SELECT jsonb_object_keys(coalesce(b, '{}'::jsonb))) AS keys
     $$`.execute(db);
-    await sql`CREATE AGGREGATE hub_json_sum(jsonb) (SFUNC = hub_json_add, STYPE = jsonb, INITCOND = '{}')`.execute(db);
-    await sql`CREATE AGGREGATE hub_json_least(jsonb) (SFUNC = hub_json_min, STYPE = jsonb, INITCOND = '{}')`.execute(db);
   }
 }
 

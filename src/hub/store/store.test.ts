@@ -7,24 +7,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
 import { startPostgres, type PostgresServer } from '../../../test/postgres.js';
 import { openHubStore } from './index.js';
 import type { HubStore, KpiSample } from './types.js';
 
 /** A fresh, empty database: open() connects to it (again, for a restart). */
-interface Database {
+interface TestDatabase {
   open(): Promise<HubStore>;
 }
 
 interface Backend {
-  fresh(t: TestContext): Promise<Database>;
+  fresh(t: TestContext): Promise<TestDatabase>;
 }
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
 const HOUR = 3_600_000;
 
-async function opened(t: TestContext, db: Database): Promise<HubStore> {
+async function opened(t: TestContext, db: TestDatabase): Promise<HubStore> {
   const store = await db.open();
   t.after(() => store.close());
   return store;
@@ -246,6 +247,21 @@ function storeSuite(backend: Backend): void {
     assert.equal((await store.agentKpis('a1', old, T0)).length, 2);
   });
 
+  it('folds more agents than one fold transaction takes, none lost or counted twice', async (t) => {
+    const store = await opened(t, await backend.fresh(t));
+    const old = T0 - 10 * HOUR;
+    const uids = Array.from({ length: 2500 }, (_, i) => `agent-${String(i).padStart(4, '0')}`);
+    await store.ingestKpis(uids.flatMap((uid, i) => [sample(uid, old + MIN, { cost: i }), sample(uid, old + 30 * MIN, { cost: i + 2 })]));
+    await store.downsample(T0, { minuteMs: 2 * HOUR, hourMs: 1000 * HOUR });
+    for (const i of [0, 999, 1000, 1001, 1999, 2000, 2499]) {
+      assert.deepEqual(await store.agentKpis(uids[i]!, old, T0), [{ timeMs: old, values: { cost: i + 1 }, min: { cost: i }, samples: 2 }], uids[i]);
+    }
+    assert.deepEqual(
+      (await store.fleetKpis(old, T0)).map((f) => [f.timeMs, f.samples, f.agents]),
+      [[old, 5000, 2500]],
+    );
+  });
+
   it('appends to the journal and lists it oldest first, since a time, the newest N', async (t) => {
     const store = await opened(t, await backend.fresh(t));
     for (let i = 0; i < 5; i++) {
@@ -318,6 +334,16 @@ describe('HubStore on SQLite', () => {
     t.after(() => store.close());
     assert.equal(store.dialect, 'sqlite');
     assert.equal(await store.tryLeadership(), true);
+  });
+
+  it('refuses a database migrated by a newer hub, naming what to do', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'nrdot-hub-store-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    await (await openHubStore({ database: null, dataDir })).close();
+    const raw = new Database(join(dataDir, 'hub.db'));
+    raw.prepare('INSERT INTO hub_migrations (id, name, applied_ms) VALUES (99, ?, 0)').run('future');
+    raw.close();
+    await assert.rejects(openHubStore({ database: null, dataDir }), /has migration 99, newer than this nrdot-plus-hub knows .*run a newer hub/);
   });
 
   it('refuses a database setting that is not a PostgreSQL URL, naming NRDOT_HUB_DATABASE and not the password', async () => {
