@@ -1,7 +1,7 @@
 // Opens the hub's database from its settings: the embedded SQLite file when no database is
 // given, PostgreSQL for a postgres:// URL. The store comes back migrated.
 import type { Logger } from 'pino';
-import { UsageError } from '../../command/errors.js';
+import { UsageError, UserError } from '../../command/errors.js';
 import { SqliteHubStore } from './sqlite.js';
 import type { HubStore } from './types.js';
 
@@ -31,7 +31,24 @@ export async function openHubStore(opts: OpenHubStoreOptions, log?: Logger): Pro
     await store.migrate();
   } catch (err) {
     await store.close().catch(() => undefined);
+    if (store.dialect === 'postgres' && opts.database && !(err instanceof UserError)) {
+      // Node reports a refused `localhost` (IPv4 and IPv6 tried) as an AggregateError with no message.
+      const e = err as Error & { code?: string; errors?: Error[] };
+      const why = e.message || e.errors?.[0]?.message || e.code || String(err);
+      throw new UserError(`cannot use the hub database NRDOT_HUB_DATABASE=${redactUrl(opts.database)}: ${why}`);
+    }
     throw err;
   }
   return store;
+}
+
+/** The URL with its password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(a URL that does not parse)';
+  }
 }

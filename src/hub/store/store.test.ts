@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { startPostgres, type PostgresServer } from '../../../test/postgres.js';
+import { freePort } from '../../../test/run.js';
 import { openHubStore } from './index.js';
 import type { HubStore, KpiSample } from './types.js';
 
@@ -361,6 +362,15 @@ describe('HubStore on PostgreSQL', () => {
     server = await startPostgres();
   });
   after(() => server?.stop());
+
+  it('says which database it cannot reach, without its password', async () => {
+    const port = await freePort();
+    await assert.rejects(openHubStore({ database: `postgres://hub:s3cret@127.0.0.1:${port}/hub`, dataDir: tmpdir() }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^cannot use the hub database NRDOT_HUB_DATABASE=postgres://hub:\\*\\*\\*@127\\.0\\.0\\.1:${port}/hub: .*ECONNREFUSED`));
+      assert.doesNotMatch(err.message, /s3cret/);
+      return true;
+    });
+  });
   storeSuite({
     async fresh() {
       const url = await server.createDatabase();
