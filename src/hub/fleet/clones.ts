@@ -1,0 +1,68 @@
+// Clone detection by sequence numbers (SPEC: "sequence numbers interleaving"): two agents sharing
+// one instance UID (a copied data directory, a cloned VM) each count their own sequence. Each UID
+// keeps the last two streams of consecutive numbers it was seen with; a message continuing the
+// stream that is not the latest, while the latest is still alive, means two are talking at once.
+// The newcomer (the stream that started later) is the clone: it gets a new UID at its next
+// message. A restart (a new stream, the old one never continues) is not a clone.
+// In memory, per replica: behind a balancer each replica sees part of the interleaving; the
+// host/boot identity check in the engine (stored in the database) covers the common case.
+
+interface Stream {
+  lastSeq: number;
+  firstMs: number;
+  lastMs: number;
+  /** Marked as the clone: it gets a new UID at its next message. */
+  doomed: boolean;
+}
+
+interface Track {
+  streams: Stream[];
+  latest: Stream;
+}
+
+export class CloneTracker {
+  private tracks = new Map<string, Track>();
+
+  constructor(private readonly maxAgents = 200_000) {}
+
+  forget(uid: string): void {
+    this.tracks.delete(uid);
+  }
+
+  /** Records one message; true when it comes from a clone that must get a new UID now. */
+  observe(uid: string, seq: number, nowMs: number, aliveMs: number): boolean {
+    const t = this.tracks.get(uid);
+    if (!t) {
+      if (this.tracks.size >= this.maxAgents) this.tracks.clear();
+      const s: Stream = { lastSeq: seq, firstMs: nowMs, lastMs: nowMs, doomed: false };
+      this.tracks.set(uid, { streams: [s], latest: s });
+      return false;
+    }
+    const s = t.streams.find((x) => seq === x.lastSeq + 1 || seq === x.lastSeq);
+    if (!s) {
+      const fresh: Stream = { lastSeq: seq, firstMs: nowMs, lastMs: nowMs, doomed: false };
+      if (t.streams.length >= 2) t.streams = [t.latest];
+      t.streams.push(fresh);
+      t.latest = fresh;
+      return false;
+    }
+    if (s !== t.latest && nowMs - t.latest.lastMs < aliveMs && !s.doomed) {
+      const newcomer = s.firstMs > t.latest.firstMs ? s : t.latest;
+      if (newcomer === s) return this.cut(uid, t, s);
+      t.latest.doomed = true;
+    }
+    if (s.doomed) return this.cut(uid, t, s);
+    s.lastSeq = seq;
+    s.lastMs = nowMs;
+    t.latest = s;
+    return false;
+  }
+
+  private cut(uid: string, t: Track, clone: Stream): boolean {
+    t.streams = t.streams.filter((x) => x !== clone);
+    const rest = t.streams[0];
+    if (rest) t.latest = rest;
+    else this.tracks.delete(uid);
+    return true;
+  }
+}
