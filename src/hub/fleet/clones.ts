@@ -9,7 +9,8 @@
 
 interface Stream {
   lastSeq: number;
-  firstMs: number;
+  /** Order of appearance (milliseconds can tie). */
+  order: number;
   lastMs: number;
   /** Marked as the clone: it gets a new UID at its next message. */
   doomed: boolean;
@@ -22,6 +23,7 @@ interface Track {
 
 export class CloneTracker {
   private tracks = new Map<string, Track>();
+  private counter = 0;
 
   constructor(private readonly maxAgents = 200_000) {}
 
@@ -34,27 +36,30 @@ export class CloneTracker {
     const t = this.tracks.get(uid);
     if (!t) {
       if (this.tracks.size >= this.maxAgents) this.tracks.clear();
-      const s: Stream = { lastSeq: seq, firstMs: nowMs, lastMs: nowMs, doomed: false };
+      const s: Stream = { lastSeq: seq, order: this.counter++, lastMs: nowMs, doomed: false };
       this.tracks.set(uid, { streams: [s], latest: s });
       return false;
     }
     const s = t.streams.find((x) => seq === x.lastSeq + 1 || seq === x.lastSeq);
     if (!s) {
-      const fresh: Stream = { lastSeq: seq, firstMs: nowMs, lastMs: nowMs, doomed: false };
+      const fresh: Stream = { lastSeq: seq, order: this.counter++, lastMs: nowMs, doomed: false };
       if (t.streams.length >= 2) t.streams = [t.latest];
       t.streams.push(fresh);
       t.latest = fresh;
       return false;
     }
-    if (s !== t.latest && nowMs - t.latest.lastMs < aliveMs && !s.doomed) {
-      const newcomer = s.firstMs > t.latest.firstMs ? s : t.latest;
+    // Both alive and alternating: two talk at once. A stream back after a long silence is a late
+    // message of a stopped process, not a second one.
+    if (s !== t.latest && nowMs - t.latest.lastMs < aliveMs && nowMs - s.lastMs < aliveMs && !s.doomed) {
+      const newcomer = s.order > t.latest.order ? s : t.latest;
       if (newcomer === s) return this.cut(uid, t, s);
       t.latest.doomed = true;
     }
     if (s.doomed) return this.cut(uid, t, s);
+    const revived = s !== t.latest && nowMs - s.lastMs >= aliveMs;
     s.lastSeq = seq;
     s.lastMs = nowMs;
-    t.latest = s;
+    if (!revived || nowMs - t.latest.lastMs >= aliveMs) t.latest = s;
     return false;
   }
 

@@ -178,7 +178,9 @@ export class FleetEngine implements OpampHandlers {
     // for the full report it was just asked for.
     if (agent.description) {
       const offered = await this.compose(agent, conn, reply, patch, now, full);
-      if (offered !== null && offered > (observed ?? 0)) observed = patch.observedIntervalSeconds = offered;
+      // An agent told to slow down must not look offline before its first slower heartbeat.
+      const follows = (agent.capabilities & AgentCapabilities.AgentCapabilities_ReportsHeartbeat) !== 0;
+      if (follows && offered !== null && observed !== null && offered > observed) observed = offered;
     }
 
     if (rec && Object.keys(patch).length === 0) {
