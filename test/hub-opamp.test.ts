@@ -2,7 +2,8 @@
 // the real SQLite store: what it stores, what it answers, and what it refuses.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { request } from 'undici';
 import { after, before, describe, it } from 'node:test';
 import {
   AgentCapabilities,
@@ -17,6 +18,8 @@ import {
   ServerErrorResponseType,
   ServerToAgentFlags,
   create,
+  decodeServerToAgent,
+  encodeAgentToServer,
   recordToAttributes,
   uidToString,
 } from '../src/fleet/codec.js';
@@ -143,6 +146,24 @@ describe('hub OpAMP over plain HTTP', () => {
     const r = await post(hub, message({ uid, seq: 1, identifying: { 'service.name': 'gz' } }), { gzip: true });
     assert.equal(r.status, 200);
     assert.ok(await hub.store.getAgent(uidToString(uid)));
+  });
+
+  it('compresses a large reply for an agent that accepts gzip', async () => {
+    const uid = uuidv7();
+    await hub.store.putConfig({ name: 'big', selector: 'role=gzip', priority: 1, opaque: true, body: 'k: v\n'.repeat(2000), contentType: 'text/yaml', by: 't' }, Date.now());
+    await hub.store.notify('agents:*');
+    const msg = message({ uid, seq: 1, capabilities: NRDOT_CAPS, identifying: { 'service.name': 'z' }, nonIdentifying: { 'nrdot.fleet.labels.role': 'gzip' } });
+    const res = await request(`${hub.url}/v1/opamp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf', 'accept-encoding': 'gzip' },
+      body: encodeAgentToServer(msg),
+    });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    const raw = Buffer.from(await res.body.arrayBuffer());
+    assert.ok(raw.length < 2000);
+    const reply = decodeServerToAgent(gunzipSync(raw));
+    assert.equal(Buffer.from(reply.remoteConfig!.config!.configMap['fleet/00-big.yaml']!.body).length, 10_000);
   });
 
   it('refuses bad input with a clear answer and keeps serving', async () => {

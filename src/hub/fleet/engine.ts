@@ -103,7 +103,8 @@ export class FleetEngine implements OpampHandlers {
 
   async start(): Promise<void> {
     this.ctx.store.onNotify((payload) => this.notified(payload));
-    await this.cache.get();
+    // Warm the cache; a store not migrated yet (the hub still starting) loads it at first use.
+    await this.cache.get().catch((err: unknown) => this.ctx.log.debug({ err }, 'fleet configs not loaded yet'));
     const every = this.opts.sweepMs ?? 5000;
     this.sweepTimer = setInterval(() => void this.sweep(), every);
     this.sweepTimer.unref();

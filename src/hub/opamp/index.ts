@@ -7,6 +7,7 @@ import { createOpampMetrics, type OpampMetrics } from './metrics.js';
 import { registerTransport, type TransportOptions, type TransportState } from './transport.js';
 
 export type { OpampMetrics } from './metrics.js';
+export { opampMetricsText } from './prometheus.js';
 export type { OpampConnection, OpampHandlers } from './connection.js';
 export { NOTIFY_ALL_AGENTS, NOTIFY_AGENT_PREFIX, type EngineHooks } from '../fleet/engine.js';
 

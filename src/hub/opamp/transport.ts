@@ -2,6 +2,8 @@
 // POST with Content-Type application/x-protobuf is plain HTTP; a GET with Upgrade: websocket is
 // the WebSocket transport. Authentication, size limits, gzip, throttling and malformed input are
 // handled here; every well-formed AgentToServer goes to the handlers (the fleet logic).
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -25,6 +27,8 @@ import type { HubContext } from '../context.js';
 import { bearerMatches, gunzipBounded, PayloadTooLargeError } from './body.js';
 import { BadRequestError, type OpampConnection, type OpampHandlers } from './connection.js';
 import { observeLatency, type OpampMetrics, type Outcome, type Transport } from './metrics.js';
+
+const gzipAsync = promisify(gzip);
 
 /** Retry-After / retry_info while the hub starts, when it is overloaded, when storage fails. */
 export const RETRY_STARTING_SECONDS = 5;
@@ -190,7 +194,13 @@ export async function registerTransport(
         outcome = result.outcome;
         const status = outcome === 'ok' ? 200 : outcome === 'bad_request' ? 400 : 503;
         if (status === 503) void reply.header('retry-after', String(RETRY_FAILURE_SECONDS));
-        return await reply.code(status).type(OPAMP_CONTENT_TYPE).send(Buffer.from(encodeServerToAgent(result.reply)));
+        let out = Buffer.from(encodeServerToAgent(result.reply));
+        // Compressed when the agent says it can take it and it is worth it (a config map).
+        if (out.length > 1024 && /\bgzip\b/i.test(req.headers['accept-encoding'] ?? '')) {
+          out = await gzipAsync(out);
+          void reply.header('content-encoding', 'gzip');
+        }
+        return await reply.code(status).type(OPAMP_CONTENT_TYPE).send(out);
       } catch (err) {
         if (err instanceof PayloadTooLargeError) {
           outcome = 'too_large';
