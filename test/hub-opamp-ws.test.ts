@@ -120,6 +120,24 @@ describe('hub OpAMP over WebSocket', () => {
     await agent.close();
   });
 
+  it('keeps an agent that reconnected before its old connection closed', async () => {
+    const uid = uuidv7();
+    const id = uidToString(uid);
+    const labels = { 'nrdot.fleet.labels.role': 'reconnect' };
+    const first = await WsAgent.open(hub.url);
+    first.send(message({ uid, seq: 1, capabilities: CAPS, identifying: { 'service.name': 'r' }, nonIdentifying: labels }));
+    await first.next('reply on the first connection');
+    const second = await WsAgent.open(hub.url);
+    second.send(message({ uid, seq: 2, capabilities: CAPS }));
+    await second.next('reply on the second connection');
+    await first.close();
+    await hub.store.putConfig({ name: 'r', selector: 'role=reconnect', priority: 1, opaque: true, body: 'r: 1\n', contentType: 'text/yaml', by: 't' }, Date.now());
+    await hub.store.notify('agents:*');
+    await second.next('the push on the live connection', (m) => m.remoteConfig !== undefined);
+    assert.equal((await hub.store.getAgent(id))!.replica, hub.ctx.replicaId);
+    await second.close();
+  });
+
   it('refuses an upgrade without the secret, and while starting', async () => {
     const locked = await startHub({ agentSecret: 'k' }, { ready: false });
     try {

@@ -198,7 +198,8 @@ export class FleetEngine implements OpampHandlers {
 
   onConnectionClose(conn: OpampConnection): void {
     const uid = this.unbind(conn);
-    if (!uid || this.stopped) return;
+    // Another connection of this agent here (it reconnected before the old one timed out) keeps it.
+    if (!uid || this.stopped || this.ws.has(uid)) return;
     // The agent may already be on another replica: clear `replica` only if it still names us.
     void (async () => {
       const rec = await this.ctx.store.getAgent(uid);
