@@ -54,12 +54,15 @@ export function testSettings(dataDir: string, over: Partial<HubSettings> = {}): 
   };
 }
 
+let replicas = 0;
+
+/** A hub on 127.0.0.1:0; `over.database` (a postgres:// URL) for PostgreSQL, else SQLite. */
 export async function startHub(over: Partial<HubSettings> = {}, opts: OpampOptions = {}): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'nrdot-hub-opamp-'));
   const log = pino({ level: process.env.HUB_TEST_LOG ?? 'silent' });
-  const store = await openHubStore({ database: null, dataDir: dir }, log);
   const settings = testSettings(dir, over);
-  const ctx: HubContext = { settings, store, log, replicaId: `test:${process.pid}`, now: () => Date.now() };
+  const store = await openHubStore({ database: settings.database, dataDir: dir }, log);
+  const ctx: HubContext = { settings, store, log, replicaId: `test:${process.pid}:${++replicas}`, now: () => Date.now() };
   const app = Fastify({ logger: false });
   const opamp = await registerOpamp(app, ctx, { sweepMs: 100, seenFlushMs: 50, ...opts });
   await registerOtlp(app, ctx, { metrics: opamp.metrics });

@@ -333,6 +333,8 @@ export class FleetEngine implements OpampHandlers {
     if (this.sweeping || this.stopped) return;
     this.sweeping = true;
     try {
+      this.metrics.pendingSeen = this.seen.size;
+      this.metrics.pendingMessages = this.relay.backlog;
       if (!(await this.ctx.store.tryLeadership())) return;
       await this.seen.flush();
       const gone = await this.ctx.store.markOffline(this.ctx.now(), this.ctx.settings.heartbeatSeconds);
