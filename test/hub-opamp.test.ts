@@ -338,6 +338,15 @@ describe('hub OpAMP: secret, starting, offline, clones, requests', () => {
       const stored = (await hub.store.getRequest(req.id))!;
       assert.equal(stored.state, 'answered');
       assert.deepEqual(stored.response, { ok: true, result: { processes: [] } });
+
+      // A request whose notification was lost still goes out (the sweep sees it pending).
+      const quiet = await hub.store.enqueueRequest(id, 'journal', { limit: 10 }, Date.now());
+      let seq = 4;
+      const late = await until('the unannounced request', async () => {
+        const r = await post(hub, message({ uid, seq: seq++, capabilities: NRDOT_CAPS }));
+        return r.reply!.customMessage ? r.reply!.customMessage : undefined;
+      }, 3000);
+      assert.equal(JSON.parse(Buffer.from(late.data).toString()).id, quiet.id);
     } finally {
       await hub.close();
     }

@@ -335,6 +335,7 @@ export class FleetEngine implements OpampHandlers {
     try {
       this.metrics.pendingSeen = this.seen.size;
       this.metrics.pendingMessages = this.relay.backlog;
+      this.relay.setPendingAnywhere(await this.ctx.store.pendingRequestCount());
       if (!(await this.ctx.store.tryLeadership())) return;
       await this.seen.flush();
       const gone = await this.ctx.store.markOffline(this.ctx.now(), this.ctx.settings.heartbeatSeconds);

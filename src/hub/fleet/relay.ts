@@ -23,6 +23,9 @@ export class RequestRelay {
   private checked = new Set<string>();
   private overflow = new Map<string, AgentRequest[]>();
   private watchUntil = new Map<string, number>();
+  /** Requests pending in the store for any agent (refreshed by the sweep): a safety net for a
+   * lost notification, so that while any is pending every agent's message looks. */
+  private pendingAnywhere = 0;
 
   constructor(
     private readonly store: HubStore,
@@ -39,6 +42,10 @@ export class RequestRelay {
     this.checked.delete(uid);
     this.overflow.delete(uid);
     this.watchUntil.delete(uid);
+  }
+
+  setPendingAnywhere(n: number): void {
+    this.pendingAnywhere = n;
   }
 
   /** Requests taken from the store and not yet sent (one goes per reply). */
@@ -59,7 +66,7 @@ export class RequestRelay {
   /** The next request for this agent as a custom message, or null. */
   async next(uid: string, nowMs: number): Promise<CustomMessage | null> {
     let queue = this.overflow.get(uid);
-    if (!queue?.length && (!this.checked.has(uid) || this.maybePending.has(uid))) {
+    if (!queue?.length && (!this.checked.has(uid) || this.maybePending.has(uid) || this.pendingAnywhere > 0)) {
       this.checked.add(uid);
       this.maybePending.delete(uid);
       const taken = await this.store.takeRequests(uid, nowMs);
