@@ -247,6 +247,19 @@ describe('hub OpAMP: secret, starting, offline, clones, requests', () => {
     }
   });
 
+  it('answers UNAVAILABLE when too many messages are in flight', async () => {
+    const hub = await startHub({}, { maxInFlight: 0 });
+    try {
+      const r = await post(hub, message({ uid: uuidv7(), seq: 1 }));
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get('retry-after'), '15');
+      assert.match(r.reply!.errorResponse!.errorMessage, /overloaded/);
+      assert.equal(hub.opamp.metrics.requests.http.unavailable, 1);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('marks an agent offline after 3 of its intervals, and at once on AgentDisconnect', async () => {
     const hub = await startHub();
     try {
