@@ -247,6 +247,16 @@ describe('hub OpAMP: secret, starting, offline, clones, requests', () => {
     }
   });
 
+  it('points own metrics at the public URL when one is set', async () => {
+    const hub = await startHub({ publicUrl: 'https://hub.example.com/' });
+    try {
+      const r = await post(hub, nrdotFull(uuidv7(), 1));
+      assert.equal(r.reply!.connectionSettings?.ownMetrics?.destinationEndpoint, 'https://hub.example.com/v1/metrics');
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('answers UNAVAILABLE when too many messages are in flight', async () => {
     const hub = await startHub({}, { maxInFlight: 0 });
     try {

@@ -215,7 +215,8 @@ export class FleetEngine implements OpampHandlers {
   private async compose(agent: AgentRecord, conn: OpampConnection, reply: ServerToAgent, patch: AgentPatch, now: number, full: boolean): Promise<number | null> {
     let offeredHeartbeat: number | null = null;
     const heartbeat = this.heartbeatFor(agent, now);
-    const endpoint = `${(this.ctx.settings.publicUrl ?? conn.origin).replace(/\/+$/, '')}/v1/metrics`;
+    const base = (this.ctx.settings.publicUrl ?? conn.origin).replace(/\/+$/, '');
+    const endpoint = base.endsWith('/v1/metrics') ? base : `${base}/v1/metrics`;
     const offer = connectionOffers(heartbeat, endpoint, agent.capabilities, this.ctx.settings.agentSecret);
     if (full || offer.hash !== agent.offeredSettingsHash) {
       reply.connectionSettings = offer.offers;
