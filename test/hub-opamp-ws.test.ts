@@ -138,6 +138,17 @@ describe('hub OpAMP over WebSocket', () => {
     await second.close();
   });
 
+  it('closes a connection that sends a message above the size limit (1009)', async () => {
+    const agent = await WsAgent.open(hub.url);
+    const closed = new Promise<number>((resolve) => agent.ws.once('close', (code: number) => resolve(code)));
+    agent.send(new Uint8Array(2 * 1024 * 1024));
+    assert.equal(await closed, 1009);
+    const again = await WsAgent.open(hub.url);
+    again.send(message({ uid: uuidv7(), seq: 1, identifying: { 'service.name': 'after' } }));
+    assert.equal((await again.next('a reply after the oversized one')).errorResponse, undefined);
+    await again.close();
+  });
+
   it('refuses an upgrade without the secret, and while starting', async () => {
     const locked = await startHub({ agentSecret: 'k' }, { ready: false });
     try {
