@@ -5,17 +5,15 @@
  * returns, and nothing runs in another thread. Given a Redactor, every line goes through it once,
  * before it is written anywhere: no call site can log a secret of the configuration, whatever it quotes.
  */
-import { mkdirSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { UsageError, UserError } from '../command/errors.js';
+import { UserError } from '../command/errors.js';
 import type { Redactor } from '../config/secrets.js';
-import { formatLine } from '../command/log-line.js';
+import { logLevel, stderrDestination, type LogFormat } from '../command/log-format.js';
 import { RotatingFile } from '../export/file.js';
 
 export type { Logger };
-
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Size at which the log file is rotated (10 MB), and the rotated files kept (FILE.1 to FILE.3). */
 export const LOG_MAX_BYTES = 10_000_000;
@@ -34,44 +32,7 @@ export interface LogFileOptions {
   format?: LogFormat;
 }
 
-export type LogFormat = 'json' | 'text';
-export const LOG_FORMATS = ['json', 'text', 'auto'] as const;
-
-/**
- * stderr's format: --log-format, else NRDOT_LOG_FORMAT, else auto: readable lines on a terminal,
- * JSON lines otherwise (a pipe, journald, a file). A bad variable is a usage error naming it.
- */
-export function logFormat(flag: string | undefined, stderr: { isTTY?: boolean } = process.stderr, env = process.env): LogFormat {
-  const raw = flag ?? env.NRDOT_LOG_FORMAT?.trim().toLowerCase();
-  const chosen = raw === undefined || raw === '' ? 'auto' : raw;
-  if (!(LOG_FORMATS as readonly string[]).includes(chosen)) {
-    throw new UsageError(`NRDOT_LOG_FORMAT: must be one of ${LOG_FORMATS.join(', ')} (got "${env.NRDOT_LOG_FORMAT}")`);
-  }
-  if (chosen === 'auto') return stderr.isTTY === true ? 'text' : 'json';
-  return chosen as LogFormat;
-}
-
-function useColour(stream: { isTTY?: boolean }): boolean {
-  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-}
-
-/** Lines as `nrdot-plus-ctl logs` prints them (formatLine), written synchronously to the fd. */
-function textDestination(fd: number, colour: boolean): DestinationStream {
-  return {
-    write(line: string): void {
-      writeSync(fd, `${formatLine(line.trimEnd(), colour)}\n`);
-    },
-  };
-}
-
-/** The log level from NRDOT_LOG_LEVEL (default info); a bad value is a usage error naming it. */
-export function logLevel(env = process.env): string {
-  const level = (env.NRDOT_LOG_LEVEL ?? '').trim().toLowerCase() || 'info';
-  if (!LEVELS.includes(level)) {
-    throw new UsageError(`NRDOT_LOG_LEVEL: must be one of ${LEVELS.join(', ')} (got "${env.NRDOT_LOG_LEVEL}")`);
-  }
-  return level;
-}
+export { LOG_FORMATS, logFormat, logLevel, type LogFormat } from '../command/log-format.js';
 
 /**
  * The agent's logger. With `options.file`, a file that cannot be created or written is a UserError
@@ -87,7 +48,7 @@ export function createLogger(level = logLevel(), options: LogFileOptions = {}): 
     timestamp: pino.stdTimeFunctions.isoTime,
     ...(redactor ? { hooks: { streamWrite: (line: string) => redactor.scrub(line) } } : {}),
   };
-  const stderr = (options.format ?? 'json') === 'text' ? textDestination(2, useColour(process.stderr)) : pino.destination({ dest: 2, sync: true });
+  const stderr = stderrDestination(options.format ?? 'json');
   if (options.file === undefined) return pino(settings, stderr);
   const file = openLogFile(options.file, options);
   const streams = pino.multistream([

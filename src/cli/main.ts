@@ -13,6 +13,7 @@ import { metricsCommand, statusCommand } from './status.js';
 import { topCommand } from './top.js';
 import { scheduleCommand } from './schedule.js';
 import { controlCommand, rollbackCommand } from './control.js';
+import { fleetCommand } from './fleet.js';
 
 export function buildProgram(): Command {
   const program = configure(new Command('nrdot-plus-ctl'))
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(logsCommand());
   program.addCommand(controlCommand());
   program.addCommand(rollbackCommand());
+  program.addCommand(fleetCommand());
   program.addCommand(
     configure(new Command('version'))
       .description('print the version')

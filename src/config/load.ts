@@ -96,6 +96,23 @@ export function parseConfig(text: string, file: string): Config {
 }
 
 function parseWithEnv(text: string, file: string, env: Env): { config: Config; env: AppliedEnv[] } {
+  const { value: user, doc, lines } = parseYamlText(text, file);
+  if (!isPlainObject(user)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
+  return withEnv(deepMerge(DEFAULT_CONFIG, user) as Plain, file, doc, lines, env);
+}
+
+export interface ParsedYaml {
+  /** The document as plain values ({} for an empty one). */
+  value: unknown;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/**
+ * YAML text parsed with line positions, duplicate keys refused and aliases bounded; a ConfigError
+ * naming `file` (and the line) otherwise. Shared with the hub's hub.yaml and its fleet fragments.
+ */
+export function parseYamlText(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -111,8 +128,7 @@ function parseWithEnv(text: string, file: string, env: Env): { config: Config; e
     // The yaml package's ReferenceError: an alias that expands too much (a "billion laughs"), or one naming no anchor.
     throw new ConfigError(`${file}: YAML aliases: ${(err as Error).message.replace(/^Excessive alias count indicates a resource exhaustion attack$/, `they expand beyond ${MAX_CONFIG_ALIASES} copies (an alias bomb?)`)}`);
   }
-  if (!isPlainObject(user)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
-  return withEnv(deepMerge(DEFAULT_CONFIG, user) as Plain, file, doc, lines, env);
+  return { value: user, doc, lines };
 }
 
 /** Applies the environment over defaults + file, then validates; a bad variable is named as such. */
@@ -178,9 +194,10 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
   return config;
 }
 
-type PathKey = string | number;
+export type PathKey = string | number;
 
-function lineSuffix(doc: Document | null, lines: LineCounter | null, path: PathKey[]): string {
+/** `:LINE` of the deepest part of `path` the document has, or '' (a field from the defaults has none). */
+export function lineSuffix(doc: Document | null, lines: LineCounter | null, path: PathKey[]): string {
   if (!doc || !lines) return '';
   // The deepest part of the path that the user's file has (the rest may come from the defaults).
   for (let n = path.length; n > 0; n--) {
@@ -190,7 +207,8 @@ function lineSuffix(doc: Document | null, lines: LineCounter | null, path: PathK
   return '';
 }
 
-function describeIssues(file: string, issues: z.core.$ZodIssue[], doc: Document | null, lines: LineCounter | null, prefix: PathKey[]): string {
+/** Zod issues as `file:line: path: message` lines (at most 10), unknown keys named. */
+export function describeIssues(file: string, issues: z.core.$ZodIssue[], doc: Document | null, lines: LineCounter | null, prefix: PathKey[]): string {
   const described = issues.slice(0, 10).map((issue) => {
     const path = [...prefix, ...(issue.path as PathKey[])];
     let message = issue.message;
