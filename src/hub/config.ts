@@ -154,10 +154,11 @@ export interface HubConfigLocation {
   source: '--config' | 'NRDOT_HUB_CONFIG' | 'default location';
 }
 
-export function hubConfigLocation(flags: HubFlags, env: Env, dataDir: string): HubConfigLocation {
+/** --config, else NRDOT_HUB_CONFIG, else /etc/nrdot-plus/hub.yaml as root (unless a data dir was named, as the agent does), else hub.yaml in the data dir. */
+export function hubConfigLocation(flags: HubFlags, env: Env, dataDir: string, dataDirNamed: boolean): HubConfigLocation {
   if (flags.config) return { path: flags.config, explicit: true, source: '--config' };
   if (env.NRDOT_HUB_CONFIG) return { path: env.NRDOT_HUB_CONFIG, explicit: true, source: 'NRDOT_HUB_CONFIG' };
-  return { path: isRoot() ? SYSTEM_HUB_CONFIG : join(dataDir, HUB_CONFIG_NAME), explicit: false, source: 'default location' };
+  return { path: isRoot() && !dataDirNamed ? SYSTEM_HUB_CONFIG : join(dataDir, HUB_CONFIG_NAME), explicit: false, source: 'default location' };
 }
 
 /** hub.yaml read and validated; null when there is none at the default location. */
@@ -212,7 +213,8 @@ export interface LoadedHubSettings {
 export function loadHubSettings(flags: HubFlags = {}, env: Env = process.env): LoadedHubSettings {
   const defaults = defaultHubSettings(env);
   const envDataDir = fromEnv(env, 'NRDOT_HUB_DATA_DIR', (v) => v);
-  const location = hubConfigLocation(flags, env, flags.dataDir ?? envDataDir ?? defaults.dataDir);
+  const named = flags.dataDir ?? envDataDir;
+  const location = hubConfigLocation(flags, env, named ?? defaults.dataDir, named !== undefined);
   const file = readHubFile(location);
   const f = file ?? {};
 
