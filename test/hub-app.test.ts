@@ -1,0 +1,199 @@
+// nrdot-plus-hub as a real process on a free loopback port with a temporary data directory, and
+// nrdot-plus-ctl's fleet commands against it, as a user runs them.
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { NRDOT_CAPABILITY } from '../src/fleet/directives.js';
+import { openHubStore } from '../src/hub/store/index.js';
+import type { HubStore } from '../src/hub/store/types.js';
+import { NO_PROXY_ENV } from './agent-process.js';
+import { HUB, HubProcess, hubDataDir } from './hub-process.js';
+import { CTL, freePort, run, type RunResult } from './run.js';
+
+const tokenFrom = (stdout: string, kind: 'admin' | 'read'): string | undefined => new RegExp(`^${kind} token: (\\S+)$`, 'm').exec(stdout)?.[1];
+
+function ctl(url: string, token: string | null, args: string[]): Promise<RunResult> {
+  return run(CTL, ['fleet', ...args], { env: { ...process.env, ...NO_PROXY_ENV, NRDOT_HUB_URL: url, NRDOT_HUB_TOKEN: token ?? '', COLUMNS: '200', NO_COLOR: '1' } });
+}
+
+describe('nrdot-plus-hub, the process', () => {
+  it('starts with no configuration, says where, prints its tokens once; a restart keeps tokens and data', async () => {
+    const dir = hubDataDir();
+    const hub = HubProcess.start(dir);
+    const url = await hub.url();
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    await hub.waitForLog((l) => l.database === `SQLite ${join(dir, 'hub.db')}`, 5000, 'the database line');
+    await hub.waitForLog((l) => l.data_dir === dir, 5000, 'the data dir line');
+    const admin = await hub.waitFor(() => tokenFrom(hub.stdout, 'admin'), 5000, 'the admin token');
+    const read = tokenFrom(hub.stdout, 'read');
+    assert.ok(read);
+    assert.ok(!hub.stderr.includes(admin), 'the token is printed, never logged');
+
+    const fragment = join(dir, 'web.yaml');
+    writeFileSync(fragment, 'control_loop:\n  target_reduction: 0.8\n');
+    const applied = await ctl(url, admin, ['config', 'apply', fragment, '--name', 'web', '--selector', 'role=web']);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /fleet config web version 1 stored/);
+    assert.equal(await hub.stop(), 0);
+    assert.ok(hub.lines.some((l) => l.msg === 'stopped'));
+
+    const again = HubProcess.start(dir);
+    const url2 = await again.url();
+    const list = await ctl(url2, admin, ['config', 'list', '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout).map((c: { name: string; version: number }) => [c.name, c.version]), [['web', 1]]);
+    // The same admin token still changes things; no new token was printed.
+    const removed = await ctl(url2, admin, ['config', 'remove', 'web']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(again.stdout, '');
+    assert.equal(await again.stop(), 0);
+  });
+
+  it('a bad variable exits 2 naming it; a bad hub.yaml exits 1 with file:line; beyond loopback without TLS it refuses', async () => {
+    const dir = hubDataDir();
+    const bad = await run(HUB, ['--listen', '127.0.0.1:0'], { env: { ...process.env, NRDOT_HUB_DATA_DIR: dir, NRDOT_HUB_HEARTBEAT_SECONDS: 'often' } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^nrdot-plus-hub: NRDOT_HUB_HEARTBEAT_SECONDS: must be a whole number of seconds from 1 to 3600 \(got "often"\)$/m);
+    writeFileSync(join(dir, 'hub.yaml'), 'listen: 127.0.0.1:0\nauth:\n  agent_secrt: x\n');
+    const file = await run(HUB, [], { env: { ...process.env, NRDOT_HUB_DATA_DIR: dir } });
+    assert.equal(file.code, 1);
+    assert.match(file.stderr, new RegExp(`^nrdot-plus-hub: ${join(dir, 'hub.yaml')}:3: auth\\.agent_secrt: unknown setting$`, 'm'));
+    const open = await run(HUB, ['--listen', '0.0.0.0:0'], { env: { ...process.env, NRDOT_HUB_DATA_DIR: hubDataDir() } });
+    assert.equal(open.code, 1);
+    assert.match(open.stderr, /refusing to listen on 0\.0\.0\.0:0 \(beyond loopback\) without TLS/);
+    const flag = await run(HUB, ['--heartbeat-seconds', '0'], { env: { ...process.env, NRDOT_HUB_DATA_DIR: hubDataDir() } });
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--heartbeat-seconds/);
+  });
+
+  it('never logs the database password, even when the database refuses', async () => {
+    const port = await freePort();
+    const r = await run(HUB, ['--listen', '127.0.0.1:0'], {
+      env: { ...process.env, NRDOT_HUB_DATA_DIR: hubDataDir(), NRDOT_HUB_DATABASE: `postgres://hub:Sup3rSecretPw@127.0.0.1:${port}/hub`, NRDOT_LOG_FORMAT: 'json' },
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /database PostgreSQL/);
+    assert.ok(!r.stderr.includes('Sup3rSecretPw') && !r.stdout.includes('Sup3rSecretPw'), r.stderr);
+  });
+});
+
+describe('nrdot-plus-ctl fleet, against a real hub', () => {
+  let hub: HubProcess;
+  let url: string;
+  let admin: string;
+  let read: string;
+  let dir: string;
+  let store: HubStore;
+
+  before(async () => {
+    dir = hubDataDir();
+    hub = HubProcess.start(dir);
+    url = await hub.url();
+    admin = await hub.waitFor(() => tokenFrom(hub.stdout, 'admin'), 5000, 'the admin token');
+    read = tokenFrom(hub.stdout, 'read')!;
+    // Agents written into the hub's own database beside it (SQLite in WAL mode takes both).
+    store = await openHubStore({ database: null, dataDir: dir }, pino({ level: 'silent' }));
+    const now = Date.now();
+    const kpis = (base: number, opt: number) => ({
+      timeMs: now, profile: 'balanced', costPerHourBaseline: base, costPerHourOptimized: opt, datapointsBaseline: 1000, datapointsExported: 80,
+      reduction: 1 - opt / base, coverageCritical: 1, visibility: 0.9, agentCpuPercent: 0.4, agentRssBytes: 9e7, shadowCostPerHour: {}, extra: {},
+    });
+    const base = { kind: 'nrdot' as const, status: 'online' as const, customCapabilities: [NRDOT_CAPABILITY], version: '0.1.0', profile: 'balanced' };
+    await store.upsertAgent('0190aaaa-0000-7000-8000-000000000001', { ...base, labels: { role: 'web' }, hostName: 'web-1', kpis: kpis(0.01, 0.001) }, now);
+    await store.upsertAgent('0190bbbb-0000-7000-8000-000000000002', { ...base, labels: { role: 'db' }, hostName: 'db-1', kpis: kpis(0.03, 0.003) }, now);
+  });
+  after(async () => {
+    await store.close();
+    assert.equal(await hub.stop(), 0);
+  });
+
+  it('fleet status and fleet agents, human and --json', async () => {
+    const status = await ctl(url, null, ['status', '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout);
+    assert.equal(s.agents_total, 2);
+    assert.equal(s.agents_online, 2);
+    assert.equal(s.cost_per_hour_baseline, 0.04);
+    assert.equal(s.cost_per_hour_optimized, 0.004);
+    assert.equal(s.reduction, 0.9);
+    assert.equal(s.coverage_critical_min, 1);
+    assert.deepEqual(s.profiles, { balanced: 2 });
+    const human = await ctl(url, null, ['status']);
+    assert.match(human.stdout, /agents +2 \(2 online, 0 offline\)/);
+    assert.match(human.stdout, /\$0\.0400 baseline, \$0\.0040 optimized \(reduction 90\.0%\)/);
+
+    const agents = JSON.parse((await ctl(url, read, ['agents', '--json'])).stdout) as Array<Record<string, unknown>>;
+    assert.equal(agents.length, 2);
+    for (const a of agents) for (const key of ['instance_uid', 'labels', 'status', 'profile', 'config_status', 'kpis']) assert.ok(key in a, key);
+    const db = await ctl(url, null, ['agents', '--selector', 'role=db']);
+    assert.equal(db.code, 0, db.stderr);
+    assert.match(db.stdout, /0190bbbb-0000-7000-8000-000000000002 +db-1 +online +balanced +NONE +role=db/);
+    assert.ok(!db.stdout.includes('web-1'));
+    const badSelector = await ctl(url, null, ['agents', '--selector', 'role in (db']);
+    assert.equal(badSelector.code, 1);
+    assert.match(badSelector.stderr, /selector "role in \(db": .* at character/);
+
+    const one = await ctl(url, null, ['agent', '0190aaaa']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /instance uid +0190aaaa-0000-7000-8000-000000000001/);
+    assert.match(one.stdout, /labels +role=web/);
+    assert.equal(JSON.parse((await ctl(url, null, ['agent', '0190aaaa', '--json'])).stdout).host, 'web-1');
+  });
+
+  it('fleet config apply: refused with the hub\'s message, --dry-run shows the agents, then stored and pending', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'control_loop:\n  target_reductoin: 0.8\n');
+    let r = await ctl(url, admin, ['config', 'apply', bad, '--name', 'db', '--selector', 'role=db']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^nrdot-plus-ctl: fleet config db:2: control_loop\.target_reductoin: unknown setting$/m);
+    r = await ctl(url, admin, ['config', 'apply', join(dir, 'missing.yaml'), '--name', 'db', '--selector', 'role=db']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /missing\.yaml: no such file/);
+
+    const good = join(dir, 'db.yaml');
+    writeFileSync(good, 'control_loop:\n  target_reduction: 0.8\n');
+    r = await ctl(url, admin, ['config', 'apply', good, '--name', 'db', '--selector', 'role=db', '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /would change 1 agent\(s\); nothing stored/);
+    assert.match(r.stdout, /0190bbbb-0000-7000-8000-000000000002 +db-1 +role=db +db/);
+    r = await ctl(url, admin, ['config', 'apply', good, '--name', 'db', '--selector', 'role=db', '--json']);
+    assert.equal(JSON.parse(r.stdout).config.version, 1);
+    const agents = JSON.parse((await ctl(url, null, ['agents', '--json'])).stdout) as Array<{ host: string; config_status: string; configs: Array<{ name: string }> }>;
+    const dbAgent = agents.find((a) => a.host === 'db-1')!;
+    assert.equal(dbAgent.config_status, 'PENDING');
+    assert.deepEqual(dbAgent.configs.map((c) => c.name), ['db']);
+    r = await ctl(url, null, ['config', 'show', 'db']);
+    assert.match(r.stdout, /selector +role=db/);
+    assert.match(r.stdout, /target_reduction: 0\.8/);
+  });
+
+  it('fleet profile set/unset and the journal; tokens: none 401, read 403, each naming NRDOT_HUB_TOKEN', async () => {
+    let r = await ctl(url, null, ['profile', 'set', 'aggressive', '--selector', 'role=db']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /NRDOT_HUB_TOKEN is not set/);
+    r = await ctl(url, read, ['profile', 'set', 'aggressive', '--selector', 'role=db']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /NRDOT_HUB_TOKEN holds the read token/);
+    r = await ctl(url, admin, ['profile', 'set', 'aggressive', '--selector', 'role=db', '--for', '2h']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /fleet pin aggressive on "role=db" until .*; it changes 1 agent\(s\)/);
+    r = await ctl(url, admin, ['profile', 'unset', '--selector', 'role=db']);
+    assert.equal(r.code, 0, r.stderr);
+    const journal = JSON.parse((await ctl(url, null, ['journal', '--json'])).stdout) as Array<{ action: string; actor: string }>;
+    assert.deepEqual(journal.map((e) => e.action).slice(-3), ['config.apply', 'profile.set', 'profile.unset']);
+    assert.ok(journal.every((e) => e.actor === 'token:admin'));
+    r = await ctl(url, null, ['journal', '--since', '1h']);
+    assert.match(r.stdout, /token:admin +profile\.set +role=db +profile aggressive/);
+    r = await ctl(url, admin, ['agent', 'forget', '0190aaaa']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse((await ctl(url, null, ['agents', '--json'])).stdout).length, 1);
+  });
+
+  it('exits 3 and says how to start a hub when none answers', async () => {
+    const r = await ctl(`http://127.0.0.1:${await freePort()}`, null, ['status']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /no hub answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start one with `nrdot-plus-hub` \(or `npm run hub` in a checkout\)/);
+  });
+});
