@@ -1,7 +1,9 @@
 // nrdot-plus-hub as a real process on a free loopback port with a temporary data directory, and
 // nrdot-plus-ctl's fleet commands against it, as a user runs them.
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -76,6 +78,35 @@ describe('nrdot-plus-hub, the process', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /database PostgreSQL/);
     assert.ok(!r.stderr.includes('Sup3rSecretPw') && !r.stdout.includes('Sup3rSecretPw'), r.stderr);
+  });
+});
+
+const OPENSSL = '/usr/bin/openssl';
+
+/** A self-signed certificate for 127.0.0.1 in `dir`: cert.pem and key.pem. */
+function selfSigned(dir: string): { cert: string; key: string } {
+  execFileSync(OPENSSL, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+}
+
+describe('nrdot-plus-hub over TLS', { skip: existsSync(OPENSSL) ? undefined : 'openssl is not installed (apt-get install openssl)' }, () => {
+  it('serves https with the configured certificate; a missing key file is named', async () => {
+    const dir = hubDataDir();
+    const { cert, key } = selfSigned(dir);
+    const hub = HubProcess.start(dir, { NRDOT_HUB_TLS_CERT: cert, NRDOT_HUB_TLS_KEY: key });
+    const url = await hub.url();
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const body = await new Promise<string>((resolve, reject) => {
+      request(`${url}/healthz`, { ca: readFileSync(cert) }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text));
+      }).on('error', reject).end();
+    });
+    assert.deepEqual(JSON.parse(body), { status: 'ok' });
+    assert.equal(await hub.stop(), 0);
+    const missing = await run(HUB, ['--listen', '127.0.0.1:0'], { env: { ...process.env, NRDOT_HUB_DATA_DIR: hubDataDir(), NRDOT_HUB_TLS_CERT: cert, NRDOT_HUB_TLS_KEY: join(dir, 'nope.pem') } });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /TLS key .*nope\.pem: no such file/);
   });
 });
 

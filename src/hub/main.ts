@@ -133,7 +133,11 @@ export async function runHub(opts: HubOptions): Promise<void> {
     await store.close();
     throw new UserError(redactor.scrub(`database ${describeDatabase(settings)}: ${(err as Error).message}`));
   }
-  if (created) redactor.add([created.admin, created.read]);
+  if (created) {
+    redactor.add([created.admin, created.read]);
+    // Printed as soon as they exist: a start that fails after this (address in use) must not lose them.
+    printTokens(created, settings);
+  }
   const ctx: HubContext = { settings, store, log, replicaId: `${hostname()}:${process.pid}:${Date.now()}`, now: () => Date.now() };
   const app = await createHubServer(ctx).catch(async (err: unknown) => {
     await store.close();
@@ -156,7 +160,6 @@ export async function runHub(opts: HubOptions): Promise<void> {
   log.info({ listen, url, tls: settings.tls !== null, version: VERSION }, `nrdot-plus-hub ${VERSION} listening on ${url} (OpAMP at ${url}/v1/opamp, API at ${url}/api/v1)`);
   log.info({ database: describeDatabase(settings) }, `database: ${describeDatabase(settings)}`);
   log.info({ data_dir: settings.dataDir, config: file }, `data dir: ${settings.dataDir}${file ? `; settings from ${file}` : ''}`);
-  if (created) printTokens(created, settings);
 
   // Background jobs run on the replica holding the leadership (always the only one on SQLite).
   const downsample = setInterval(() => {
