@@ -12,6 +12,7 @@ import { openHubStore } from '../src/hub/store/index.js';
 import type { HubStore } from '../src/hub/store/types.js';
 import { NO_PROXY_ENV } from './agent-process.js';
 import { HUB, HubProcess, hubDataDir } from './hub-process.js';
+import { startPostgres, type PostgresServer } from './postgres.js';
 import { CTL, freePort, run, type RunResult } from './run.js';
 
 const tokenFrom = (stdout: string, kind: 'admin' | 'read'): string | undefined => new RegExp(`^${kind} token: (\\S+)$`, 'm').exec(stdout)?.[1];
@@ -78,6 +79,37 @@ describe('nrdot-plus-hub, the process', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /postgres:\/\/hub:\*\*\*@127\.0\.0\.1/);
     assert.ok(!r.stderr.includes('Sup3rSecretPw') && !r.stdout.includes('Sup3rSecretPw'), r.stderr);
+  });
+});
+
+describe('nrdot-plus-hub on PostgreSQL', () => {
+  let pg: PostgresServer;
+  before(async () => {
+    pg = await startPostgres();
+  });
+  after(() => pg?.stop());
+
+  it('two replicas started together share one database: one creates the tokens, both accept them, a change on one shows on the other; the password is never logged', async () => {
+    const url = new URL(await pg.createDatabase());
+    url.password = 'Rep1icaPassw0rd'; // trust authentication on loopback ignores it; the hub must still hide it
+    const env = { NRDOT_HUB_DATABASE: url.toString() };
+    const a = HubProcess.start(hubDataDir(), env);
+    const b = HubProcess.start(hubDataDir(), env);
+    const [urlA, urlB] = await Promise.all([a.url(30_000), b.url(30_000)]);
+    const printed = [a, b].filter((h) => tokenFrom(h.stdout, 'admin') !== undefined);
+    assert.equal(printed.length, 1, `exactly one replica prints the tokens: ${a.stdout} / ${b.stdout}`);
+    const admin = tokenFrom(printed[0]!.stdout, 'admin')!;
+    const line = await a.waitForLog((l) => typeof l.database === 'string', 5000, 'the database line');
+    assert.match(String(line.database), /^PostgreSQL postgres:\/\/\*\*\*@127\.0\.0\.1:\d+\//);
+    const fragment = join(hubDataDir(), 'all.yaml');
+    writeFileSync(fragment, 'control_loop:\n  target_reduction: 0.8\n');
+    const applied = await ctl(urlB, admin, ['config', 'apply', fragment, '--name', 'all', '--selector', '']);
+    assert.equal(applied.code, 0, applied.stderr);
+    const list = JSON.parse((await ctl(urlA, null, ['config', 'list', '--json'])).stdout) as Array<{ name: string }>;
+    assert.deepEqual(list.map((c) => c.name), ['all']);
+    assert.equal(await a.stop(), 0);
+    assert.equal(await b.stop(), 0);
+    for (const h of [a, b]) assert.ok(!h.stderr.includes('Rep1icaPassw0rd') && !h.stdout.includes('Rep1icaPassw0rd'), h.stderr);
   });
 });
 
