@@ -7,10 +7,22 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { NRDOT_CAPABILITY } from '../src/fleet/directives.js';
+import {
+  AgentCapabilities,
+  ComponentHealthSchema,
+  create,
+  CustomCapabilitiesSchema,
+  recordToAttributes,
+  RemoteConfigStatusSchema,
+  RemoteConfigStatuses,
+  uidToString,
+} from '../src/fleet/codec.js';
+import { DIRECTIVES_FILE, NRDOT_CAPABILITY } from '../src/fleet/directives.js';
+import { uuidv7 } from '../src/fleet/uuid.js';
 import { openHubStore } from '../src/hub/store/index.js';
 import type { HubStore } from '../src/hub/store/types.js';
 import { NO_PROXY_ENV } from './agent-process.js';
+import { message, post } from './hub-harness.js';
 import { HUB, HubProcess, hubDataDir } from './hub-process.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { CTL, freePort, run, type RunResult } from './run.js';
@@ -258,5 +270,60 @@ describe('nrdot-plus-ctl fleet, against a real hub', () => {
     const r = await ctl(`http://127.0.0.1:${await freePort()}`, null, ['status']);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /no hub answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start one with `nrdot-plus-hub` \(or `npm run hub` in a checkout\)/);
+  });
+});
+
+describe('nrdot-plus-hub with an OpAMP agent', () => {
+  it('an agent that reports lists in fleet agents; a config applied with the ctl reaches it at its next poll and shows APPLIED once it says so', async () => {
+    const dir = hubDataDir();
+    const hub = HubProcess.start(dir);
+    const url = await hub.url();
+    const admin = await hub.waitFor(() => tokenFrom(hub.stdout, 'admin'), 5000, 'the admin token');
+    const uid = uuidv7();
+    const caps =
+      AgentCapabilities.AgentCapabilities_ReportsStatus |
+      AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig |
+      AgentCapabilities.AgentCapabilities_ReportsRemoteConfig |
+      AgentCapabilities.AgentCapabilities_ReportsHealth;
+    let seq = 0;
+    const poll = async (extra: Parameters<typeof message>[1] = {}, full = false) => {
+      const spec = full
+        ? { uid, seq: ++seq, capabilities: caps, identifying: { 'service.name': 'nrdot-plus', 'host.id': 'h-web' }, nonIdentifying: { 'host.name': 'web-1', 'service.version': '0.1.0', 'nrdot.fleet.labels.role': 'web' } }
+        : { uid, seq: ++seq, capabilities: caps };
+      const r = await post({ url }, message(spec, extra));
+      assert.equal(r.status, 200, r.text);
+      return r.reply!;
+    };
+    const applied = (hash: Uint8Array) => ({ remoteConfigStatus: create(RemoteConfigStatusSchema, { lastRemoteConfigHash: hash, status: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED }) });
+    const listed = async () => JSON.parse((await ctl(url, null, ['agents', '--json'])).stdout) as Array<{ instance_uid: string; labels: Record<string, string>; status: string; config_status: string; configs: Array<{ name: string }> }>;
+
+    let reply = await poll({
+      customCapabilities: create(CustomCapabilitiesSchema, { capabilities: [NRDOT_CAPABILITY] }),
+      health: create(ComponentHealthSchema, { healthy: true, status: 'running', attributes: recordToAttributes({ 'nrdot.profile': 'balanced' }) }),
+    }, true);
+    assert.ok(reply.remoteConfig?.config?.configMap[DIRECTIVES_FILE], 'an NRDOT agent gets its directives');
+    let agents = await listed();
+    assert.deepEqual(agents.map((a) => [a.instance_uid, a.labels, a.status, a.config_status]), [[uidToString(uid), { role: 'web' }, 'online', 'NONE']]);
+    await poll(applied(reply.remoteConfig!.configHash));
+    assert.equal((await listed())[0]!.config_status, 'APPLIED');
+
+    const fragment = join(dir, 'web.yaml');
+    writeFileSync(fragment, 'control_loop:\n  target_reduction: 0.8\n');
+    const r = await ctl(url, admin, ['config', 'apply', fragment, '--name', 'web', '--selector', 'role=web']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /it changes 1 agent\(s\)/);
+    assert.equal((await listed())[0]!.config_status, 'PENDING');
+    reply = await poll();
+    assert.equal(Buffer.from(reply.remoteConfig!.config!.configMap['fleet/00-web.yaml']!.body).toString(), 'control_loop:\n  target_reduction: 0.8\n');
+    await poll(applied(reply.remoteConfig!.configHash));
+    agents = await listed();
+    assert.equal(agents[0]!.config_status, 'APPLIED');
+    assert.deepEqual(agents[0]!.configs.map((c) => c.name), ['web']);
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /^nrdot_hub_agents\{status="online"\} 1$/m);
+    assert.match(metrics, /^nrdot_hub_opamp_requests_total\{transport="http",outcome="ok"\} 4$/m);
+    assert.match(metrics, /^nrdot_hub_http_requests_total\{method="POST",route="\/v1\/opamp",status="200"\} 4$/m);
+    assert.equal(await hub.stop(), 0);
   });
 });

@@ -13,6 +13,8 @@ import { API_PREFIX, registerApi } from './api/index.js';
 import { HttpError } from './api/errors.js';
 import type { HubContext } from './context.js';
 import { HubMetrics, PROMETHEUS_TEXT } from './metrics.js';
+import { opampMetricsText, registerOpamp } from './opamp/index.js';
+import { registerOtlp } from './otlp/ingest.js';
 import { TokenChecker } from './tokens.js';
 
 declare module 'fastify' {
@@ -115,8 +117,11 @@ export async function createHubServer(ctx: HubContext): Promise<FastifyInstance>
 
   await registerApi(app, ctx, new TokenChecker(ctx.store, ctx.settings.adminToken, ctx.now));
 
-  // ---- OpAMP (/v1/opamp) and OTLP ingest (/v1/metrics): src/hub/opamp (registerOpamp, registerOtlp) ----
-  // Not on this branch yet: they are registered here once they land on main.
+  // ---- OpAMP (/v1/opamp) and OTLP ingest (/v1/metrics): src/hub/opamp, src/hub/otlp ----
+  // One set of counters for both, rendered on /metrics beside the hub's own families.
+  const opamp = await registerOpamp(app, ctx);
+  await registerOtlp(app, ctx, { metrics: opamp.metrics });
+  metrics.addCollector(() => opampMetricsText(opamp.metrics));
   // ---- end OpAMP / OTLP ----
 
   return app;

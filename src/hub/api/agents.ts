@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NRDOT_CAPABILITY } from '../../fleet/directives.js';
 import type { HubContext } from '../context.js';
+import { NOTIFY_AGENT_PREFIX } from '../fleet/engine.js';
 import type { AgentRequest, RequestType } from '../store/types.js';
 import { conflict, notFound } from './errors.js';
 import { desiredFor, loadFleet, requireSelector, resolveAgent, timeRange } from './fleet.js';
@@ -101,7 +102,7 @@ export function agentRoutes(app: FastifyInstance, ctx: HubContext): void {
     }
     if (agent.status !== 'online') throw conflict(`agent ${agent.instanceUid} is offline${agent.offlineSinceMs ? ` since ${new Date(agent.offlineSinceMs).toISOString()}` : ''}; it cannot answer now`);
     const request = await store.enqueueRequest(agent.instanceUid, req.body.type, req.body.body ?? {}, ctx.now());
-    await store.notify(`agent:${agent.instanceUid}`);
+    await store.notify(`${NOTIFY_AGENT_PREFIX}${agent.instanceUid}`);
     return reply.code(202).send(requestView(request));
   });
 

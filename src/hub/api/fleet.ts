@@ -8,6 +8,7 @@ import { isPlainObject } from '../../config/merge.js';
 import { parseYamlText } from '../../config/load.js';
 import { checkSelector } from '../../fleet/selector.js';
 import { desiredState } from '../fleet/desired.js';
+import { NOTIFY_ALL_AGENTS } from '../fleet/engine.js';
 import type { AgentRecord, FleetConfig, FleetPinRecord, HubStore } from '../store/types.js';
 import { badRequest, notFound } from './errors.js';
 import type { DesiredView } from './view.js';
@@ -79,4 +80,4 @@ export function knownProfiles(configs: readonly FleetConfig[]): string[] {
 }
 
 /** Wakes every replica: the agents' desired state changed (they push it to the agents they hold). */
-export const AGENTS_CHANGED = 'agents:*';
+export const AGENTS_CHANGED = NOTIFY_ALL_AGENTS;
