@@ -1,6 +1,6 @@
 /**
  * The hub's HTTP server (fastify): the API under /api/v1 with its OpenAPI document, /healthz,
- * /metrics, and the OpAMP and OTLP endpoints of src/hub/opamp. TLS when configured. Errors are
+ * /metrics, OpAMP (src/hub/opamp) and the OTLP receiver (src/hub/otlp). TLS when configured. Errors are
  * answered as `{"error": "..."}`, the message naming what was wrong.
  */
 import { readFileSync } from 'node:fs';
