@@ -179,7 +179,7 @@ async function applyPending(db: Kysely<HubDatabase>, dialect: Dialect, log: Logg
       await m.up(trx, dialect);
       await trx.insertInto('hub_migrations').values({ id: m.id, name: m.name, applied_ms: Date.now() }).execute();
     });
-    log?.info({ migration: m.id, name: m.name }, 'hub database migrated');
+    log?.info({ migration: m.id, migration_name: m.name }, 'hub database migrated');
     applied.push(m.id);
   }
   return applied;
