@@ -56,6 +56,10 @@ describe('nrdot-plus-hub, the process', () => {
 
     const again = HubProcess.start(dir);
     const url2 = await again.url();
+    // One hub per SQLite database: a second on the same data directory refuses to start.
+    const second = await run(HUB, ['--listen', '127.0.0.1:0'], { env: { ...process.env, NRDOT_HUB_DATA_DIR: dir } });
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`another nrdot-plus-hub \\(pid ${again.child.pid}\\) is running with the data directory ${dir}`));
     const list = await ctl(url2, admin, ['config', 'list', '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout).map((c: { name: string; version: number }) => [c.name, c.version]), [['web', 1]]);

@@ -13,6 +13,7 @@ import { pino, type Logger } from 'pino';
 import { UserError } from '../command/errors.js';
 import { LOG_FORMATS, logFormat, logLevel, stderrDestination } from '../command/log-format.js';
 import { configure, runProgram } from '../command/program.js';
+import { acquireLock, LockedError } from '../file-lock.js';
 import { parseListen } from '../config/listen.js';
 import { redactUrl, Redactor } from '../config/secrets.js';
 import { VERSION } from '../version.js';
@@ -109,6 +110,17 @@ async function openStore(settings: HubSettings, log: Logger, redactor: Redactor)
     mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new UserError(`data directory ${settings.dataDir}: ${(err as Error).message} (NRDOT_HUB_DATA_DIR or --data-dir chooses another)`);
+  }
+  if (settings.database === null) {
+    // One hub per SQLite file: two would both run the background jobs and fight over the database.
+    try {
+      process.once('exit', acquireLock(join(settings.dataDir, 'hub.lock')));
+    } catch (err) {
+      if (err instanceof LockedError) {
+        throw new UserError(`another nrdot-plus-hub (${err.who}) is running with the data directory ${settings.dataDir}; stop it, give this one its own NRDOT_HUB_DATA_DIR, or run replicas on PostgreSQL (NRDOT_HUB_DATABASE)`);
+      }
+      throw err;
+    }
   }
   try {
     return await openHubStore({ database: settings.database, dataDir: settings.dataDir }, log);
