@@ -33,12 +33,16 @@ import { pinExpired, profileInForce, type ProfileInForce } from './profiles.js';
 import { SelfMeter, selfUsageMetrics } from './self.js';
 import type { SnapshotSource } from './source.js';
 import { encodeState } from './state-codec.js';
+import { fleetFragments, type FleetLayer } from './fleet-layer.js';
+import type { AgentFleet } from './fleet.js';
+import type { FleetPin } from '../fleet/directives.js';
+import type { LoadedConfig } from '../config/index.js';
 
 /** Shortest time between two reloads on SIGHUP (a storm of signals is coalesced). */
 const SIGHUP_RELOAD_GAP_MS = 1000;
 
 /** Sections a reload cannot apply to a running daemon: they take effect at the next start. */
-const RESTART_SECTIONS = ['exporters', 'server'];
+export const RESTART_SECTIONS = ['exporters', 'server'];
 
 export interface DaemonParts {
   config: Config;
@@ -64,6 +68,8 @@ export interface DaemonParts {
   webhooks: WebhookSender;
   /** The agent's redaction (the logger's too): every API answer goes through it; a reload adds its secrets. */
   redactor: Redactor;
+  /** The fleet layer in force (fragments and directives from the hub; empty without one). */
+  fleetLayer: FleetLayer;
 }
 
 export class Daemon implements DaemonApi {
@@ -71,6 +77,10 @@ export class Daemon implements DaemonApi {
   readonly startedAt = new Date();
   collector: Collector | null = null;
   listener: Listener | null = null;
+  /** The link to the fleet hub, when fleet.endpoint is set (src/agent/fleet.ts). */
+  fleet: AgentFleet | null = null;
+  /** A fleet pin whose expiry was journaled (once). */
+  private fleetPinExpired: string | null = null;
   replayFinished = false;
   private watcher: FSWatcher | null = null;
   private configText: string | null = null;
@@ -112,7 +122,21 @@ export class Daemon implements DaemonApi {
 
   /** The profile in force now (pin, emergency guard, schedule, state store, configuration). */
   inForce(now = this.clock()): ProfileInForce {
-    return profileInForce(this.p.store.profileState(), this.p.config, now, this.control.guard);
+    return profileInForce(this.p.store.profileState(), this.p.config, now, this.control.guard, this.p.fleetLayer.directives.pin);
+  }
+
+  /** The fleet layer in force. */
+  get fleetLayer(): FleetLayer {
+    return this.p.fleetLayer;
+  }
+
+  /** The latest interval's self-metrics (for the fleet hub). */
+  get lastSelfBatch(): Optimizer['lastSelf'] {
+    return this.p.optimizer.lastSelf;
+  }
+
+  get currentConfig(): Config {
+    return this.p.config;
   }
 
   /** Sends a webhook event (through the outbox; nothing when no webhook is configured for it). */
@@ -134,7 +158,8 @@ export class Daemon implements DaemonApi {
   private runCheck(now: number, forced: boolean): Check {
     const f = this.inForce(now);
     const rule = ruleAt(this.p.config.advanced.time_based_rules, new Date(now * 1000));
-    const scheduled = rule && Object.hasOwn(this.p.config.profiles, rule.profile) ? rule.profile : null;
+    // What the loop's profile gives way to once the guard lifts: a fleet pin, else the schedule.
+    const scheduled = f.fleetPin && Object.hasOwn(this.p.config.profiles, f.fleetPin.profile) ? f.fleetPin.profile : rule && Object.hasOwn(this.p.config.profiles, rule.profile) ? rule.profile : null;
     const c = this.control.run(now, { profile: f.profile, source: f.source }, this.storedProfile(), scheduled, forced);
     this.apply();
     return c;
@@ -146,8 +171,9 @@ export class Daemon implements DaemonApi {
   }
 
   /** The profile in force, why, and the latest change of the journal (for status and ctl). */
-  private described(): ProfileInForce & { last_change: JournalEntry | null } {
-    return { ...this.inForce(), last_change: this.p.store.journal({ limit: 1 })[0] ?? null };
+  private described(): Omit<ProfileInForce, 'fleetPin'> & { fleet_pin: FleetPin | null; last_change: JournalEntry | null } {
+    const { fleetPin, ...f } = this.inForce();
+    return { ...f, fleet_pin: fleetPin, last_change: this.p.store.journal({ limit: 1 })[0] ?? null };
   }
 
   /**
@@ -161,7 +187,7 @@ export class Daemon implements DaemonApi {
     if ((rule?.name ?? null) !== this.scheduleRule) {
       const ended = this.scheduleRule;
       this.scheduleRule = rule?.name ?? null;
-      if (f.source !== 'pin' && f.profile !== this.p.optimizer.profile) {
+      if (f.source !== 'pin' && f.source !== 'fleet pin' && f.profile !== this.p.optimizer.profile) {
         const reason = rule ? `schedule: rule "${rule.name}" (${rule.schedule}, ${rule.timezone ?? 'UTC'}) began` : `schedule: rule "${ended}" ended`;
         this.p.store.journalChange(this.p.optimizer.profile, f.profile, { time: now, who: 'schedule', reason });
       }
@@ -176,6 +202,7 @@ export class Daemon implements DaemonApi {
       this.raise('profile_change', { from, to: f.profile, source: f.source, ...by }, now);
     }
     if (f.note) this.p.log.warn({ profile: f.profile }, `${f.note}: using ${f.profile} (${f.source})`);
+    this.fleet?.profileInForce(f);
     return f;
   }
 
@@ -194,6 +221,7 @@ export class Daemon implements DaemonApi {
     this.dataTime = snapshot.timestamp;
     const now = this.clock();
     if (pinExpired(store.profileState(), now)) store.clearPin({ time: now, who: 'nrdot-plus', reason: 'pin expired' });
+    this.fleetPinExpiry(now);
     this.apply();
     const usage = this.meter.read();
     const cadenceSeconds = this.p.source.kind === 'procfs' ? this.intervalSeconds : undefined;
@@ -210,6 +238,7 @@ export class Daemon implements DaemonApi {
       controlStart = performance.now();
       if (this.control.due(now)) this.runCheck(now, false);
     });
+    this.fleet?.interval(k, shadows.kpis, this.p.otlp ? !this.p.otlp.sender.health().failing : null);
     const end = performance.now();
     if (controlStart === 0) controlStart = end; // the store failed: no check this interval
     if (prepared.skipped > 0) {
@@ -352,6 +381,7 @@ export class Daemon implements DaemonApi {
 
   private async shutdown(): Promise<void> {
     this.watcher?.close();
+    await this.fleet?.stop();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     if (this.sighupTimer) clearTimeout(this.sighupTimer);
     await this.collector?.stop();
@@ -386,7 +416,7 @@ export class Daemon implements DaemonApi {
     try {
       // A file that was in force and is gone is a mistake to report, not a return to the defaults.
       if (this.p.configFile !== null && !existsSync(this.p.configFile)) throw new ConfigError(`${this.p.configFile}: the file is gone`);
-      loaded = loadConfigAt(configLocation);
+      loaded = loadConfigAt(configLocation, process.env, fleetFragments(this.p.fleetLayer));
     } catch (err) {
       // Whatever the loading throws: a reload that fails is never silent.
       const message = err instanceof ConfigError ? err.message : `${configLocation.path}: ${(err as Error).message}`;
@@ -395,6 +425,48 @@ export class Daemon implements DaemonApi {
       log.error({ config: configLocation.path, by: by.who }, `configuration not reloaded, the previous one stays in force: ${message}`);
       throw new ApiError(422, `configuration not reloaded, the previous one stays in force: ${message}`);
     }
+    const result = this.adopt(loaded, by, `configuration reloaded from ${loaded.file ?? 'embedded defaults'}`);
+    this.reloads.ok++;
+    this.reloads.last_error = null;
+    return { reloaded: true, file: loaded.file, ...result };
+  }
+
+  /**
+   * A fleet layer from the hub, through the same path as a reload: the file and the fragments are
+   * validated together (a ConfigError naming the fragment, and nothing changes, when they do not
+   * validate). Returns the settings that take effect at the next start.
+   */
+  applyFleetLayer(layer: FleetLayer, by: Actor): { changed: string[]; restart_needed: string[] } {
+    const loaded = loadConfigAt(this.p.configLocation, process.env, fleetFragments(layer));
+    const before = this.p.fleetLayer.directives.pin;
+    const after = layer.directives.pin;
+    const now = this.clock();
+    if (JSON.stringify(before) !== JSON.stringify(after)) {
+      // Journaled before the switch, so that apply() names the fleet as who changed the profile.
+      const from = this.inForce(now).profile;
+      const to = profileInForce(this.p.store.profileState(), loaded.config, now, this.control.guard, after).profile;
+      const reason = after ? `fleet pin ${after.profile} by ${after.by}${after.reason ? `: ${after.reason}` : ''}${after.until !== null ? ` (until ${new Date(after.until * 1000).toISOString()})` : ''}` : `fleet pin ${before!.profile} removed`;
+      this.p.store.journalChange(from, to, { time: now, who: 'fleet', reason });
+      this.fleetPinExpired = null;
+    }
+    this.p.fleetLayer = layer;
+    return this.adopt(loaded, by, `fleet configuration applied (${layer.fragments.length} fragments)`);
+  }
+
+  /** Journals once that the fleet pin's time is up (profileInForce already ignores it). */
+  private fleetPinExpiry(now: number): void {
+    const pin = this.p.fleetLayer.directives.pin;
+    if (!pin || pin.until === null || pin.until > now) return;
+    const key = JSON.stringify(pin);
+    if (this.fleetPinExpired === key) return;
+    this.fleetPinExpired = key;
+    const to = profileInForce(this.p.store.profileState(), this.p.config, now, this.control.guard, null).profile;
+    this.p.store.journalChange(this.p.optimizer.profile, to, { time: now, who: 'fleet', reason: `fleet pin ${pin.profile} by ${pin.by} expired` });
+  }
+
+  /** Puts a loaded configuration in force (a reload, a fleet layer); what needs a restart waits for it. */
+  private adopt(loaded: LoadedConfig, by: Actor, what: string): { changed: string[]; restart_needed: string[] } {
+    const { log } = this.p;
     const config = loaded.config;
     if (this.p.intervalFlag !== undefined) config.cost_model.collection_interval_seconds = this.p.intervalFlag;
     const before = this.p.config as unknown as Record<string, unknown>;
@@ -404,6 +476,7 @@ export class Daemon implements DaemonApi {
     if (config.cost_model.collection_interval_seconds !== this.intervalSeconds) restart.push('cost_model.collection_interval_seconds');
     config.exporters = this.p.config.exporters;
     config.server = this.p.config.server;
+    config.fleet = this.p.config.fleet;
     config.cost_model.collection_interval_seconds = this.intervalSeconds;
     const changed = Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
     this.pendingRestart = restart;
@@ -420,14 +493,13 @@ export class Daemon implements DaemonApi {
     this.p.optimizer.setConfig(config, Object.hasOwn(config.profiles, current) ? current : this.inForce().profile);
     this.p.shadows.setConfig(config, config.advanced.shadow_profiles);
     this.apply();
-    this.reloads.ok++;
-    this.reloads.last_error = null;
+    this.fleet?.configChanged();
     const note = restart.length ? `; ${restart.join(', ')} take effect at the next start` : '';
     log.info(
-      { config: loaded.file ?? 'embedded defaults', by: by.who, changed, restart_needed: restart },
-      `configuration reloaded from ${loaded.file ?? 'embedded defaults'} (${by.who}): ${changed.length ? `changed ${changed.join(', ')}` : 'no change'}${note}`,
+      { config: loaded.file ?? 'embedded defaults', by: by.who, changed, restart_needed: restart, fleet_fragments: this.p.fleetLayer.fragments.map((f) => f.name) },
+      `${what} (${by.who}): ${changed.length ? `changed ${changed.join(', ')}` : 'no change'}${note}`,
     );
-    return { reloaded: true, file: loaded.file, changed, restart_needed: restart };
+    return { changed, restart_needed: restart };
   }
 
   status(): unknown {
@@ -448,7 +520,7 @@ export class Daemon implements DaemonApi {
       skipped_intervals: this.collector?.skipped ?? 0,
       skipped_processes: this.p.optimizer.skippedTotal,
       future_intervals_not_kept: this.dataClock.refused,
-      profile: { name: f.profile, source: f.source, pin: f.pin, rule: f.rule, note: f.note, last_change: f.last_change },
+      profile: { name: f.profile, source: f.source, pin: f.pin, fleet_pin: f.fleet_pin, rule: f.rule, note: f.note, last_change: f.last_change },
       control: { running: this.control.running, stopped: this.control.stopped, guard: this.control.guard },
       kpis: k,
       agent: { cpu_percent: usage.cpuPercent, rss_bytes: usage.rssBytes, peak_rss_bytes: usage.peakRssBytes },
@@ -475,6 +547,7 @@ export class Daemon implements DaemonApi {
       },
       store: { path: this.p.store.path, ...this.storeHealth.state() },
       reloads: { ...this.reloads, pending_restart: this.pendingRestart },
+      fleet: this.fleet?.status() ?? { enabled: false },
     };
   }
 
@@ -531,7 +604,7 @@ export class Daemon implements DaemonApi {
 
   /** The profile in force at `now` were the stored state `state` (to journal what a change does). */
   private inForceWith(state: ProfileState, now: number): ProfileInForce {
-    return profileInForce(state, this.p.config, now, this.control.guard);
+    return profileInForce(state, this.p.config, now, this.control.guard, this.p.fleetLayer.directives.pin);
   }
 
   setProfile(profile: string, by: Actor): unknown {
@@ -544,8 +617,8 @@ export class Daemon implements DaemonApi {
     const entry = this.p.store.setActiveProfile(profile, { time: now, who: by.who, reason, inForce: { from: before.profile, to: after.profile } });
     this.apply();
     const f = this.described();
-    const masked = f.profile === profile ? null : f.source === 'pin' ? 'unpinned' : f.source === 'schedule' ? `schedule rule "${f.rule!.name}" ends` : null;
-    const pinned = masked ? `${f.source === 'pin' ? 'pinned to' : 'the schedule applies'} ${f.profile}: ${profile} takes effect when ${masked}` : null;
+    const masked = f.profile === profile ? null : f.source === 'pin' ? 'unpinned' : f.source === 'fleet pin' ? 'the fleet pin is removed' : f.source === 'schedule' ? `schedule rule "${f.rule!.name}" ends` : null;
+    const pinned = masked ? `${f.source === 'pin' ? 'pinned to' : f.source === 'fleet pin' ? 'the fleet pins' : 'the schedule applies'} ${f.profile}: ${profile} takes effect when ${masked}` : null;
     return { ...f, changed: entry !== null, note: pinned ?? f.note };
   }
 
@@ -562,7 +635,7 @@ export class Daemon implements DaemonApi {
     const now = Date.now() / 1000;
     const state = this.p.store.profileState();
     const after = this.inForceWith({ pin: null, active: state.active ?? state.pin?.profile ?? null }, now);
-    const reason = after.source === 'schedule' || after.source === 'emergency guard' ? `${by.reason}; ${after.profile} in force under ${overrider(after)}` : by.reason;
+    const reason = after.source === 'schedule' || after.source === 'emergency guard' || after.source === 'fleet pin' ? `${by.reason}; ${after.profile} in force under ${overrider(after)}` : by.reason;
     const entry = this.p.store.clearPin({ time: now, who: by.who, reason, inForce: { from: this.inForce(now).profile, to: after.profile } });
     this.apply();
     return { ...this.described(), unpinned: entry !== null };
@@ -573,7 +646,7 @@ export class Daemon implements DaemonApi {
   }
 
   config(): unknown {
-    return { file: this.p.configFile, env: this.p.env.map((e) => e.name), pending_restart: this.pendingRestart, config: redactConfig(this.p.config) };
+    return { file: this.p.configFile, fleet_fragments: this.p.fleetLayer.fragments.map((f) => f.name), env: this.p.env.map((e) => e.name), pending_restart: this.pendingRestart, config: redactConfig(this.p.config) };
   }
 
   controlStatus(): unknown {
@@ -640,6 +713,7 @@ export class Daemon implements DaemonApi {
 function overrider(f: ProfileInForce): string {
   if (f.source === 'schedule') return `schedule rule "${f.rule!.name}"`;
   if (f.source === 'pin') return `a pin by ${f.pin!.who}`;
+  if (f.source === 'fleet pin') return `a fleet pin by ${f.fleetPin!.by}`;
   return f.source === 'emergency guard' ? 'the emergency guard' : f.source;
 }
 

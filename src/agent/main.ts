@@ -31,6 +31,7 @@ import { WebhookSender } from '../alerts/webhook.js';
 import { Collector } from './collector.js';
 import { storedGuard } from './control.js';
 import { Daemon } from './daemon.js';
+import { AgentFleet, fleetTls, openFleetLayer } from './fleet.js';
 import { ShadowProfiles } from './shadows.js';
 import { createLogger, LOG_FORMATS, logFormat, logLevel, type Logger } from './log.js';
 import { profileInForce } from './profiles.js';
@@ -122,25 +123,38 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   const mute = envBoolean('NRDOT_MUTE_PERMISSION_ERRORS');
   const logPermissionErrors = opts.logPermissionErrors ?? mute === false;
   const location = configLocation(opts.config);
-  const { config, file: configFile, env } = loadConfigAt(location);
-  if (opts.interval !== undefined) config.cost_model.collection_interval_seconds = opts.interval;
-  const intervalSeconds = config.cost_model.collection_interval_seconds;
+  let { config, file: configFile, env } = loadConfigAt(location);
   if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) {
     throw new UsageError(`--profile: ${unknownProfile(opts.profile, Object.keys(config.profiles))}`);
   }
+  const tls = config.fleet.endpoint ? fleetTls(config) : {};
   const { home, unlock } = openDataDir();
   // One redaction for every output: the log, the exporter's and webhooks' errors, the API's answers.
   const redactor = Redactor.of(config, process.env);
   const log = createLogger(logLevel(), { file: logFile(), redactor, format: logFormat(opts.logFormat) });
-  const source = await openSource(opts, intervalSeconds, logPermissionErrors, log);
-  const store = openStore(home, source);
+  const store = openStore(home);
+  // The last good fleet layer is in force from the start, before the hub answers (SPEC "Fleet").
+  const fleetStart = openFleetLayer(store, config, location, log);
+  if (fleetStart.loaded) {
+    ({ config, file: configFile, env } = fleetStart.loaded);
+    redactor.addConfig(config, process.env);
+  }
+  if (opts.interval !== undefined) config.cost_model.collection_interval_seconds = opts.interval;
+  const intervalSeconds = config.cost_model.collection_interval_seconds;
+  let source: SnapshotSource;
+  try {
+    source = await openSource(opts, intervalSeconds, logPermissionErrors, log);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const now = Date.now() / 1000;
   if (store.profileState().active === null) {
     // The configuration's profile is only the first-start default; from now on the store's is in force.
     store.setActiveProfile(config.state.active_profile, { time: now, who: 'nrdot-plus', reason: 'first start: the configuration\'s state.active_profile' });
   }
   if (opts.profile !== undefined) store.setActiveProfile(opts.profile, { time: now, who: 'nrdot-plus --profile', reason: 'set at start' });
-  const profile = profileInForce(store.profileState(), config, now, storedGuard(store)).profile;
+  const profile = profileInForce(store.profileState(), config, now, storedGuard(store), fleetStart.layer.directives.pin).profile;
   const stateSource = source.kind === 'procfs' ? `procfs:${source.location}` : `replay:${source.location}`;
   const resumed = resumeState(store, stateSource, now, source.kind === 'procfs');
 
@@ -160,7 +174,8 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   const optimizer = new Optimizer(config, profile, { file, otlp }, resumed ?? undefined);
   const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log, redactor });
   const shadows = new ShadowProfiles(config, config.advanced.shadow_profiles, optimizer);
-  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, file, stateSource, webhooks, redactor });
+  const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, file, stateSource, webhooks, redactor, fleetLayer: fleetStart.layer });
+  if (config.fleet.endpoint && !opts.once) daemon.fleet = new AgentFleet({ daemon, config, store, log, redactor, dataDir: home, tls, start: fleetStart, clientOptions: testClientOptions() });
   const collector = new Collector({
     source,
     intervalSeconds,
@@ -243,6 +258,7 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
     collector.start();
     otlp?.sender.start();
     webhooks.start();
+    daemon.fleet?.start();
   });
 }
 
@@ -277,13 +293,25 @@ function openDataDir(): { home: string; unlock: () => void } {
   }
 }
 
-function openStore(home: string, source: SnapshotSource): StateStore {
+function openStore(home: string): StateStore {
   try {
     return StateStore.open(join(home, 'state'));
   } catch (err) {
-    source.close();
     throw new UserError(`state store: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The OpAMP client's timings for tests (NRDOT_TEST_OPAMP_BACKOFF_MS, NRDOT_TEST_OPAMP_HEARTBEAT_SECONDS):
+ * a real hub offers its heartbeat; a test against a server that offers none must not wait 30 s.
+ */
+function testClientOptions(): { heartbeatSeconds?: number; backoffInitialMs?: number; backoffMaxMs?: number } {
+  const hb = Number(process.env.NRDOT_TEST_OPAMP_HEARTBEAT_SECONDS);
+  const backoff = Number(process.env.NRDOT_TEST_OPAMP_BACKOFF_MS);
+  return {
+    ...(hb > 0 ? { heartbeatSeconds: hb } : {}),
+    ...(backoff > 0 ? { backoffInitialMs: backoff, backoffMaxMs: backoff * 4 } : {}),
+  };
 }
 
 /** The saved pipeline state, when it was saved by the same source and is recent enough. */

@@ -45,6 +45,8 @@ export class Optimizer {
   private readonly since = Date.now() / 1000;
   /** The self-metrics from outside the pipeline that the latest interval carried (the shadow profiles count them too). */
   lastExtraSelf: readonly Metric[] = [];
+  /** The latest interval's self-metrics and times (the fleet hub gets them with its KPIs). */
+  lastSelf: { timestamp: number; intervalStart: number | null; metrics: Metric[] } | null = null;
 
   constructor(
     private config: Config,
@@ -163,6 +165,7 @@ export class Optimizer {
     this.lastDecisions = result.decisions;
     this.lastExtraSelf = extraSelf;
     const { batch } = result;
+    this.lastSelf = { timestamp: batch.timestamp, intervalStart: batch.intervalStart, metrics: batch.resources.find((r) => r.kind === 'self')?.metrics ?? [] };
     this.prometheusText = renderPrometheus(batch, result.kpis);
     // Each exporter's failure is its own (counted, logged and shown in status): none stops another.
     file?.write(JSON.stringify(toOtlpJson(batch.resources, batch, otlp?.settings.temporality ?? this.config.exporters.otlp.temporality)));

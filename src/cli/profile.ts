@@ -27,6 +27,8 @@ export interface InForce {
   profile: string;
   source: string;
   pin: { profile: string; until: number | null; who: string; reason: string } | null;
+  /** The hub's pin (SPEC "Fleet"), in force below a local pin and the emergency guard. */
+  fleet_pin?: { profile: string; until: number | null; by: string; reason: string } | null;
   note: string | null;
   rule?: { name: string; schedule: string; timezone?: string } | null;
   last_change: JournalEntry | null;
@@ -43,7 +45,9 @@ export function describeInForce(f: InForce): string {
   const c = f.last_change;
   const why = f.pin
     ? `pinned by ${f.pin.who}${f.pin.until ? ` until ${new Date(f.pin.until * 1000).toISOString()}` : ' until unpinned'}${f.pin.reason ? ` (${f.pin.reason})` : ''}`
-    : f.source === 'emergency guard'
+    : f.source === 'fleet pin' && f.fleet_pin
+      ? `pinned by the fleet hub (${f.fleet_pin.by}${f.fleet_pin.reason ? `: ${f.fleet_pin.reason}` : ''})${f.fleet_pin.until ? ` until ${new Date(f.fleet_pin.until * 1000).toISOString()}` : ''}`
+      : f.source === 'emergency guard'
       ? 'the control loop\'s emergency guard (cost above twice the budget; over the schedule until the loop steps out of emergency)'
       : f.source === 'schedule' && f.rule
       ? `schedule rule "${f.rule.name}" (${f.rule.schedule}, ${f.rule.timezone ?? 'UTC'})`

@@ -34,6 +34,32 @@ export interface Status {
   };
   store: { path: string } & Health;
   reloads: { ok: number; failed: number; last_error: string | null };
+  fleet?: FleetStatus;
+}
+
+/** The hub connection (src/agent/fleet.ts status()). */
+export type FleetStatus =
+  | { enabled: false }
+  | {
+      enabled: true;
+      endpoint: string;
+      transport: string;
+      connected: boolean;
+      last_contact: string | null;
+      last_error: string | null;
+      instance_uid: string;
+      remote_config: { status: string; hash: string | null; error: string | null; fragments: string[] };
+      fleet_pin: { profile: string; until: number | null; by: string; reason: string } | null;
+      control_loop: 'on' | 'off' | null;
+    };
+
+function describeFleet(f: FleetStatus): string {
+  if (!f.enabled) return 'off (no fleet.endpoint / NRDOT_OPAMP_ENDPOINT)';
+  const link = f.connected ? green(`connected, last contact ${f.last_contact}`) : red(`not connected${f.last_error ? `: ${f.last_error}` : ''}${f.last_contact ? ` (last contact ${f.last_contact})` : ''}`);
+  const rc = f.remote_config;
+  const config = rc.status === 'UNSET' ? 'no remote config yet' : `remote config ${rc.status === 'FAILED' ? red(`FAILED: ${rc.error?.split('\n')[0] ?? ''}`) : rc.status === 'APPLYING' ? yellow(`APPLYING (${rc.error ?? ''})`) : green('APPLIED')}${rc.fragments.length ? ` (${rc.fragments.join(', ')})` : ''}`;
+  const pin = f.fleet_pin ? `; fleet pin ${f.fleet_pin.profile} by ${f.fleet_pin.by}` : '';
+  return `${f.endpoint} (${f.transport}), instance ${f.instance_uid}: ${link}; ${config}${pin}`;
 }
 
 /** An exporter's or the store's health (src/export/health.ts). */
@@ -92,6 +118,7 @@ export function renderStatus(s: Status): string {
   if (f) rows.push(['', `file ${f.path}: ${f.failing ? failing(f) : green('healthy')}${f.intervals_failed ? `; ${f.intervals_failed} intervals not written` : ''}`]);
   if (s.export.prometheus) rows.push(['', `Prometheus ${s.export.prometheus}`]);
   if (s.store.failing) rows.push(['store', `${s.store.path}: ${failing(s.store)}; KPIs and pipeline state not saved meanwhile`]);
+  if (s.fleet) rows.push(['fleet hub', describeFleet(s.fleet)]);
   rows.push(['config', `${s.config_file ?? 'embedded defaults'}${s.reloads.last_error ? `; ${red(`last reload refused: ${s.reloads.last_error.split('\n')[0]}`)}` : ''}`]);
   return keyValues(rows);
 }

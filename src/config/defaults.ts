@@ -198,4 +198,5 @@ export const DEFAULT_CONFIG: ConfigFile = {
   server: { listen: DEFAULT_LISTEN },
   webhooks: {},
   experiments: { enabled: false },
+  fleet: { endpoint: '', labels: {}, headers: {}, certificate: '', client_certificate: '', client_key: '' },
 };

@@ -21,6 +21,12 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'NRDOT_MAX_SERIES', path: ['control_loop', 'max_series'], kind: 'number' },
   { name: 'NRDOT_TARGET_SERIES', path: ['control_loop', 'target_series'], kind: 'number' },
   { name: 'NRDOT_MIN_COVERAGE', path: ['control_loop', 'min_visibility'], kind: 'number' },
+  { name: 'NRDOT_OPAMP_ENDPOINT', path: ['fleet', 'endpoint'], kind: 'string' },
+  { name: 'NRDOT_OPAMP_HEADERS', path: ['fleet', 'headers'], kind: 'string' },
+  { name: 'NRDOT_OPAMP_CERTIFICATE', path: ['fleet', 'certificate'], kind: 'string' },
+  { name: 'NRDOT_OPAMP_CLIENT_CERTIFICATE', path: ['fleet', 'client_certificate'], kind: 'string' },
+  { name: 'NRDOT_OPAMP_CLIENT_KEY', path: ['fleet', 'client_key'], kind: 'string' },
+  { name: 'NRDOT_FLEET_LABELS', path: ['fleet', 'labels'], kind: 'string' },
 ];
 
 export type Env = Record<string, string | undefined>;

@@ -14,6 +14,9 @@ import { applyEnv, envFor, type AppliedEnv, type Env } from './env.js';
 import { configLocation, type ConfigLocation } from './paths.js';
 import { configSchema, profileSchema, type Config, type ProfileConfig } from './schema.js';
 
+/** Variables whose value is never quoted in a message. */
+const SECRET_VARIABLES = new Set(['NRDOT_OPAMP_HEADERS', 'NRDOT_OPAMP_ENDPOINT']);
+
 export class ConfigError extends Error {
   constructor(
     message: string,
@@ -41,12 +44,21 @@ export interface LoadedConfig {
   env: AppliedEnv[];
 }
 
+/**
+ * A layer merged over the file and under the environment: a fleet fragment (`fleet/00-base.yaml`),
+ * YAML, named by `name` in messages. SPEC "Fleet": defaults < file < fragments (in order) < env < flags.
+ */
+export interface ConfigFragment {
+  name: string;
+  text: string;
+}
+
 /** Loads the configuration the way every command does: --config, NRDOT_CONFIG, default location. */
 export function loadConfig(flag?: string, env: Env = process.env): LoadedConfig {
   return loadConfigAt(configLocation(flag, env), env);
 }
 
-export function loadConfigAt(location: ConfigLocation, env: Env = process.env): LoadedConfig {
+export function loadConfigAt(location: ConfigLocation, env: Env = process.env, fragments: readonly ConfigFragment[] = []): LoadedConfig {
   let text: string;
   try {
     text = readConfigFile(location.path);
@@ -55,10 +67,12 @@ export function loadConfigAt(location: ConfigLocation, env: Env = process.env): 
     const code = (err as NodeJS.ErrnoException).code;
     // Nothing at the default location (or a home that is not ours to read): the embedded defaults.
     // ENOTDIR: the data directory is not one; opening it says so, naming it.
-    if ((code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') && !location.explicit) return { ...withEnv(DEFAULT_CONFIG as Plain, '(embedded defaults)', null, null, env), file: null };
+    if ((code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') && !location.explicit) {
+      return { ...withEnv(fragments.map(parseLayer), '(embedded defaults)', env), file: null };
+    }
     throw new ConfigError(`${location.path}: ${describeFileError(err)}${location.explicit ? ` (from ${location.source})` : ''}`);
   }
-  return { ...parseWithEnv(text, location.path, env), file: location.path };
+  return { ...withEnv([parseLayer({ name: location.path, text }), ...fragments.map(parseLayer)], location.path, env), file: location.path };
 }
 
 /**
@@ -87,18 +101,20 @@ function tooLarge(path: string, size: string): ConfigError {
 
 /** The shipped defaults alone. */
 export function defaultConfig(): Config {
-  return finish(configSchema.parse(DEFAULT_CONFIG), '(embedded defaults)', null, null);
+  return finish(configSchema.parse(DEFAULT_CONFIG), () => '(embedded defaults)');
 }
 
 /** Parses and validates the text of a config file (named `file` in messages) over the defaults. */
 export function parseConfig(text: string, file: string): Config {
-  return parseWithEnv(text, file, {}).config;
+  return withEnv([parseLayer({ name: file, text })], file, {}).config;
 }
 
-function parseWithEnv(text: string, file: string, env: Env): { config: Config; env: AppliedEnv[] } {
-  const { value: user, doc, lines } = parseYamlText(text, file);
-  if (!isPlainObject(user)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
-  return withEnv(deepMerge(DEFAULT_CONFIG, user) as Plain, file, doc, lines, env);
+/** One YAML layer: its settings, and its document for the line numbers of messages. */
+interface Layer {
+  name: string;
+  doc: Document;
+  lines: LineCounter;
+  value: Plain;
 }
 
 export interface ParsedYaml {
@@ -131,36 +147,66 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
   return { value: user, doc, lines };
 }
 
-/** Applies the environment over defaults + file, then validates; a bad variable is named as such. */
-function withEnv(base: Plain, file: string, doc: Document | null, lines: LineCounter | null, env: Env): { config: Config; env: AppliedEnv[] } {
-  const merged = structuredClone(base);
-  const applied = applyEnv(merged, env);
+/** Parses one layer (the file, or a fleet fragment); a ConfigError naming it when it is not a YAML mapping. */
+export function parseLayer(source: ConfigFragment): Layer {
+  const { name, text } = source;
+  if (text.length > MAX_CONFIG_BYTES) throw tooLarge(name, `${Math.ceil(text.length / 1024)} KiB`);
+  const { value, doc, lines } = parseYamlText(text, name);
+  if (!isPlainObject(value)) throw new ConfigError(`${name}: the top level must be a mapping of settings`);
+  return { name, doc, lines, value };
+}
+
+/** Where a setting came from, for a message: `file:line` of the last layer that sets it (or part of its path), else `base`. */
+type Locate = (path: PathKey[]) => string;
+
+function locator(layers: readonly Layer[], base: string): Locate {
+  return (path) => {
+    // The deepest part of the path that a layer has (the rest may come from the defaults); the last layer wins.
+    for (let n = path.length; n > 0; n--) {
+      const prefix = path.slice(0, n);
+      for (let i = layers.length - 1; i >= 0; i--) {
+        const l = layers[i]!;
+        const node = l.doc.getIn(prefix, true) as { range?: [number, number, number] } | undefined;
+        if (node && typeof node === 'object' && node.range) return `${l.name}:${l.lines.linePos(node.range[0]).line}`;
+      }
+    }
+    return base;
+  };
+}
+
+/** Merges the layers over the defaults, applies the environment, then validates; a bad variable is named as such. */
+function withEnv(layers: readonly Layer[], base: string, env: Env): { config: Config; env: AppliedEnv[] } {
+  let merged: unknown = DEFAULT_CONFIG;
+  for (const l of layers) merged = deepMerge(merged, l.value);
+  merged = structuredClone(merged);
+  const applied = applyEnv(merged as Plain, env);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const fromEnv = result.error.issues.map((i) => envFor(applied, i.path as PathKey[])).find((a) => a !== undefined);
     if (fromEnv) {
       const issue = result.error.issues.find((i) => envFor(applied, i.path as PathKey[]) === fromEnv)!;
-      throw new ConfigError(`${fromEnv.name}: ${issue.message} (got "${fromEnv.value}"; it sets ${fromEnv.path.join('.')})`, 2);
+      // A header list may carry a credential: its value is never quoted.
+      const got = SECRET_VARIABLES.has(fromEnv.name) ? '' : `got "${fromEnv.value}"; `;
+      throw new ConfigError(`${fromEnv.name}: ${issue.message} (${got}it sets ${fromEnv.path.join('.')})`, 2);
     }
-    throw new ConfigError(describeIssues(file, result.error.issues, doc, lines, []));
+    throw new ConfigError(describeIssuesAt(locator(layers, base), result.error.issues, []));
   }
-  return { config: finish(result.data, file, doc, lines), env: applied };
+  return { config: finish(result.data, locator(layers, base)), env: applied };
 }
 
 /** Cross-field rules and custom profiles, which the per-field schema cannot see. */
-function finish(config: Config, file: string, doc: Document | null, lines: LineCounter | null): Config {
-  const where = (path: PathKey[]): string => lineSuffix(doc, lines, path);
+function finish(config: Config, at: Locate): Config {
   for (const [name, custom] of Object.entries(config.custom_profiles)) {
     const { extends: base = 'balanced', ...rest } = custom as Plain & { extends?: string };
     if (Object.hasOwn(config.profiles, name)) {
-      throw new ConfigError(`${file}${where(['custom_profiles', name])}: custom_profiles.${name}: a built-in profile has this name; change it under profiles.${name} instead`);
+      throw new ConfigError(`${at(['custom_profiles', name])}: custom_profiles.${name}: a built-in profile has this name; change it under profiles.${name} instead`);
     }
     const parent = Object.hasOwn(config.profiles, base) ? config.profiles[base] : undefined;
     if (!parent) {
-      throw new ConfigError(`${file}${where(['custom_profiles', name, 'extends'])}: custom_profiles.${name}.extends: ${unknownProfile(base, Object.keys(config.profiles))}`);
+      throw new ConfigError(`${at(['custom_profiles', name, 'extends'])}: custom_profiles.${name}.extends: ${unknownProfile(base, Object.keys(config.profiles))}`);
     }
     const parsed = profileSchema.safeParse(deepMerge(parent, rest));
-    if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues, doc, lines, ['custom_profiles', name]));
+    if (!parsed.success) throw new ConfigError(describeIssuesAt(at, parsed.error.issues, ['custom_profiles', name]));
     config.profiles[name] = parsed.data as ProfileConfig;
   }
   // Tiers a user adds to process_classification are evaluated before the shipped ones (a merge would
@@ -171,25 +217,25 @@ function finish(config: Config, file: string, doc: Document | null, lines: LineC
   const profileNames = Object.keys(config.profiles);
   const known = (p: string): boolean => Object.hasOwn(config.profiles, p);
   if (!known(config.state.active_profile)) {
-    throw new ConfigError(`${file}${where(['state', 'active_profile'])}: state.active_profile: ${unknownProfile(config.state.active_profile, profileNames)}`);
+    throw new ConfigError(`${at(['state', 'active_profile'])}: state.active_profile: ${unknownProfile(config.state.active_profile, profileNames)}`);
   }
   config.advanced.time_based_rules.forEach((rule, i) => {
-    const at = (field: string): string => `${file}${where(['advanced', 'time_based_rules', i, field])}: advanced.time_based_rules.${i}.${field}`;
-    if (!known(rule.profile)) throw new ConfigError(`${at('profile')}: ${unknownProfile(rule.profile, profileNames)}`);
+    const where = (field: string): string => `${at(['advanced', 'time_based_rules', i, field])}: advanced.time_based_rules.${i}.${field}`;
+    if (!known(rule.profile)) throw new ConfigError(`${where('profile')}: ${unknownProfile(rule.profile, profileNames)}`);
     try {
       parseSchedule(rule.schedule);
     } catch (err) {
-      throw new ConfigError(`${at('schedule')}: ${(err as Error).message}`);
+      throw new ConfigError(`${where('schedule')}: ${(err as Error).message}`);
     }
     if (rule.timezone !== undefined && !validTimezone(rule.timezone)) {
-      throw new ConfigError(`${at('timezone')}: "${rule.timezone}" is not an IANA timezone (such as Europe/Berlin or America/New_York)`);
+      throw new ConfigError(`${where('timezone')}: "${rule.timezone}" is not an IANA timezone (such as Europe/Berlin or America/New_York)`);
     }
   });
   const shadows = config.advanced.shadow_profiles;
   shadows.forEach((name, i) => {
-    const at = `${file}${where(['advanced', 'shadow_profiles', i])}: advanced.shadow_profiles.${i}`;
-    if (!known(name)) throw new ConfigError(`${at}: ${unknownProfile(name, profileNames)}`);
-    if (shadows.indexOf(name) !== i) throw new ConfigError(`${at}: "${name}" is listed twice`);
+    const where = `${at(['advanced', 'shadow_profiles', i])}: advanced.shadow_profiles.${i}`;
+    if (!known(name)) throw new ConfigError(`${where}: ${unknownProfile(name, profileNames)}`);
+    if (shadows.indexOf(name) !== i) throw new ConfigError(`${where}: "${name}" is listed twice`);
   });
   return config;
 }
@@ -199,7 +245,6 @@ export type PathKey = string | number;
 /** `:LINE` of the deepest part of `path` the document has, or '' (a field from the defaults has none). */
 export function lineSuffix(doc: Document | null, lines: LineCounter | null, path: PathKey[]): string {
   if (!doc || !lines) return '';
-  // The deepest part of the path that the user's file has (the rest may come from the defaults).
   for (let n = path.length; n > 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
     if (node && typeof node === 'object' && node.range) return `:${lines.linePos(node.range[0]).line}`;
@@ -207,8 +252,13 @@ export function lineSuffix(doc: Document | null, lines: LineCounter | null, path
   return '';
 }
 
-/** Zod issues as `file:line: path: message` lines (at most 10), unknown keys named. */
+/** Zod issues as `file:line: path: message` lines (at most 10), unknown keys named (one document). */
 export function describeIssues(file: string, issues: z.core.$ZodIssue[], doc: Document | null, lines: LineCounter | null, prefix: PathKey[]): string {
+  return describeIssuesAt((path) => `${file}${lineSuffix(doc, lines, path)}`, issues, prefix);
+}
+
+/** Zod issues as `where: path: message` lines, `where` the layer (and line) that set the path. */
+function describeIssuesAt(at: Locate, issues: z.core.$ZodIssue[], prefix: PathKey[]): string {
   const described = issues.slice(0, 10).map((issue) => {
     const path = [...prefix, ...(issue.path as PathKey[])];
     let message = issue.message;
@@ -217,8 +267,8 @@ export function describeIssues(file: string, issues: z.core.$ZodIssue[], doc: Do
       path.push(key);
       message = `unknown setting${issue.keys.length > 1 ? `s ${issue.keys.join(', ')}` : ''}`;
     }
-    const at = path.length > 0 ? path.join('.') : '(top level)';
-    return `${file}${lineSuffix(doc, lines, path)}: ${at}: ${message}`;
+    const where = path.length > 0 ? path.join('.') : '(top level)';
+    return `${at(path)}: ${where}: ${message}`;
   });
   if (issues.length > 10) described.push(`... and ${issues.length - 10} more`);
   return described.join('\n');

@@ -183,6 +183,71 @@ const webhooks = z
   })
   .transform((hooks) => hooks as Partial<Record<AlertEvent, WebhookConfig>>);
 
+/**
+ * `k=v,k=v` (as OTEL_EXPORTER_OTLP_HEADERS: values percent-decoded) or a mapping. A malformed entry is
+ * named by its key only: a header value may be a credential.
+ */
+export function parseKeyValues(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const entry of text.split(',')) {
+    if (entry.trim() === '') continue;
+    const eq = entry.indexOf('=');
+    const key = (eq < 0 ? entry : entry.slice(0, eq)).trim();
+    if (eq < 0 || key === '') return `"${eq < 0 ? key : '=...'}" is not key=value (expected k=v,k=v)`;
+    let value = entry.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      return `the value of "${key}" is not percent-encoded correctly`;
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+const keyValues = z.union([z.record(z.string(), z.string()), z.string()]).transform((value, ctx) => {
+  if (typeof value !== 'string') return value;
+  const parsed = parseKeyValues(value);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** Labels: the hub's selectors match them (`env=prod,role=db`), so keys and values are plain tokens. */
+const LABEL = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$/;
+const labels = keyValues.superRefine((record, ctx) => {
+  for (const [k, v] of Object.entries(record)) {
+    if (!LABEL.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'a label key is letters, digits, ".", "_", "-", "/" (at most 64), starting and ending with a letter or digit' });
+    else if (v !== '' && !LABEL.test(v)) ctx.addIssue({ code: 'custom', path: [k], message: `label value "${v}": letters, digits, ".", "_", "-", "/" (at most 64), starting and ending with a letter or digit` });
+  }
+});
+
+/** The agent's link to a fleet hub over OpAMP (SPEC, "Fleet"); off while `endpoint` is empty. */
+const fleet = z.strictObject({
+  /** http(s):// (HTTP polling) or ws(s):// (WebSocket), e.g. http://127.0.0.1:4320/v1/opamp. */
+  endpoint: z.string().superRefine((value, ctx) => {
+    if (value === '') return;
+    let url: URL | null = null;
+    try {
+      url = new URL(value);
+    } catch {
+      // below
+    }
+    if (!url || !['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) {
+      ctx.addIssue({ code: 'custom', message: `must be empty (off) or an http(s):// or ws(s):// URL such as http://127.0.0.1:4320/v1/opamp (got ${url ? `a ${url.protocol} URL` : 'something that is not a URL'})` });
+    }
+  }),
+  labels,
+  /** Sent with every OpAMP request; the enrollment secret as `authorization: Bearer ...`. Secrets: never shown. */
+  headers: keyValues,
+  /** PEM files: CA bundle to trust, and a client certificate and key for mutual TLS. */
+  certificate: z.string(),
+  client_certificate: z.string(),
+  client_key: z.string(),
+});
+
 export const configSchema = z.strictObject({
   version: z.union([z.string(), z.number()]).transform(String),
   schema_version: z.literal(1),
@@ -271,6 +336,7 @@ export const configSchema = z.strictObject({
   }),
   webhooks,
   experiments: z.looseObject({ enabled: z.boolean() }),
+  fleet,
 });
 
 /** The configuration as written (defaults and user file alike). */

@@ -44,6 +44,10 @@ function eachSecret(config: Config, fn: (value: string, kind: SecretKind) => str
   if (otlp.headers) for (const [name, value] of Object.entries(otlp.headers)) otlp.headers[name] = fn(value, 'value');
   if (otlp.endpoint) otlp.endpoint = fn(otlp.endpoint, 'url-credentials');
   if (otlp.metrics_endpoint) otlp.metrics_endpoint = fn(otlp.metrics_endpoint, 'url-credentials');
+  // The fleet hub's headers carry the enrollment secret (authorization: Bearer ...).
+  const fleet = config.fleet;
+  for (const [name, value] of Object.entries(fleet.headers)) fleet.headers[name] = fn(value, 'value');
+  if (fleet.endpoint) fleet.endpoint = fn(fleet.endpoint, 'url-credentials');
 }
 
 export function redactConfig(config: Config): Config {
@@ -92,6 +96,8 @@ const SECRET_ENV: Readonly<Record<string, 'value' | 'headers' | 'url'>> = {
   OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'headers',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'url',
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'url',
+  NRDOT_OPAMP_HEADERS: 'headers',
+  NRDOT_OPAMP_ENDPOINT: 'url',
   HTTPS_PROXY: 'url',
   https_proxy: 'url',
   HTTP_PROXY: 'url',
@@ -116,7 +122,7 @@ function secretsOf(config: Config, env: Env): Found {
     else secretsOfUrl(found, value, kind === 'url-path');
     return value;
   });
-  found.headers.push(...Object.keys(config.exporters.otlp.headers ?? {}));
+  found.headers.push(...Object.keys(config.exporters.otlp.headers ?? {}), ...Object.keys(config.fleet.headers));
   for (const [name, kind] of Object.entries(SECRET_ENV)) {
     const text = env[name]?.trim();
     if (!text) continue;

@@ -10,7 +10,7 @@ import type { KpiRecord, ShadowKpiRecord } from '../store/index.js';
 import { ANTI_THRASHING, budgetPerHour, decide, HEADROOM, usd, type Prediction, initialLoopState, LADDER, type LoopDecision, type LoopInputs, type LoopRule, type LoopState, type LoopTargets } from './loop.js';
 
 /** Where the profile in force comes from (src/agent/profiles.ts). */
-export type InForceSource = 'pin' | 'emergency guard' | 'schedule' | 'state store' | 'configuration';
+export type InForceSource = 'pin' | 'emergency guard' | 'fleet pin' | 'schedule' | 'state store' | 'configuration';
 
 /** The alerts a check can raise (webhook events; `profile_change` and `rollback` are raised elsewhere). */
 export type CheckEvent = 'budget_exceeded' | 'series_exceeded' | 'coverage_violation';
@@ -170,15 +170,16 @@ export function check(ctx: CheckContext, previous: ControlMemory, targets: LoopT
   if (!ctx.running) return done({ outcome: 'hold', rule: null, from: stored, to: stored, changed: false, reason: stopped });
   if (inForce.source === 'pin') return done({ outcome: 'pinned', rule: null, from: stored, to: stored, changed: false, reason: pinned });
 
-  if (inForce.source === 'schedule') {
-    // Only the emergency guard is above the schedule.
+  if (inForce.source === 'schedule' || inForce.source === 'fleet pin') {
+    // Only the emergency guard is above the schedule and a fleet pin.
+    const whose = inForce.source === 'schedule' ? "the schedule's" : "the fleet pin's";
     if (inputs.costPerHour > 2 * budget) {
-      const reason = `cost ${usd(inputs.costPerHour)} above 2 x budget ${usd(budget)} under the schedule's ${inForce.profile}: emergency guard`;
+      const reason = `cost ${usd(inputs.costPerHour)} above 2 x budget ${usd(budget)} under ${whose} ${inForce.profile}: emergency guard`;
       const d = decide(inputs, { ...memory.loop, profile: inForce.profile }, time, targets, ladder);
       memory = { ...memory, guard: true, loop: { ...d.state, profile: 'emergency' } };
       return done({ outcome: 'emergency', rule: 'emergency', from: stored, to: 'emergency', changed: stored !== 'emergency', reason });
     }
-    return done({ outcome: 'schedule', rule: null, from: stored, to: stored, changed: false, reason: `the schedule's ${inForce.profile} is in force; within 2 x budget ${usd(budget)} (cost ${usd(inputs.costPerHour)})` });
+    return done({ outcome: 'schedule', rule: null, from: stored, to: stored, changed: false, reason: `${whose} ${inForce.profile} is in force; within 2 x budget ${usd(budget)} (cost ${usd(inputs.costPerHour)})` });
   }
 
   const d: LoopDecision = decide(inputs, memory.loop, time, targets, ladder);

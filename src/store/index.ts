@@ -2,6 +2,7 @@
 export { isSqliteError, STATE_FILE, StateStore, StoreError } from './store.js';
 export { HOURLY_RETENTION_SECONDS, KPI_FIELDS, kpiRecord, RAW_RETENTION_SECONDS, type KpiField } from './kpi-history.js';
 export { SCHEMA_VERSION } from './migrations.js';
+export type { FleetLayer, FleetState } from './fleet.js';
 export type {
   AlertRow,
   ChangeContext,

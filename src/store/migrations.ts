@@ -192,7 +192,26 @@ WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'control.memory')
   AND COALESCE((SELECT reason FROM decisions ORDER BY id DESC LIMIT 1), '') <> 'the loop is stopped';
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2, V3];
+/**
+ * The fleet (OpAMP): this agent's instance UID (a UUIDv7 created at the first start with a hub, kept
+ * for good: the hub knows the agent by it), and the last good fleet layer the hub sent (its config map
+ * as JSON and its hash), applied at start before the hub answers, so that a hub outage changes nothing.
+ */
+const V4 = `
+CREATE TABLE fleet (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  instance_uid TEXT NOT NULL,
+  created REAL NOT NULL
+);
+CREATE TABLE fleet_layer (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  hash BLOB NOT NULL,
+  config_map TEXT NOT NULL,
+  received REAL NOT NULL
+);
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

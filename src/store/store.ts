@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { describeFileError } from '../file-errors.js';
 import { AlertOutbox } from './alerts.js';
 import { DecisionLog } from './decisions.js';
+import { FleetState } from './fleet.js';
 import { HOUR, KpiHistory, RAW_RETENTION_SECONDS } from './kpi-history.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { ProfileJournal } from './profile.js';
@@ -56,6 +57,8 @@ export class StateStore {
   private readonly shadows: ShadowKpis;
   private readonly alerts: AlertOutbox;
   private readonly decisionLog: DecisionLog;
+  /** The OpAMP instance UID and the last good fleet layer (fleet.ts); null on a read-only store of an older schema. */
+  readonly fleet: FleetState;
   private readonly getSettingStmt: Database.Statement<[string], { value: string }>;
   private readonly putSetting: Database.Statement<[string, string]>;
   private readonly deleteSetting: Database.Statement<[string]>;
@@ -129,6 +132,7 @@ export class StateStore {
     this.shadows = new ShadowKpis(db);
     this.alerts = new AlertOutbox(db);
     this.decisionLog = new DecisionLog(db);
+    this.fleet = new FleetState(db);
     this.getSettingStmt = db.prepare('SELECT value FROM settings WHERE key = ?');
     this.putSetting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.deleteSetting = db.prepare('DELETE FROM settings WHERE key = ?');
