@@ -43,9 +43,10 @@ export function configCommand(): Command {
         let shown: Config;
         let header: string;
         if (daemon) {
-          const r = await daemon.get<{ file: string | null; env: string[]; config: Config }>('/api/v1/config');
+          const r = await daemon.get<{ file: string | null; fleet_fragments?: string[]; env: string[]; config: Config }>('/api/v1/config');
           shown = r.config;
-          header = `in force in nrdot-plus pid ${daemon.info.pid}: ${r.file ?? 'embedded defaults'}${r.env.length ? `; environment: ${r.env.join(', ')}` : ''}`;
+          const fleet = r.fleet_fragments?.length ? `; fleet: ${r.fleet_fragments.join(', ')}` : '';
+          header = `in force in nrdot-plus pid ${daemon.info.pid}: ${r.file ?? 'embedded defaults'}${fleet}${r.env.length ? `; environment: ${r.env.join(', ')}` : ''}`;
         } else {
           const { config, file, env } = loadConfig(opts.config);
           shown = redactConfig(config);
