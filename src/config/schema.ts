@@ -189,11 +189,13 @@ const webhooks = z
  */
 export function parseKeyValues(text: string): Record<string, string> | string {
   const out: Record<string, string> = {};
-  for (const entry of text.split(',')) {
+  const entries = text.split(',');
+  for (const [i, entry] of entries.entries()) {
     if (entry.trim() === '') continue;
     const eq = entry.indexOf('=');
-    const key = (eq < 0 ? entry : entry.slice(0, eq)).trim();
-    if (eq < 0 || key === '') return `"${eq < 0 ? key : '=...'}" is not key=value (expected k=v,k=v)`;
+    const key = eq < 0 ? '' : entry.slice(0, eq).trim();
+    // The entry itself is not quoted: it may be a credential missing its "=".
+    if (key === '') return `entry ${i + 1} of ${entries.length} is not key=value (expected k=v,k=v)`;
     let value = entry.slice(eq + 1).trim();
     try {
       value = decodeURIComponent(value);
