@@ -4,7 +4,9 @@
  * precedence, last-known-good across a restart with the hub down, own metrics, the request channel.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -159,6 +161,27 @@ describe('the agent as an OpAMP client', () => {
     assert.equal((await shownConfig(dir)).control_loop.target_reduction, 0.85);
     assert.deepEqual((await status(dir)).fleet, { enabled: false });
     await agent.stop();
+  });
+
+  it('a hub that never answers holds up neither collection nor the local API', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // accepts, reads, never answers
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    closers.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const dir = dataDir();
+    const agent = await startAgent(dir, `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/opamp`);
+    await until('a request in flight', () => sockets.length, (n) => n >= 1);
+    const before = agent.intervals();
+    const started = performance.now();
+    await until('three more intervals', () => agent.intervals(), (n) => n >= before + 3, 10_000);
+    assert.ok(performance.now() - started < 5000, 'intervals keep their 1 s cadence');
+    const s = await status(dir);
+    assert.equal(s.fleet.connected, false);
+    assert.equal(await agent.stop(), 0, 'and it stops promptly');
   });
 
   it('a fleet pin: below a local pin, above the schedule; journaled as the fleet; the control loop switch', async () => {

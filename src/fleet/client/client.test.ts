@@ -137,6 +137,17 @@ describe('OpAMP client over HTTP', () => {
     assert.ok(seen.at(-1)!.msg.agentDisconnect, 'stop() says goodbye with AgentDisconnect');
   });
 
+  it('does not spin on a server that asks for the full state in every answer', async () => {
+    const { url, seen } = await opampServer((msg) => echo(msg, { flags: BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState) }));
+    const { c } = client(url, { heartbeatSeconds: 0.5 });
+    c.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    await c.stop();
+    // At most 5 messages a heartbeat (one, then 4 at once), not one per round trip.
+    assert.ok(seen.length <= 16, `${seen.length} messages in 1 s`);
+    assert.ok(seen.every((s) => s.msg.agentDescription || s.msg.agentDisconnect), 'each one carries the full state asked for');
+  });
+
   it('drops a reply for another instance_uid, and adopts a new_instance_uid the server gives', async () => {
     const other = uuidv7();
     const fresh = uuidv7();

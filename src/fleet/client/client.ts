@@ -49,6 +49,11 @@ import { WsConnection } from './ws.js';
 const DEFAULTS = { heartbeatSeconds: 30, requestTimeoutMs: 15_000, maxResponseBytes: 4 << 20, backoffInitialMs: 1000, backoffMaxMs: 300_000, maxRetryAfterMs: 3_600_000 };
 /** Custom messages waiting to go out (answers to the hub's requests): beyond this the oldest is dropped. */
 const MAX_PENDING_CUSTOM = 16;
+/**
+ * Messages sent at once, one after the other, before the client waits a heartbeat anyway: a server
+ * that asks for the full state in every answer must not make the agent spin.
+ */
+const MAX_IMMEDIATE = 4;
 /** How long stop() gives the AgentDisconnect message. */
 const DISCONNECT_TIMEOUT_MS = 2000;
 
@@ -174,6 +179,7 @@ export class OpampClient {
 
   private async runHttp(): Promise<void> {
     this.poster = new HttpPoster(new URL(this.o.endpoint), this.o.tls);
+    let immediate = 0;
     while (!this.stopped) {
       let wait: number;
       let urgent = false;
@@ -202,7 +208,11 @@ export class OpampClient {
         wait = this.failed((err as Error).message);
       }
       // Something to say (a status, an answer to a request, full state asked for): at once.
-      if (urgent && this.pending()) continue;
+      if (urgent && this.pending() && immediate < MAX_IMMEDIATE) {
+        immediate++;
+        continue;
+      }
+      immediate = 0;
       this.state.nextAttemptAt = Date.now() + wait;
       await this.sleeper.sleep(wait, urgent);
       this.state.nextAttemptAt = null;
@@ -257,9 +267,12 @@ export class OpampClient {
     this.ws = ws;
     ws.onClose = () => this.sleeper.wake();
     let nextHeartbeat = 0;
+    let immediate = 0;
     while (!this.stopped && ws.open) {
       const now = Date.now();
-      if ((sent === null && this.pending()) || now >= nextHeartbeat) {
+      const due = now >= nextHeartbeat;
+      if (due || (sent === null && this.pending() && immediate < MAX_IMMEDIATE)) {
+        immediate = due ? 0 : immediate + 1;
         if (sent) this.requeue((sent as { msg: AgentToServer }).msg);
         const msg = this.build();
         sent = { msg, marks: { ...this.version } };
