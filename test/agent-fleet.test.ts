@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AgentProcess, NO_PROXY_ENV, type LogLine } from './agent-process.js';
+import { uidToString } from '../src/fleet/codec.js';
+import { uuidv7 } from '../src/fleet/uuid.js';
 import { FakeHub } from './opamp-fake-hub.js';
 import { attrs, OtlpReceiver } from './otlp-receiver.js';
 import { CTL, run } from './run.js';
@@ -163,6 +165,22 @@ describe('the agent as an OpAMP client', () => {
     await agent.stop();
   });
 
+  it('adopts a new instance UID from the hub and keeps it across a restart', async () => {
+    const hub = await FakeHub.start();
+    closers.push(() => hub.close());
+    const dir = dataDir();
+    const fresh = uuidv7();
+    hub.newUid = fresh;
+    let agent = await startAgent(dir, hub.url);
+    await until('the new UID in use', () => status(dir), (s) => s.fleet.instance_uid === uidToString(fresh));
+    const adopted = await until('a description under the new UID', () => hub.agents.get(uidToString(fresh))?.identifying, (d) => d !== undefined);
+    assert.equal(adopted!['service.instance.id'], uidToString(fresh));
+    await agent.stop();
+    agent = await startAgent(dir, hub.url);
+    assert.equal((await status(dir)).fleet.instance_uid, uidToString(fresh));
+    await agent.stop();
+  });
+
   it('a hub that never answers holds up neither collection nor the local API', async () => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => sockets.push(socket)); // accepts, reads, never answers
@@ -219,12 +237,19 @@ describe('the agent as an OpAMP client', () => {
     const receiver = await OtlpReceiver.start();
     closers.push(() => receiver.close());
     hub.ownMetrics = `${receiver.url}/v1/metrics`;
+    // The hub's receiver is down for the first batch: it is retried from the queue, not lost.
+    receiver.respond = (n) => (n === 0 ? { status: 503 } : { status: 200 });
     const dir = dataDir();
     const exported = join(dir, 'billed.jsonl');
     const file = join(dir, 'optimization.yaml');
     writeFileSync(file, `exporters:\n  file:\n    path: ${exported}\n`);
     const agent = await startAgent(dir, hub.url, { NRDOT_CONFIG: file });
     await until('own metrics', () => receiver.accepted().length, (n) => n >= 2);
+    const times = (r: { resourceMetrics: typeof receiver.requests[number]['resourceMetrics'] }): string[] =>
+      r.resourceMetrics.flatMap((x) => x.scopeMetrics.flatMap((sm) => sm.metrics.filter((m) => m.name === 'nrdot.hub.visibility').flatMap((m) => m.gauge!.dataPoints.map((p) => p.timeUnixNano))));
+    const refused = times(receiver.requests[0]!);
+    assert.equal(receiver.requests[0]!.status, 503);
+    await until('the refused batch delivered from the queue', () => receiver.accepted().length, () => receiver.requests.filter((r) => r.status === 200).some((r) => times(r).includes(refused[0]!)), 15_000);
     const uid = hub.only().uid;
     const r = receiver.accepted().at(-1)!;
     const resource = attrs(r.resource.attributes);

@@ -39,6 +39,8 @@ export class FakeHub {
   private hash = new Uint8Array();
   ownMetrics: string | null = null;
   heartbeatSeconds = 1;
+  /** Given once as agent_identification.new_instance_uid to the next agent that calls with another UID (a clone, say). */
+  newUid: Uint8Array | null = null;
   private readonly requests: Array<{ capability: string; type: string; data: Uint8Array }> = [];
 
   private constructor(
@@ -108,6 +110,10 @@ export class FakeHub {
         ...(this.ownMetrics ? { ownMetrics: { destinationEndpoint: this.ownMetrics } } : {}),
       },
     });
+    if (this.newUid && uidToString(this.newUid) !== uid) {
+      reply.agentIdentification = create(ServerToAgentSchema, { agentIdentification: { newInstanceUid: this.newUid } }).agentIdentification;
+      this.newUid = null;
+    }
     const reported = a.remote?.hash ?? '';
     if (this.files && reported !== Buffer.from(this.hash).toString('hex')) {
       const configMap = Object.fromEntries(Object.entries(this.files).map(([name, text]) => [name, { body: Buffer.from(text), contentType: name.endsWith('.json') ? 'application/json' : 'text/yaml' }]));
