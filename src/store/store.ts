@@ -57,7 +57,7 @@ export class StateStore {
   private readonly shadows: ShadowKpis;
   private readonly alerts: AlertOutbox;
   private readonly decisionLog: DecisionLog;
-  /** The OpAMP instance UID and the last good fleet layer (fleet.ts); null on a read-only store of an older schema. */
+  /** The OpAMP instance UID and the last good fleet layer (fleet.ts). */
   readonly fleet: FleetState;
   private readonly getSettingStmt: Database.Statement<[string], { value: string }>;
   private readonly putSetting: Database.Statement<[string, string]>;
