@@ -161,7 +161,8 @@ export class OpampClient {
     this.stopped = true;
     this.sleeper.wake(true);
     const grace = setTimeout(() => this.inFlight.abort(), DISCONNECT_TIMEOUT_MS);
-    await this.loop;
+    // A WebSocket still opening has no request to abort: the loop gets the same grace, no more.
+    await Promise.race([this.loop, new Promise((resolve) => setTimeout(resolve, DISCONNECT_TIMEOUT_MS + 100).unref())]);
     clearTimeout(grace);
     const bye = this.build();
     bye.agentDisconnect = create(AgentDisconnectSchema, {});
@@ -263,7 +264,7 @@ export class OpampClient {
         ws.close();
       }
       this.sleeper.wake();
-    });
+    }, this.inFlight.signal);
     this.ws = ws;
     ws.onClose = () => this.sleeper.wake();
     let nextHeartbeat = 0;
@@ -343,9 +344,10 @@ export class OpampClient {
     const offers = reply.connectionSettings;
     const hb = offers?.opamp?.heartbeatIntervalSeconds;
     if (hb !== undefined && hb > 0n) this.state.heartbeatSeconds = Math.min(86_400, Math.max(1, Number(hb)));
-    if (offers?.ownMetrics !== undefined || (offers && this.lastOffer !== '')) {
-      const m = offers.ownMetrics;
-      const offer: TelemetryOffer | null = m?.destinationEndpoint ? { endpoint: m.destinationEndpoint, headers: Object.fromEntries((m.headers?.headers ?? []).map((h) => [h.key, h.value])) } : null;
+    // An offer without own_metrics leaves the destination as it was (the specification); one with an empty endpoint withdraws it.
+    const m = offers?.ownMetrics;
+    if (m) {
+      const offer: TelemetryOffer | null = m.destinationEndpoint ? { endpoint: m.destinationEndpoint, headers: Object.fromEntries((m.headers?.headers ?? []).map((h) => [h.key, h.value])) } : null;
       const key = JSON.stringify(offer);
       if (key !== this.lastOffer) {
         this.lastOffer = key;

@@ -14,9 +14,13 @@ export class WsConnection {
 
   private constructor(private readonly socket: WebSocket) {}
 
-  static open(url: string, headers: Record<string, string>, tls: TlsOptions, timeoutMs: number, maxBytes: number, onMessage: (data: Uint8Array) => void): Promise<WsConnection> {
+  static open(url: string, headers: Record<string, string>, tls: TlsOptions, timeoutMs: number, maxBytes: number, onMessage: (data: Uint8Array) => void, signal?: AbortSignal): Promise<WsConnection> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(url, { headers, handshakeTimeout: timeoutMs, maxPayload: maxBytes, ...tls });
+      // A stop while connecting ends the attempt at once.
+      const abort = (): void => socket.terminate();
+      signal?.addEventListener('abort', abort, { once: true });
+      socket.once('close', () => signal?.removeEventListener('abort', abort));
       const conn = new WsConnection(socket);
       let opened = false;
       socket.on('open', () => {
