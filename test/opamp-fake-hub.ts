@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import {
   create,
   decodeAgentToServer,
@@ -54,7 +55,8 @@ export class FakeHub {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const reply = hub!.handle(decodeAgentToServer(Buffer.concat(chunks)), req.headers);
+        const wire = Buffer.concat(chunks);
+        const reply = hub!.handle(decodeAgentToServer(req.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire), req.headers);
         res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.from(reply));
       });
     });

@@ -3,7 +3,8 @@
  * that each test can answer as a hub would, or as a broken one does.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { MessageInitShape } from '@bufbuild/protobuf';
@@ -22,6 +23,7 @@ import {
   type AgentRemoteConfig,
   type AgentToServer,
   type ServerToAgent,
+  uidToString,
 } from '../codec.js';
 import { uuidv7 } from '../uuid.js';
 import { OpampClient } from './client.js';
@@ -32,6 +34,8 @@ type Answer = ServerToAgent | { status: number; body?: Buffer; headers?: Record<
 interface Seen {
   msg: AgentToServer;
   at: number;
+  headers: IncomingHttpHeaders;
+  wireBytes: number;
 }
 
 const servers: Server[] = [];
@@ -46,8 +50,9 @@ async function opampServer(answer: (msg: AgentToServer, n: number) => Answer): P
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const msg = decodeAgentToServer(Buffer.concat(chunks));
-      seen.push({ msg, at: performance.now() });
+      const wire = Buffer.concat(chunks);
+      const msg = decodeAgentToServer(req.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire);
+      seen.push({ msg, at: performance.now(), headers: req.headers, wireBytes: wire.length });
       const a = answer(msg, seen.length);
       if (a === 'hang') return; // never answers
       if (Buffer.isBuffer(a)) {
@@ -117,8 +122,15 @@ describe('OpAMP client over HTTP', () => {
     const { url, seen } = await opampServer((msg) => echo(msg, askFull ? { flags: BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState) } : {}));
     const { c } = client(url);
     c.setHealth({ healthy: true, status: 'profile balanced', attributes: { 'nrdot.profile': 'balanced' } });
+    c.setEffectiveConfig({ 'optimization.yaml': 'x: 1\n'.repeat(2000) });
     c.start();
     await until('3 messages', () => seen.length >= 3);
+    assert.equal(seen[0]!.headers['opamp-instance-uid'], uidToString(c.instanceUid), 'OpAMP-Instance-UID, for load balancers');
+    assert.equal(seen[0]!.headers['content-type'], 'application/x-protobuf');
+    assert.equal(seen[0]!.headers.authorization, 'Bearer test-secret');
+    assert.equal(seen[0]!.headers['content-encoding'], 'gzip', 'a full state this large goes gzipped');
+    assert.ok(seen[0]!.wireBytes < 2000);
+    assert.equal(seen[1]!.headers['content-encoding'], undefined, 'a heartbeat is small enough as it is');
     const [first, second] = seen.map((s) => s.msg);
     assert.equal(first!.sequenceNum, 1n);
     assert.ok(first!.agentDescription && first!.health && first!.customCapabilities, 'the first message carries the full state');
@@ -230,6 +242,30 @@ describe('OpAMP client over HTTP', () => {
     assert.ok(first >= 590 && first < 900, `retry_info 600 ms: waited ${first.toFixed(0)} ms`);
     assert.ok(second >= 990 && second < 1400, `Retry-After 1 s: waited ${second.toFixed(0)} ms`);
     await until('connected', () => c.state.connected);
+    await c.stop();
+  });
+
+  it('reads at most maxResponseBytes of an answer, after gunzip too; a gzipped answer is taken', async () => {
+    let mode: 'big' | 'bomb' | 'gzip' = 'big';
+    const { url, server } = await opampServer((msg) => (mode === 'gzip' ? Buffer.alloc(0) : echo(msg)));
+    server.removeAllListeners('request');
+    server.on('request', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const msg = decodeAgentToServer(req.headers['content-encoding'] === 'gzip' ? gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks));
+        if (mode === 'big') res.writeHead(200).end(Buffer.alloc(100_000));
+        else if (mode === 'bomb') res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(1_000_000)));
+        else res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(encodeServerToAgent(echo(msg))));
+      });
+    });
+    const { c } = client(url, { maxResponseBytes: 50_000, backoffInitialMs: 20, backoffMaxMs: 40 });
+    c.start();
+    await until('the oversized answer refused', () => /answer larger than 50000 bytes/.test(c.state.lastError ?? ''));
+    mode = 'bomb';
+    await until('the gzip bomb refused', () => /not gunzipped/.test(c.state.lastError ?? ''));
+    mode = 'gzip';
+    await until('a gzipped answer taken', () => c.state.connected);
     await c.stop();
   });
 

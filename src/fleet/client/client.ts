@@ -167,7 +167,7 @@ export class OpampClient {
     const bye = this.build();
     bye.agentDisconnect = create(AgentDisconnectSchema, {});
     try {
-      if (this.poster && this.state.connected) await this.poster.post(this.o.headers, encodeAgentToServer(bye), DISCONNECT_TIMEOUT_MS, this.o.maxResponseBytes);
+      if (this.poster && this.state.connected) await this.poster.post(this.headers(), encodeAgentToServer(bye), DISCONNECT_TIMEOUT_MS, this.o.maxResponseBytes);
       else if (this.ws?.open) await this.ws.sendAndClose(encodeAgentToServer(bye), DISCONNECT_TIMEOUT_MS);
     } catch {
       // the server learns it from the silence
@@ -187,7 +187,7 @@ export class OpampClient {
       const msg = this.build();
       const marks = { ...this.version };
       try {
-        const answer = await this.poster.post(this.o.headers, encodeAgentToServer(msg), this.o.requestTimeoutMs, this.o.maxResponseBytes, this.inFlight.signal);
+        const answer = await this.poster.post(this.headers(), encodeAgentToServer(msg), this.o.requestTimeoutMs, this.o.maxResponseBytes, this.inFlight.signal);
         this.state.messagesSent++;
         if (answer.status !== 200) {
           this.requeue(msg);
@@ -250,7 +250,7 @@ export class OpampClient {
     let retry: number | null = null;
     let failure: string | null = null;
     let sent: { msg: AgentToServer; marks: Record<Field, number> } | null = null;
-    const ws = await WsConnection.open(this.o.endpoint, this.o.headers, this.o.tls, this.o.requestTimeoutMs, this.o.maxResponseBytes, (data) => {
+    const ws = await WsConnection.open(this.o.endpoint, this.headers(), this.o.tls, this.o.requestTimeoutMs, this.o.maxResponseBytes, (data) => {
       const last = sent;
       sent = null;
       try {
@@ -357,6 +357,11 @@ export class OpampClient {
     if (reply.remoteConfig?.config) this.o.hooks.onRemoteConfig(reply.remoteConfig);
     if (reply.customMessage) this.o.hooks.onCustomMessage({ capability: reply.customMessage.capability, type: reply.customMessage.type, data: reply.customMessage.data });
     return { retryMs: null };
+  }
+
+  /** The configured headers, and OpAMP-Instance-UID (a load balancer keyed on it sends an agent to one replica). */
+  private headers(): Record<string, string> {
+    return { ...this.o.headers, 'OpAMP-Instance-UID': uidToString(this.uid) };
   }
 
   private heartbeatMs(): number {

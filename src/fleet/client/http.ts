@@ -5,6 +5,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { TlsOptions } from './types.js';
 
 export interface Exchange {
@@ -15,6 +16,9 @@ export interface Exchange {
 }
 
 export class ExchangeError extends Error {}
+
+/** Bodies larger than this are sent gzipped (a full state with the effective configuration, ~15 KB). */
+const GZIP_ABOVE_BYTES = 1024;
 
 export class HttpPoster {
   private readonly agent: HttpAgent;
@@ -30,10 +34,18 @@ export class HttpPoster {
   post(headers: Record<string, string>, body: Uint8Array, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<Exchange> {
     return new Promise((resolve, reject) => {
       const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const gzip = body.length > GZIP_ABOVE_BYTES;
+      const sent = gzip ? gzipSync(body) : body;
       const req = request(this.url, {
         method: 'POST',
         agent: this.agent,
-        headers: { ...headers, 'content-type': 'application/x-protobuf', 'content-length': String(body.length) },
+        headers: {
+          ...headers,
+          'content-type': 'application/x-protobuf',
+          'content-length': String(sent.length),
+          'accept-encoding': 'gzip',
+          ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+        },
         signal,
       });
       const timer = setTimeout(() => req.destroy(new ExchangeError(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
@@ -57,10 +69,20 @@ export class HttpPoster {
         res.on('end', () => {
           clearTimeout(timer);
           const status = res.statusCode ?? 0;
-          resolve({ status, retryAfterMs: status === 429 || status === 503 ? retryAfter(res.headers['retry-after']) : null, body: Buffer.concat(chunks) });
+          let answer = Buffer.concat(chunks);
+          if (res.headers['content-encoding'] === 'gzip') {
+            try {
+              // The bound holds after decompression too (a small gzip body can expand a thousandfold).
+              answer = gunzipSync(answer, { maxOutputLength: maxBytes });
+            } catch (err) {
+              reject(new ExchangeError(`answer not gunzipped: ${(err as Error).message}`));
+              return;
+            }
+          }
+          resolve({ status, retryAfterMs: status === 429 || status === 503 ? retryAfter(res.headers['retry-after']) : null, body: answer });
         });
       });
-      req.end(body);
+      req.end(sent);
     });
   }
 
