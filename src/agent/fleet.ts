@@ -223,7 +223,8 @@ export class AgentFleet {
     switch (f.source) {
       case 'state store': {
         const who = this.p.store.journal({ limit: 1 })[0]?.who;
-        return who === 'control loop' ? 'control loop' : "operator's profile";
+        // The agent itself stores the configured default at the first start.
+        return who === 'control loop' ? 'control loop' : who === 'nrdot-plus' ? 'configured default' : "operator's profile";
       }
       case 'configuration':
         return 'configured default';
