@@ -17,6 +17,7 @@ import { OpampClient } from '../fleet/client/client.js';
 import type { TlsOptions } from '../fleet/client/types.js';
 import { AgentCapabilities, RemoteConfigStatuses, uidFromString, uidToString, type AgentRemoteConfig } from '../fleet/codec.js';
 import { NRDOT_CAPABILITY } from '../fleet/directives.js';
+import { REQUEST_MESSAGE_TYPE, RESPONSE_MESSAGE_TYPE } from '../fleet/requests.js';
 import { uuidv7 } from '../fleet/uuid.js';
 import type { Kpis } from '../pipeline/index.js';
 import type { StateStore } from '../store/index.js';
@@ -168,9 +169,10 @@ export class AgentFleet {
           void this.metrics.setOffer(offer);
         },
         onCustomMessage: (m) => {
-          if (m.capability !== NRDOT_CAPABILITY || m.type !== 'request') return;
+          if (m.capability !== NRDOT_CAPABILITY || m.type !== REQUEST_MESSAGE_TYPE) return;
           const answer = answerRequest(p.daemon, m.data);
-          if (answer) this.client.sendCustomMessage(NRDOT_CAPABILITY, 'response', new TextEncoder().encode(p.redactor.scrub(JSON.stringify(answer))));
+          // Scrubbed as text, as every API answer is (a command line may carry a secret).
+          if (answer) this.client.sendCustomMessage(NRDOT_CAPABILITY, RESPONSE_MESSAGE_TYPE, new TextEncoder().encode(p.redactor.scrub(JSON.stringify(answer))));
         },
       },
     });
