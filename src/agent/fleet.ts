@@ -224,7 +224,8 @@ export class AgentFleet {
   private reason(f: ProfileInForce): string {
     switch (f.source) {
       case 'state store': {
-        const who = this.p.store.journal({ limit: 1 })[0]?.who;
+        // Who stored it: the latest change to it that was not the fleet's or the schedule's (they mask it, they do not set it).
+        const who = this.p.store.journal({ limit: 20 }).find((e) => e.to === f.profile && e.who !== 'fleet' && e.who !== 'schedule')?.who;
         // The agent itself stores the configured default at the first start.
         return who === 'control loop' ? 'control loop' : who === 'nrdot-plus' ? 'configured default' : "operator's profile";
       }
