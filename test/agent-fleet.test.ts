@@ -256,7 +256,7 @@ describe('the agent as an OpAMP client', () => {
     assert.equal(resource['service.instance.id'], uid);
     assert.equal(resource['service.name'], 'nrdot-plus');
     const names = new Set(r.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.name)));
-    for (const n of ['nrdot.hub.datapoints', 'nrdot.hub.visibility', 'nrdot.hub.shadow.cost_per_hour', 'nrdot.hub.cost_per_hour', 'nrdot.agent.memory.rss']) assert.ok(names.has(n), `${n} in ${[...names].join(', ')}`);
+    for (const n of ['nrdot.hub.datapoints', 'nrdot.hub.visibility', 'nrdot.hub.shadow.cost_per_hour', 'nrdot.estimated.cost_per_hour', 'nrdot.agent.memory.rss']) assert.ok(names.has(n), `${n} in ${[...names].join(', ')}`);
     const shadow = r.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.name === 'nrdot.hub.shadow.cost_per_hour')!;
     assert.ok(shadow.gauge!.dataPoints.some((p) => attrs(p.attributes)['nrdot.profile'] === 'minimal'));
     assert.equal(receiver.requests[0]!.headers.authorization, `Bearer ${SECRET}`, 'the hub\'s receiver gets the enrollment secret too');

@@ -1,7 +1,8 @@
 /**
  * Own metrics for the fleet hub (ConnectionSettingsOffers.own_metrics): every interval the agent's
- * self-metrics plus the hub-only KPIs (`nrdot.hub.*`: datapoints baseline and exported, visibility,
- * cost, coverage, each shadow profile's cost, export health), as OTLP/HTTP protobuf with
+ * self-metrics (cost per hour, reduction, critical coverage, the profile in force, its own CPU and
+ * memory) plus the hub-only KPIs (`nrdot.hub.*`: datapoints and series baseline and exported,
+ * visibility, anomalies, each shadow profile's cost and coverage, export health), as OTLP/HTTP protobuf with
  * `service.instance.id` = the instance UID, through a durable queue of their own (`hub-queue/` in the
  * data directory) and the same sender as the main export: a hub outage loses no KPI within the
  * queue's bound. None of this goes into the billed OTLP export.
@@ -61,16 +62,9 @@ export function hubMetrics(i: Omit<HubInterval, 'self' | 'timestamp' | 'interval
       { value: k.series_baseline, attributes: { kind: 'baseline' } },
       { value: k.series_exported, attributes: { kind: 'exported' } },
     ]),
-    gauge('nrdot.hub.cost_per_hour', '{currency}/h', 'Estimated cost per hour: all processes (baseline) and as exported.', [
-      { value: k.cost_per_hour_baseline, attributes: { kind: 'baseline' } },
-      { value: k.cost_per_hour_optimized, attributes: { kind: 'optimized' } },
-    ]),
-    gauge('nrdot.hub.reduction', '1', 'Share of datapoints not exported.', [{ value: k.reduction_datapoints }]),
     gauge('nrdot.hub.visibility', '1', 'Share of the host\'s CPU and memory on series of their own.', [{ value: k.visibility }]),
     gauge('nrdot.hub.anomalies', '{process}', 'Processes kept for an anomaly this interval.', [{ value: k.anomalies }]),
-    gauge('nrdot.hub.profile', '1', 'The profile in force (1).', [{ value: 1, attributes: { 'nrdot.profile': k.profile } }]),
   ];
-  if (k.coverage_critical !== null) out.push(gauge('nrdot.hub.coverage.critical', '1', 'Share of critical processes exported individually.', [{ value: k.coverage_critical }]));
   if (i.exportHealthy !== null) out.push(gauge('nrdot.hub.export.healthy', '1', '1 while the OTLP export delivers, 0 while it fails.', [{ value: i.exportHealthy ? 1 : 0 }]));
   if (i.shadows.length > 0) {
     out.push(

@@ -26,7 +26,7 @@ describe('OTLP metrics to KPIs', () => {
   });
 });
 
-describe('the agent\'s hub-only aliases', () => {
+describe('an agent\'s own metrics', () => {
   const point = (value: number, attrs: Record<string, string> = {}) => ({
     timeUnixNano: 60_000_000_000n,
     value: { case: 'asDouble' as const, value },
@@ -38,33 +38,33 @@ describe('the agent\'s hub-only aliases', () => {
       resourceMetrics: [{ resource: { attributes: [{ key: 'service.instance.id', value: { value: { case: 'stringValue', value: 'u1' } } }] }, scopeMetrics: [{ metrics }] }],
     });
 
-  it('fill the KPIs when the self-metrics are absent, and are not extras', () => {
+  it('become the KPIs: self-metrics, hub-only figures, shadow costs; other nrdot.hub.* are extras, the rest ignored', () => {
     const [r] = parseRequest(
       request(
-        gauge('nrdot.hub.cost_per_hour', point(2, { kind: 'baseline' }), point(0.5, { kind: 'optimized' })),
-        gauge('nrdot.hub.reduction', point(0.75)),
-        gauge('nrdot.hub.coverage.critical', point(1)),
-        gauge('nrdot.hub.profile', point(1, { 'nrdot.profile': 'aggressive' })),
+        gauge('nrdot.estimated.cost_per_hour', point(2, { kind: 'baseline' }), point(0.5, { kind: 'optimized' })),
+        gauge('nrdot.optimization.reduction', point(0.75)),
+        gauge('nrdot.process.coverage.critical', point(1)),
+        gauge('nrdot.profile.active', point(1, { 'nrdot.profile': 'aggressive' })),
+        gauge('nrdot.hub.datapoints', point(400, { kind: 'baseline' }), point(100, { kind: 'exported' })),
+        gauge('nrdot.hub.shadow.cost_per_hour', point(0.3, { 'nrdot.profile': 'minimal' })),
+        gauge('nrdot.hub.anomalies', point(2)),
+        gauge('process.cpu.time', point(5)),
       ),
     );
     assert.equal(r!.instanceUid, 'u1');
-    assert.equal(r!.points, 5);
+    assert.equal(r!.points, 10);
     const iv = r!.intervals[0]!;
     assert.equal(iv.timeMs, 60_000);
     assert.equal(iv.profile, 'aggressive');
-    assert.deepEqual(iv.values, { costPerHourBaseline: 2, costPerHourOptimized: 0.5, reduction: 0.75, coverageCritical: 1 });
-  });
-
-  it('give way to the self-metrics', () => {
-    const [r] = parseRequest(
-      request(
-        gauge('nrdot.hub.reduction', point(0.75)),
-        gauge('nrdot.optimization.reduction', point(0.6)),
-        gauge('nrdot.hub.profile', point(1, { 'nrdot.profile': 'aggressive' })),
-        gauge('nrdot.profile.active', point(1, { 'nrdot.profile': 'balanced' })),
-      ),
-    );
-    assert.equal(r!.intervals[0]!.values.reduction, 0.6);
-    assert.equal(r!.intervals[0]!.profile, 'balanced');
+    assert.deepEqual(iv.values, {
+      costPerHourBaseline: 2,
+      costPerHourOptimized: 0.5,
+      reduction: 0.75,
+      coverageCritical: 1,
+      datapointsBaseline: 400,
+      datapointsExported: 100,
+      'shadowCostPerHour.minimal': 0.3,
+      'nrdot.hub.anomalies': 2,
+    });
   });
 });

@@ -48,23 +48,8 @@ export interface ParsedResource {
   points: number;
 }
 
-/** Names the agent's hub-only export also uses for KPIs the self-metrics carry: they fill the
- * KPI when the self-metric is absent from the interval, and are not kept as extras. */
-export function aliasKey(name: string, a: Record<string, Plain>): string | null {
-  switch (name) {
-    case 'nrdot.hub.cost_per_hour':
-      return a.kind === 'baseline' ? 'costPerHourBaseline' : a.kind === 'optimized' ? 'costPerHourOptimized' : null;
-    case 'nrdot.hub.reduction':
-      return 'reduction';
-    case 'nrdot.hub.coverage.critical':
-      return 'coverageCritical';
-    default:
-      return null;
-  }
-}
-
-/** Metrics naming the profile in force by their `nrdot.profile` attribute (value 1). */
-const PROFILE_METRICS = new Set(['nrdot.profile.active', 'nrdot.hub.profile']);
+/** The metric naming the profile in force by its `nrdot.profile` attribute (value 1). */
+const PROFILE_METRIC = 'nrdot.profile.active';
 
 /** KPI key of a point, or null when the hub does not keep it. Keys are AgentKpis field names,
  * `shadowCostPerHour.<profile>`, or the metric name (with its attributes) for extras. */
@@ -104,7 +89,6 @@ export function parseRequest(req: ExportMetricsServiceRequest): ParsedResource[]
   for (const rm of req.resourceMetrics) {
     const resource = attrs(rm.resource?.attributes ?? []);
     const byTime = new Map<number, IntervalValues>();
-    const aliases = new Map<IntervalValues, Record<string, number>>();
     let points = 0;
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
@@ -117,22 +101,14 @@ export function parseRequest(req: ExportMetricsServiceRequest): ParsedResource[]
           const timeMs = Number(dp.timeUnixNano / 1_000_000n);
           let iv = byTime.get(timeMs);
           if (!iv) byTime.set(timeMs, (iv = { timeMs, values: {}, profile: null }));
-          if (PROFILE_METRICS.has(m.name)) {
-            if (value > 0 && typeof a['nrdot.profile'] === 'string' && (iv.profile === null || m.name === 'nrdot.profile.active')) iv.profile = a['nrdot.profile'];
-            continue;
-          }
-          const alias = aliasKey(m.name, a);
-          if (alias) {
-            (aliases.get(iv) ?? aliases.set(iv, {}).get(iv)!)[alias] = value;
+          if (m.name === PROFILE_METRIC) {
+            if (value > 0 && typeof a['nrdot.profile'] === 'string') iv.profile = a['nrdot.profile'];
             continue;
           }
           const k = kpiKey(m.name, a);
           if (k) iv.values[k.key] = value * (k.scale ?? 1);
         }
       }
-    }
-    for (const [iv, values] of aliases) {
-      for (const [k, v] of Object.entries(values)) if (!(k in iv.values)) iv.values[k] = v;
     }
     const uid = resource[INSTANCE_ATTRIBUTE];
     out.push({ instanceUid: typeof uid === 'string' ? uid : '', intervals: [...byTime.values()].sort((x, y) => x.timeMs - y.timeMs), points });
