@@ -201,8 +201,8 @@ export function renderJournal(list: JournalView[]): string {
   if (list.length === 0) return 'no changes journaled (in this window)';
   const details = (d: Record<string, unknown>): string =>
     Object.entries(d)
-      .filter(([k]) => k !== 'hash')
-      .map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .filter(([k, v]) => k !== 'hash' && v !== '')
+      .map(([k, v]) => (k === 'until' && v === null ? 'no expiry' : `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`))
       .join(', ');
   const rows = list.map((e) => [shortTime(e.time), e.actor, e.action, e.target || '-', details(e.details)]);
   return formatTable(['time', 'actor', 'action', 'target', 'details'], rows, { wrap: [4] });

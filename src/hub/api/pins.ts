@@ -72,7 +72,7 @@ export function pinRoutes(app: FastifyInstance, ctx: HubContext): void {
       profile: b.profile,
       until,
       by: req.actor,
-      reason: b.reason ?? `fleet profile set by ${req.actor}`,
+      reason: b.reason ?? '',
       selector,
       ownerKind: 'operator',
       ownerId: null,
@@ -83,7 +83,7 @@ export function pinRoutes(app: FastifyInstance, ctx: HubContext): void {
     if (b.dry_run) return reply.code(200).send(plan);
     const replaced = await store.removePins(selector, 'operator', null);
     const stored = await store.addPin(pin);
-    await store.appendJournal({ timeMs: now, actor: req.actor, action: 'profile.set', target: selector, details: { profile: b.profile, until, replaced, agents: plan.reached } });
+    await store.appendJournal({ timeMs: now, actor: req.actor, action: 'profile.set', target: selector, details: { profile: b.profile, until: until === null ? null : new Date(until * 1000).toISOString(), reason: b.reason ?? '', replaced, agents: plan.reached } });
     await store.notify(AGENTS_CHANGED);
     ctx.log.info({ profile: b.profile, selector, until, agents: plan.reached, actor: req.actor }, `fleet pin ${b.profile} on "${selector}" (${req.actor}); it changes ${plan.reached} agent(s)`);
     return reply.code(201).send({ pin: pinView(stored), replaced, reached: plan.reached });
