@@ -1,8 +1,9 @@
 // nrdot-plus-hub as a real process on a free loopback port with a temporary data directory, and
 // nrdot-plus-ctl's fleet commands against it, as a user runs them.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,7 +26,7 @@ import { NO_PROXY_ENV } from './agent-process.js';
 import { message, post } from './hub-harness.js';
 import { HUB, HubProcess, hubDataDir } from './hub-process.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
-import { CTL, freePort, run, type RunResult } from './run.js';
+import { CTL, REPO, freePort, run, type RunResult } from './run.js';
 
 const tokenFrom = (stdout: string, kind: 'admin' | 'read'): string | undefined => new RegExp(`^${kind} token: (\\S+)$`, 'm').exec(stdout)?.[1];
 
@@ -329,5 +330,17 @@ describe('nrdot-plus-hub with an OpAMP agent', () => {
     assert.match(metrics, /^nrdot_hub_opamp_requests_total\{transport="http",outcome="ok"\} 4$/m);
     assert.match(metrics, /^nrdot_hub_http_requests_total\{method="POST",route="\/v1\/opamp",status="200"\} 4$/m);
     assert.equal(await hub.stop(), 0);
+  });
+});
+
+describe('the hub\'s systemd unit', () => {
+  const missing = spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze is not installed' : undefined;
+  it('passes systemd-analyze verify with this node and this checkout in ExecStart=', { skip: missing }, () => {
+    const unit = readFileSync(join(REPO, 'packaging/nrdot-plus-hub.service'), 'utf8').replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${HUB}`);
+    const path = join(mkdtempSync(join(tmpdir(), 'nrdot-hub-unit-')), 'nrdot-plus-hub.service');
+    writeFileSync(path, unit);
+    const r = spawnSync('systemd-analyze', ['verify', '--man=no', path], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), '', 'no warnings');
   });
 });
