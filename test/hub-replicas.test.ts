@@ -62,7 +62,8 @@ describe('hub replicas on PostgreSQL', () => {
     await until('written', async () => (await b.store.getAgent(uidToString(uid))) ?? undefined);
     const r2 = await post(b, message({ uid, seq: 2 }));
     assert.equal(r2.reply!.flags & FULL, 0n, 'no gap across replicas');
-    await new Promise((r) => setTimeout(r, 200));
+    // Heartbeats are written in batches: once B's is in the database, A continues from it.
+    await until('sequence 2 written', async () => ((await a.store.getAgent(uidToString(uid)))?.lastSequenceNum === 2 ? true : undefined));
     const r3 = await post(a, message({ uid, seq: 3 }));
     assert.equal(r3.reply!.flags & FULL, 0n);
   });
