@@ -29,4 +29,19 @@ describe('CloneTracker', () => {
     assert.equal(t.observe('u', 11, 5100, 500), false, 'the latest stream is alive, but this one was quiet: a late message');
     assert.equal(t.observe('u', 2, 5200, 500), false, 'the restarted agent keeps its UID');
   });
+
+  it('tells two agents counting in step apart (copies started together), but not one retrying now and then', () => {
+    const t = new CloneTracker();
+    let now = 1000;
+    assert.equal(t.observe('u', 1, (now += 10), 10_000), false);
+    assert.equal(t.observe('u', 1, (now += 10), 10_000), false, 'the copy\'s first message: could be a retry');
+    assert.equal(t.observe('u', 2, (now += 990), 10_000), false);
+    assert.equal(t.observe('u', 2, (now += 10), 10_000), false);
+    assert.equal(t.observe('u', 3, (now += 990), 10_000), false);
+    assert.equal(t.observe('u', 3, (now += 10), 10_000), true, 'a third number in a row seen twice: the sender of the repeat is a clone');
+    for (let seq = 4; seq <= 8; seq++) assert.equal(t.observe('u', seq, (now += 1000), 10_000), false, 'the original goes on');
+    // One agent whose replies are lost now and then: a number twice, never three in a row.
+    const r = new CloneTracker();
+    for (const seq of [1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 7, 8, 9]) assert.equal(r.observe('v', seq, (now += 100), 10_000), false, `seq ${seq}`);
+  });
 });

@@ -3,7 +3,10 @@
 // keeps the last two streams of consecutive numbers it was seen with; a message continuing the
 // stream that is not the latest, while the latest is still alive, means two are talking at once.
 // The newcomer (the stream that started later) is the clone: it gets a new UID at its next
-// message. A restart (a new stream, the old one never continues) is not a clone.
+// message. A restart (a new stream, the old one never continues) is not a clone. Two copies started
+// together count in step (n, n, n+1, n+1, ...): one stream with every number twice. An agent sends a
+// number again only to retry a lost reply, so 3 numbers in a row seen twice are two agents, and the
+// one sending the third repeat gets the new UID.
 // In memory, per replica: behind a balancer each replica sees part of the interleaving; the
 // host/boot identity check in the engine (stored in the database) covers the common case.
 
@@ -14,7 +17,14 @@ interface Stream {
   lastMs: number;
   /** Marked as the clone: it gets a new UID at its next message. */
   doomed: boolean;
+  /** lastSeq was seen twice. */
+  repeated: boolean;
+  /** Consecutive numbers seen twice, up to lastSeq. */
+  repeatRun: number;
 }
+
+/** Consecutive sequence numbers seen twice that make two agents in step (one retry repeats one). */
+const REPEATS_IN_STEP = 3;
 
 interface Track {
   streams: Stream[];
@@ -36,13 +46,13 @@ export class CloneTracker {
     const t = this.tracks.get(uid);
     if (!t) {
       if (this.tracks.size >= this.maxAgents) this.tracks.clear();
-      const s: Stream = { lastSeq: seq, order: this.counter++, lastMs: nowMs, doomed: false };
+      const s: Stream = { lastSeq: seq, order: this.counter++, lastMs: nowMs, doomed: false, repeated: false, repeatRun: 0 };
       this.tracks.set(uid, { streams: [s], latest: s });
       return false;
     }
     const s = t.streams.find((x) => seq === x.lastSeq + 1 || seq === x.lastSeq);
     if (!s) {
-      const fresh: Stream = { lastSeq: seq, order: this.counter++, lastMs: nowMs, doomed: false };
+      const fresh: Stream = { lastSeq: seq, order: this.counter++, lastMs: nowMs, doomed: false, repeated: false, repeatRun: 0 };
       if (t.streams.length >= 2) t.streams = [t.latest];
       t.streams.push(fresh);
       t.latest = fresh;
@@ -56,6 +66,19 @@ export class CloneTracker {
       t.latest.doomed = true;
     }
     if (s.doomed) return this.cut(uid, t, s);
+    if (seq === s.lastSeq) {
+      if (!s.repeated) {
+        s.repeated = true;
+        if (++s.repeatRun >= REPEATS_IN_STEP) {
+          s.repeatRun = 0;
+          s.lastMs = nowMs;
+          return true;
+        }
+      }
+    } else {
+      if (!s.repeated) s.repeatRun = 0;
+      s.repeated = false;
+    }
     const revived = s !== t.latest && nowMs - s.lastMs >= aliveMs;
     s.lastSeq = seq;
     s.lastMs = nowMs;
