@@ -143,6 +143,7 @@ export interface AgentView {
   labels: Record<string, string>;
   status: 'online' | 'offline';
   offline_since: string | null;
+  last_seen: string;
   host: string | null;
   version: string | null;
   profile: string | null;
