@@ -286,6 +286,14 @@ export class FleetAgent {
     return JSON.parse(r.stdout) as AgentStatus;
   }
 
+  /** GET /api/v1/status from the agent's own API: what `status --json` prints, in milliseconds rather than a process start. */
+  async apiStatus(): Promise<AgentStatus> {
+    const started = await this.proc.waitForLog((l) => typeof l.listen === 'string', 10_000, 'the listener');
+    const res = await fetch(`http://${String(started.listen)}/api/v1/status`);
+    assert.equal(res.status, 200);
+    return (await res.json()) as AgentStatus;
+  }
+
   /** `nrdot-plus-ctl config show --json`: the merged configuration in force. */
   async config(): Promise<{ control_loop: { target_reduction: number } } & Record<string, unknown>> {
     const r = await this.ctl(['config', 'show', '--json']);
