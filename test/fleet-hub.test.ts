@@ -100,7 +100,8 @@ describe('the fleet: three agents and a hub (SQLite)', () => {
       15_000,
     );
     const failed = reported.find((a) => a.instance_uid === uids.web)!;
-    assert.match(failed.config_error ?? '', /fleet\/\d+-quiet\.yaml:\d+: custom_profiles\.quiet: a built-in profile has this name/);
+    // The line of the key that names the profile (4), and the clash in words that fit a profile from the local file.
+    assert.match(failed.config_error ?? '', /^fleet\/00-quiet\.yaml:4: custom_profiles\.quiet: a profile of this name is already defined/);
     assert.ok(failed.warnings.some((w) => w.startsWith('fleet configuration failed')), JSON.stringify(failed.warnings));
     assert.equal((await web.config()).control_loop.target_reduction, defaultConfig().control_loop.target_reduction, 'nothing of it in force on the web agent');
     const webStatus = await web.status();

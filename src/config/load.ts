@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { describeFileError } from '../file-errors.js';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults.js';
 import { deepMerge, isPlainObject, type Plain } from './merge.js';
@@ -166,8 +166,8 @@ function locator(layers: readonly Layer[], base: string): Locate {
       const prefix = path.slice(0, n);
       for (let i = layers.length - 1; i >= 0; i--) {
         const l = layers[i]!;
-        const node = l.doc.getIn(prefix, true) as { range?: [number, number, number] } | undefined;
-        if (node && typeof node === 'object' && node.range) return `${l.name}:${l.lines.linePos(node.range[0]).line}`;
+        const line = keyLine(l.doc, l.lines, prefix);
+        if (line !== null) return `${l.name}:${line}`;
       }
     }
     return base;
@@ -199,7 +199,7 @@ function finish(config: Config, at: Locate): Config {
   for (const [name, custom] of Object.entries(config.custom_profiles)) {
     const { extends: base = 'balanced', ...rest } = custom as Plain & { extends?: string };
     if (Object.hasOwn(config.profiles, name)) {
-      throw new ConfigError(`${at(['custom_profiles', name])}: custom_profiles.${name}: a built-in profile has this name; change it under profiles.${name} instead`);
+      throw new ConfigError(`${at(['custom_profiles', name])}: custom_profiles.${name}: a profile of this name is already defined (built in, or under profiles:); change it under profiles.${name} instead`);
     }
     const parent = Object.hasOwn(config.profiles, base) ? config.profiles[base] : undefined;
     if (!parent) {
@@ -242,12 +242,30 @@ function finish(config: Config, at: Locate): Config {
 
 export type PathKey = string | number;
 
+/**
+ * The line of `path` in the document: of its key (for a mapping, the line that names it, not its
+ * first child's), or of its list item; null when the document does not have it.
+ */
+function keyLine(doc: Document, lines: LineCounter, path: PathKey[]): number | null {
+  const last = path[path.length - 1];
+  const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
+  let range: readonly number[] | null | undefined;
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(last));
+    range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+  } else if (isSeq(parent) && typeof last === 'number') {
+    const item = parent.items[last] as { range?: readonly number[] } | undefined;
+    range = item?.range;
+  }
+  return range ? lines.linePos(range[0]!).line : null;
+}
+
 /** `:LINE` of the deepest part of `path` the document has, or '' (a field from the defaults has none). */
 export function lineSuffix(doc: Document | null, lines: LineCounter | null, path: PathKey[]): string {
   if (!doc || !lines) return '';
   for (let n = path.length; n > 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === 'object' && node.range) return `:${lines.linePos(node.range[0]).line}`;
+    const line = keyLine(doc, lines, path.slice(0, n));
+    if (line !== null) return `:${line}`;
   }
   return '';
 }

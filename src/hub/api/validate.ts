@@ -4,7 +4,6 @@
  * with the agent's own schema (so a fragment needs no `version:` line). Opaque ones (for other
  * OpAMP agents) are not read. Every failure is one 400 naming the field and the line.
  */
-import { isMap, isScalar, type Document, type LineCounter } from 'yaml';
 import { ConfigError, lineSuffix, parseConfig, parseYamlText, MAX_CONFIG_BYTES } from '../../config/load.js';
 import { isPlainObject } from '../../config/merge.js';
 import { forbiddenKeys } from '../../fleet/forbidden.js';
@@ -21,16 +20,6 @@ export function checkConfigName(name: string): void {
 export const fragmentLabel = (name: string): string => `fleet config ${name}`;
 
 /** `:LINE` of the key itself (a mapping value starts on the next line), else lineSuffix's answer. */
-function keyLine(doc: Document, lines: LineCounter, path: string[]): string {
-  const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
-  if (isMap(parent)) {
-    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
-    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
-    if (range) return `:${lines.linePos(range[0]).line}`;
-  }
-  return lineSuffix(doc, lines, path);
-}
-
 export function validateFragment(name: string, body: string, opaque: boolean, allowExporters: boolean): void {
   if (Buffer.byteLength(body, 'utf8') > MAX_CONFIG_BYTES) throw badRequest(`body: ${Math.ceil(Buffer.byteLength(body, 'utf8') / 1024)} KiB, larger than a configuration may be (${MAX_CONFIG_BYTES / 1024} KiB)`);
   if (opaque) return;
@@ -43,7 +32,7 @@ export function validateFragment(name: string, body: string, opaque: boolean, al
       const key = forbidden[0]!;
       const exporter = key.startsWith('exporters.');
       throw badRequest(
-        `${label}${keyLine(doc, lines, key.split('.'))}: ${key}: a fleet configuration may not set this ` +
+        `${label}${lineSuffix(doc, lines, key.split('.'))}: ${key}: a fleet configuration may not set this ` +
           (exporter ? '(where an agent sends its data and with which credentials stays local unless the hub allows exporters: NRDOT_HUB_ALLOW_EXPORTERS=true)' : '(the agent\'s link to the hub and its local API stay local)') +
           (forbidden.length > 1 ? `; also ${forbidden.slice(1).join(', ')}` : ''),
       );
