@@ -14,6 +14,7 @@ import type { ReceiverStats } from './otlp-receiver.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const AGENT = join(resolve(HERE, '../..'), 'bin/nrdot-plus');
+const HUB = join(resolve(HERE, '../..'), 'bin/nrdot-plus-hub');
 const SETPRIV = '/usr/bin/setpriv';
 
 // ---- Reading the agent from outside.
@@ -151,8 +152,11 @@ export function hasSetpriv(): boolean {
   return setprivChecked;
 }
 
-/** The agent's environment: its own data directory, no configuration file, OTLP to the receiver, no proxy. */
-export function agentEnv(dataDir: string, endpoint: string): NodeJS.ProcessEnv {
+/**
+ * The agent's environment: its own data directory, no configuration file, OTLP to the receiver, no
+ * proxy; with `opamp`, a member of that fleet hub.
+ */
+export function agentEnv(dataDir: string, endpoint: string, opamp: string | null = null): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Nothing of the caller's agent settings (a license key would send to New Relic instead).
@@ -163,6 +167,7 @@ export function agentEnv(dataDir: string, endpoint: string): NodeJS.ProcessEnv {
     NRDOT_HTTP_ADDR: '127.0.0.1:0',
     NRDOT_CONFIG: '',
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    ...(opamp ? { NRDOT_OPAMP_ENDPOINT: opamp, NRDOT_FLEET_LABELS: 'role=bench' } : {}),
     HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '', NO_PROXY: '', no_proxy: '',
   });
   return env;
@@ -185,5 +190,34 @@ export class Receiver {
     const reply = once(this.child, 'message');
     this.child.send('stats');
     return (await reply)[0] as ReceiverStats;
+  }
+}
+
+/** A fleet hub for the agent to join (`--hub`): bin/nrdot-plus-hub on loopback, its own data directory, default heartbeat. */
+export class Hub {
+  private constructor(
+    readonly child: ChildProcess,
+    /** The OpAMP endpoint, for NRDOT_OPAMP_ENDPOINT. */
+    readonly endpoint: string,
+  ) {}
+
+  static async start(dataDir: string): Promise<Hub> {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('NRDOT_')) env[k] = v;
+    Object.assign(env, { NRDOT_HUB_DATA_DIR: dataDir, NRDOT_LOG_FORMAT: 'json', HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '' });
+    const child = track(spawn(process.execPath, [HUB, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'], env }), 'nrdot-plus-hub');
+    const lines = createInterface({ input: child.stderr! });
+    for await (const text of lines) {
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(text)?.[1];
+      if (url) {
+        lines.on('line', () => undefined); // keep draining its log
+        return new Hub(child, `${url}/v1/opamp`);
+      }
+    }
+    throw new Error(`nrdot-plus-hub exited (${child.exitCode}) before it listened`);
+  }
+
+  stop(): Promise<void> {
+    return killAndWait([this.child]);
   }
 }

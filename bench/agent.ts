@@ -23,7 +23,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Agent, agentEnv, hasSetpriv, memory, Receiver, sample, type LogLine, type Sample } from './agent-process.js';
+import { Agent, agentEnv, hasSetpriv, Hub, memory, Receiver, sample, type LogLine, type Sample } from './agent-process.js';
 import { readCostMs, replayRecording } from './agent-recording.js';
 import { cleanUpOnExit, isLive, isStopping, killAndWait, killEverything, removeScratch, scratchDir, sleep, track } from './children.js';
 
@@ -46,6 +46,8 @@ interface Options {
   shadows: boolean;
   /** Extra node flags for the agent (and the reference processes), e.g. V8's memory flags. */
   nodeFlags: string[];
+  /** The agent joins a fleet hub started by the benchmark (OpAMP polling, own metrics every interval). */
+  hub: boolean;
   json: boolean;
 }
 
@@ -116,13 +118,15 @@ interface Ctx {
   o: Options;
   clockTicks: number;
   receiver: Receiver;
+  /** NRDOT_OPAMP_ENDPOINT of the hub, with --hub. */
+  opamp: string | null;
 }
 
 async function runLive(ctx: Ctx) {
   const { o, clockTicks } = ctx;
   const dataDir = agentDataDir(o, 'live');
   const before = await ctx.receiver.stats();
-  const agent = Agent.start(['--interval', String(o.interval)], agentEnv(dataDir, ctx.receiver.endpoint), o.nodeFlags);
+  const agent = Agent.start(['--interval', String(o.interval)], agentEnv(dataDir, ctx.receiver.endpoint, ctx.opamp), o.nodeFlags);
   try {
     const n = Math.max(1, Math.round(o.duration / o.interval));
     await agent.waitFor(() => agent.intervals.length >= 1, (o.interval + 60) * 1000, 'the first interval');
@@ -178,7 +182,7 @@ async function runReplay(ctx: Ctx, live: { read_ms_per_process: number }) {
   const dataDir = agentDataDir(o, 'replay');
   const before = await ctx.receiver.stats();
   const args = ['--interval', String(o.interval), '--replay', rec.path, '--replay-pace', o.replayPace];
-  const agent = Agent.start(args, agentEnv(dataDir, ctx.receiver.endpoint), o.nodeFlags);
+  const agent = Agent.start(args, agentEnv(dataDir, ctx.receiver.endpoint, ctx.opamp), o.nodeFlags);
   try {
     await agent.waitFor(() => agent.intervals.length >= 1, 120_000, 'the first replayed interval');
     const finished = await agent.waitFor(() => agent.finished, 300_000 + (o.replayPace === 'recorded' ? rec.snapshots * o.interval * 1000 : 0), 'replay finished');
@@ -271,6 +275,7 @@ const OPTIONS = {
   'replay-pace': { type: 'string', default: 'fast' },
   shadows: { type: 'string', default: 'on' },
   'node-flags': { type: 'string' },
+  hub: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
 
@@ -306,6 +311,7 @@ async function main(): Promise<void> {
     replayPace: pace(values['replay-pace']),
     shadows: onOff(values.shadows, '--shadows'),
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
+    hub: values.hub,
     json: values.json,
   };
   cleanUpOnExit();
@@ -319,12 +325,15 @@ async function main(): Promise<void> {
     clock_ticks: clockTicks,
     /** Other load on the host disturbs the figures: the 1-minute load average at the start and the end. */
     load_average: [round(os.loadavg()[0]!, 2)],
+    /** Whether the agent was a member of a fleet hub (OpAMP polling and own metrics to it). */
+    fleet_hub: o.hub,
     agent_node_flags: [...o.nodeFlags, ...(process.env.NODE_OPTIONS ? [`NODE_OPTIONS=${process.env.NODE_OPTIONS}`] : [])].join(' '),
   };
   mkdirSync(OUT, { recursive: true });
   const reference = await referenceRss(o.nodeFlags);
   const receiver = await Receiver.start();
-  const ctx: Ctx = { o, clockTicks, receiver };
+  const hub = o.hub ? await Hub.start(scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-hub-')))) : null;
+  const ctx: Ctx = { o, clockTicks, receiver, opamp: hub?.endpoint ?? null };
 
   process.stderr.write(`spawning ${o.procs} idle processes\n`);
   const idle = await spawnIdle(o.procs);
@@ -384,7 +393,7 @@ async function main(): Promise<void> {
   row('  OTLP requests / bytes received', `${r.otlp_requests} / ${r.otlp_bytes}`);
   row('reference RSS: node alone / node + agent modules', `${mb(reference.node)} / ${mb(reference.node_agent_modules)}`);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, kernel ${machine.kernel}, node ${machine.node}, CLK_TCK ${clockTicks}, load average ${machine.load_average.join(' -> ')}` +
-    `${machine.agent_node_flags ? `; agent's node flags: ${machine.agent_node_flags}` : ''}; ${result.seconds} s\n`);
+    `${machine.agent_node_flags ? `; agent's node flags: ${machine.agent_node_flags}` : ''}${machine.fleet_hub ? '; the agent in a fleet hub (--hub)' : ''}; ${result.seconds} s\n`);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   const figureWidth = Math.max(...rows.map(([, figure]) => figure.length)) + 2;
   for (const [label, figure, target] of rows) console.log(`${label.padEnd(width)}${figure.padEnd(figureWidth)}${target}`.trimEnd());

@@ -5,9 +5,13 @@
  * loop switch). Other entries are not ours and are ignored. A fragment that sets a key a hub may not
  * set (src/fleet/forbidden.ts) fails the whole layer, naming the entry and the key.
  */
-import { ConfigError, parseLayer, type ConfigFragment } from '../config/index.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfigAt, parseLayer, type Config, type ConfigFragment, type ConfigLocation, type LoadedConfig } from '../config/index.js';
+import type { TlsOptions } from '../fleet/client/types.js';
 import { DIRECTIVES_FILE, DirectivesSchema, FRAGMENT_PREFIX, NO_DIRECTIVES, type Directives } from '../fleet/directives.js';
 import { forbiddenKeys } from '../fleet/forbidden.js';
+import type { StateStore } from '../store/index.js';
+import type { Logger } from './log.js';
 
 const FRAGMENT = /^fleet\/(\d+)-([^/]+)\.ya?ml$/;
 /** The name of the layer the control loop switch takes effect through (after the fragments, under the environment). */
@@ -60,4 +64,59 @@ export function fleetFragments(layer: FleetLayer): ConfigFragment[] {
   const loop = layer.directives.control_loop;
   if (loop === null) return layer.fragments;
   return [...layer.fragments, { name: DIRECTIVES_LAYER, text: `control_loop:\n  enabled: ${loop === 'on'}\n` }];
+}
+
+export type RemoteStatusName = 'UNSET' | 'APPLIED' | 'APPLYING' | 'FAILED';
+
+export interface RemoteStatus {
+  hash: Uint8Array;
+  status: RemoteStatusName;
+  message: string;
+}
+
+/** The fleet layer in force at start, and what to report about it. */
+export interface StartLayer {
+  loaded: LoadedConfig | null;
+  layer: FleetLayer;
+  status: RemoteStatus | null;
+}
+
+/**
+ * At start: the last good fleet layer over the configuration just loaded (when a hub is configured),
+ * so that it is in force before the hub answers; dropped from the store when there is no endpoint.
+ * A layer that no longer validates with the local file is left out (and reported FAILED).
+ */
+export function openFleetLayer(store: StateStore, config: Config, location: ConfigLocation, log: Logger): StartLayer {
+  const kept = store.fleet.layer();
+  if (config.fleet.endpoint === '') {
+    if (kept) {
+      store.fleet.clearLayer();
+      log.info({}, 'fleet.endpoint is empty: the fleet layer the hub had sent is dropped');
+    }
+    return { loaded: null, layer: NO_FLEET_LAYER, status: null };
+  }
+  if (!kept) return { loaded: null, layer: NO_FLEET_LAYER, status: null };
+  try {
+    const layer = parseFleetLayer(kept.files);
+    const loaded = loadConfigAt(location, process.env, fleetFragments(layer));
+    log.info({ fleet_fragments: layer.fragments.map((f) => f.name), fleet_pin: layer.directives.pin?.profile ?? null }, `the last fleet configuration from the hub is in force (${layer.fragments.length} fragments)`);
+    return { loaded, layer, status: { hash: kept.hash, status: 'APPLIED', message: '' } };
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : (err as Error).message;
+    log.error({}, `the last fleet configuration from the hub is not applied: ${message}`);
+    return { loaded: null, layer: NO_FLEET_LAYER, status: { hash: kept.hash, status: 'FAILED', message } };
+  }
+}
+
+/** The PEM files of fleet.certificate / client_certificate / client_key, read once at start. */
+export function fleetTls(config: Config): TlsOptions {
+  const read = (path: string, field: string): string | undefined => {
+    if (path === '') return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`fleet.${field} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+  };
+  return { ca: read(config.fleet.certificate, 'certificate'), cert: read(config.fleet.client_certificate, 'client_certificate'), key: read(config.fleet.client_key, 'client_key') };
 }

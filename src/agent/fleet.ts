@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfigAt, redactConfig, redactUrl, type Config, type ConfigLocation, type LoadedConfig } from '../config/index.js';
+import { ConfigError, redactConfig, redactUrl, type Config } from '../config/index.js';
 import type { Redactor } from '../config/secrets.js';
 import { OpampClient } from '../fleet/client/client.js';
 import type { TlsOptions } from '../fleet/client/types.js';
@@ -23,7 +23,7 @@ import type { Kpis } from '../pipeline/index.js';
 import type { StateStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Daemon } from './daemon.js';
-import { fleetFragments, NO_FLEET_LAYER, parseFleetLayer, type FleetLayer } from './fleet-layer.js';
+import { parseFleetLayer, type RemoteStatus, type StartLayer } from './fleet-layer.js';
 import { HubMetricsSender, type HubOffer } from './fleet-metrics.js';
 import { answerRequest } from './fleet-requests.js';
 import type { Logger } from './log.js';
@@ -42,48 +42,6 @@ const CAPABILITIES = [
 /** Where the own-metrics offer is remembered, so that KPIs queue from the start even while the hub is down. */
 const OFFER_SETTING = 'fleet.own_metrics';
 
-export type RemoteStatusName = 'UNSET' | 'APPLIED' | 'APPLYING' | 'FAILED';
-
-export interface RemoteStatus {
-  hash: Uint8Array;
-  status: RemoteStatusName;
-  message: string;
-}
-
-/** The fleet layer in force at start, and what to report about it. */
-export interface StartLayer {
-  loaded: LoadedConfig | null;
-  layer: FleetLayer;
-  status: RemoteStatus | null;
-}
-
-/**
- * At start: the last good fleet layer over the configuration just loaded (when a hub is configured),
- * so that it is in force before the hub answers; dropped from the store when there is no endpoint.
- * A layer that no longer validates with the local file is left out (and reported FAILED).
- */
-export function openFleetLayer(store: StateStore, config: Config, location: ConfigLocation, log: Logger): StartLayer {
-  const kept = store.fleet.layer();
-  if (config.fleet.endpoint === '') {
-    if (kept) {
-      store.fleet.clearLayer();
-      log.info({}, 'fleet.endpoint is empty: the fleet layer the hub had sent is dropped');
-    }
-    return { loaded: null, layer: NO_FLEET_LAYER, status: null };
-  }
-  if (!kept) return { loaded: null, layer: NO_FLEET_LAYER, status: null };
-  try {
-    const layer = parseFleetLayer(kept.files);
-    const loaded = loadConfigAt(location, process.env, fleetFragments(layer));
-    log.info({ fleet_fragments: layer.fragments.map((f) => f.name), fleet_pin: layer.directives.pin?.profile ?? null }, `the last fleet configuration from the hub is in force (${layer.fragments.length} fragments)`);
-    return { loaded, layer, status: { hash: kept.hash, status: 'APPLIED', message: '' } };
-  } catch (err) {
-    const message = err instanceof ConfigError ? err.message : (err as Error).message;
-    log.error({}, `the last fleet configuration from the hub is not applied: ${message}`);
-    return { loaded: null, layer: NO_FLEET_LAYER, status: { hash: kept.hash, status: 'FAILED', message } };
-  }
-}
-
 /** This agent's instance UID: the store's, or a new UUIDv7 kept there. */
 export function instanceUid(store: StateStore): Uint8Array {
   const kept = store.fleet.instanceUid();
@@ -98,19 +56,6 @@ export function instanceUid(store: StateStore): Uint8Array {
   const uid = uuidv7();
   store.fleet.setInstanceUid(uidToString(uid), Date.now() / 1000);
   return uid;
-}
-
-/** The PEM files of fleet.certificate / client_certificate / client_key, read once at start. */
-export function fleetTls(config: Config): TlsOptions {
-  const read = (path: string, field: string): string | undefined => {
-    if (path === '') return undefined;
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`fleet.${field} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-    }
-  };
-  return { ca: read(config.fleet.certificate, 'certificate'), cert: read(config.fleet.client_certificate, 'client_certificate'), key: read(config.fleet.client_key, 'client_key') };
 }
 
 function readTrimmed(path: string): string | null {

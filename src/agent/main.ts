@@ -31,7 +31,7 @@ import { WebhookSender } from '../alerts/webhook.js';
 import { Collector } from './collector.js';
 import { storedGuard } from './control.js';
 import { Daemon } from './daemon.js';
-import { AgentFleet, fleetTls, openFleetLayer } from './fleet.js';
+import { fleetTls, openFleetLayer } from './fleet-layer.js';
 import { ShadowProfiles } from './shadows.js';
 import { createLogger, LOG_FORMATS, logFormat, logLevel, type Logger } from './log.js';
 import { profileInForce } from './profiles.js';
@@ -175,7 +175,11 @@ async function startAgent(opts: AgentOptions, signals: Signals): Promise<void> {
   const webhooks = new WebhookSender({ store, webhooks: config.webhooks, host: hostname(), log, redactor });
   const shadows = new ShadowProfiles(config, config.advanced.shadow_profiles, optimizer);
   const daemon = new Daemon({ config, configFile, configLocation: location, env, intervalFlag: opts.interval, dataDir: home, unlock, log, store, optimizer, shadows, source, otlp, file, stateSource, webhooks, redactor, fleetLayer: fleetStart.layer });
-  if (config.fleet.endpoint && !opts.once) daemon.fleet = new AgentFleet({ daemon, config, store, log, redactor, dataDir: home, tls, start: fleetStart, clientOptions: testClientOptions() });
+  if (config.fleet.endpoint && !opts.once) {
+    // The OpAMP client (protobuf runtime, schema, WebSocket) is loaded only by an agent in a fleet.
+    const { AgentFleet } = await import('./fleet.js');
+    daemon.fleet = new AgentFleet({ daemon, config, store, log, redactor, dataDir: home, tls, start: fleetStart, clientOptions: testClientOptions() });
+  }
   const collector = new Collector({
     source,
     intervalSeconds,

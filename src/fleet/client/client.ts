@@ -44,7 +44,7 @@ import {
 import { ExchangeError, HttpPoster } from './http.js';
 import { Sleeper } from './sleeper.js';
 import type { ClientOptions, ConnectionState, TelemetryOffer } from './types.js';
-import { WsConnection } from './ws.js';
+import type { WsConnection } from './ws.js';
 
 const DEFAULTS = { heartbeatSeconds: 30, requestTimeoutMs: 15_000, maxResponseBytes: 4 << 20, backoffInitialMs: 1000, backoffMaxMs: 300_000, maxRetryAfterMs: 3_600_000 };
 /** Custom messages waiting to go out (answers to the hub's requests): beyond this the oldest is dropped. */
@@ -250,6 +250,8 @@ export class OpampClient {
     let retry: number | null = null;
     let failure: string | null = null;
     let sent: { msg: AgentToServer; marks: Record<Field, number> } | null = null;
+    // The WebSocket library loads only for a ws:// or wss:// endpoint.
+    const { WsConnection } = await import('./ws.js');
     const ws = await WsConnection.open(this.o.endpoint, this.headers(), this.o.tls, this.o.requestTimeoutMs, this.o.maxResponseBytes, (data) => {
       const last = sent;
       sent = null;
