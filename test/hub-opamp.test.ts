@@ -37,14 +37,21 @@ const NRDOT_CAPS =
   AgentCapabilities.AgentCapabilities_ReportsHeartbeat |
   AgentCapabilities.AgentCapabilities_ReportsOwnMetrics;
 
-function nrdotFull(uid: Uint8Array, seq: number, host = 'h-1', boot = 'b-1') {
+function nrdotFull(uid: Uint8Array, seq: number, host = 'h-1', boot = 'b-1', bootTimeSeconds?: number) {
   return message(
     {
       uid,
       seq,
       capabilities: NRDOT_CAPS,
       identifying: { 'service.name': 'nrdot-plus', 'host.id': host, 'service.instance.id': uidToString(uid) },
-      nonIdentifying: { 'host.name': 'db-1', 'service.version': '0.2.0', 'nrdot.host.boot_id': boot, 'nrdot.fleet.labels.role': 'db', 'nrdot.fleet.labels.env': 'prod' },
+      nonIdentifying: {
+        'host.name': 'db-1',
+        'service.version': '0.2.0',
+        'nrdot.host.boot_id': boot,
+        ...(bootTimeSeconds ? { 'nrdot.host.boot_time': bootTimeSeconds } : {}),
+        'nrdot.fleet.labels.role': 'db',
+        'nrdot.fleet.labels.env': 'prod',
+      },
     },
     {
       customCapabilities: create(CustomCapabilitiesSchema, { capabilities: [NRDOT_CAPABILITY] }),
@@ -321,6 +328,16 @@ describe('hub OpAMP: secret, starting, offline, clones, requests', () => {
       assert.ok(await hub.store.getAgent(uidToString(newUid)));
       const journal = await hub.store.listJournal({});
       assert.ok(journal.some((j) => j.action === 'agent.clone' && j.target === id));
+
+      // The same host rebooted quickly (no goodbye, its record still online): a boot that began after
+      // the agent was last heard from is not a copy running beside it. A boot that began before is.
+      const uid3 = uuidv7();
+      await post(hub, nrdotFull(uid3, 1, 'h-3', 'b-1', Math.floor(Date.now() / 1000) - 3600));
+      const seen = (await hub.store.getAgent(uidToString(uid3)))!.lastSeenMs;
+      const rebooted = await post(hub, nrdotFull(uid3, 1, 'h-3', 'b-2', Math.ceil(seen / 1000) + 1));
+      assert.equal(rebooted.reply!.agentIdentification, undefined, 'a reboot keeps its UID');
+      const copy = await post(hub, nrdotFull(uid3, 1, 'h-3', 'b-3', Math.floor(Date.now() / 1000) - 60));
+      assert.ok(copy.reply!.agentIdentification?.newInstanceUid.length === 16, 'a boot older than the last message is another machine');
 
       // Interleaving sequence numbers with the same identity (two processes, one data dir).
       const uid2 = uuidv7();

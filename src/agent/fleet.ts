@@ -87,6 +87,8 @@ export class AgentFleet {
   private readonly endpoint: string;
   private readonly hostId = readTrimmed('/etc/machine-id') ?? hostname();
   private readonly bootId = readTrimmed('/proc/sys/kernel/random/boot_id');
+  /** When this host booted (Unix seconds, /proc/stat's btime): the hub tells a reboot from a clone by it. */
+  private readonly bootTime = Number(/^btime (\d+)$/m.exec(readTrimmed('/proc/stat') ?? '')?.[1] ?? 0);
 
   constructor(private readonly p: AgentFleetParts) {
     const fleet = p.config.fleet;
@@ -146,7 +148,7 @@ export class AgentFleet {
     const labels = Object.fromEntries(Object.entries(this.p.config.fleet.labels).map(([k, v]) => [`nrdot.fleet.labels.${k}`, v]));
     this.client.setDescription(
       { 'service.name': 'nrdot-plus', 'service.instance.id': this.instanceUid, 'host.id': this.hostId },
-      { 'service.version': VERSION, 'host.name': hostname(), 'os.type': process.platform, ...(this.bootId ? { 'nrdot.host.boot_id': this.bootId } : {}), ...labels },
+      { 'service.version': VERSION, 'host.name': hostname(), 'os.type': process.platform, ...(this.bootId ? { 'nrdot.host.boot_id': this.bootId } : {}), ...(this.bootTime ? { 'nrdot.host.boot_time': this.bootTime } : {}), ...labels },
     );
   }
 

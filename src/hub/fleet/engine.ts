@@ -265,7 +265,7 @@ export class FleetEngine implements OpampHandlers {
         nonIdentifying: attributesToRecord(msg.agentDescription.nonIdentifyingAttributes),
       });
       const stored = identityOf(rec.description);
-      if (identityDiffers(incoming, stored)) {
+      if (identityDiffers(incoming, stored, rec.lastSeenMs)) {
         reason = `host or boot differs from the online agent (host.id ${stored.hostId ?? '?'} -> ${incoming.hostId ?? '?'}, boot ${stored.bootId ?? '?'} -> ${incoming.bootId ?? '?'})`;
       }
     }

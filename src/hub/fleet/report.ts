@@ -19,6 +19,8 @@ export const PROFILE_REASON_ATTRIBUTE = 'nrdot.profile.reason';
 /** Identity the clone check compares (identifying host.id, non-identifying boot id). */
 export const HOST_ID_ATTRIBUTE = 'host.id';
 export const BOOT_ID_ATTRIBUTE = 'nrdot.host.boot_id';
+/** When the host booted (Unix seconds): tells a quick reboot from a copy running beside the original. */
+export const BOOT_TIME_ATTRIBUTE = 'nrdot.host.boot_time';
 
 const STATES: Record<number, RemoteConfigState> = {
   [RemoteConfigStatuses.RemoteConfigStatuses_UNSET]: 'UNSET',
@@ -121,19 +123,29 @@ export function patchFromReport(msg: AgentToServer, rec: AgentRecord | null): Ag
 export interface Identity {
   hostId: string | null;
   bootId: string | null;
+  /** Unix ms, or null when the agent does not say. */
+  bootTimeMs: number | null;
 }
 
 export function identityOf(description: AgentRecord['description']): Identity {
-  if (!description) return { hostId: null, bootId: null };
+  if (!description) return { hostId: null, bootId: null, bootTimeMs: null };
+  const bootTime = Number(description.nonIdentifying[BOOT_TIME_ATTRIBUTE]);
   return {
     hostId: str(description.identifying[HOST_ID_ATTRIBUTE] ?? description.nonIdentifying[HOST_ID_ATTRIBUTE]),
     bootId: str(description.nonIdentifying[BOOT_ID_ATTRIBUTE] ?? description.identifying[BOOT_ID_ATTRIBUTE]),
+    bootTimeMs: Number.isFinite(bootTime) && bootTime > 0 ? bootTime * 1000 : null,
   };
 }
 
-/** Different host or boot than the stored record (both sides must carry the attribute). */
-export function identityDiffers(a: Identity, b: Identity): boolean {
-  return (a.hostId !== null && b.hostId !== null && a.hostId !== b.hostId) || (a.bootId !== null && b.bootId !== null && a.bootId !== b.bootId);
+/**
+ * Different host or boot than the stored record (both sides must carry the attribute). A new boot
+ * of the same host that began after the stored agent was last heard from is that host rebooted
+ * (quickly, without a goodbye), not a copy running beside it.
+ */
+export function identityDiffers(incoming: Identity, stored: Identity, storedLastSeenMs = Number.POSITIVE_INFINITY): boolean {
+  if (incoming.hostId !== null && stored.hostId !== null && incoming.hostId !== stored.hostId) return true;
+  if (incoming.bootId === null || stored.bootId === null || incoming.bootId === stored.bootId) return false;
+  return !(incoming.bootTimeMs !== null && incoming.bootTimeMs > storedLastSeenMs);
 }
 
 /** Observed interval (seconds): an average over the gaps before pure heartbeats, which come one
