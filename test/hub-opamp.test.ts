@@ -354,6 +354,32 @@ describe('hub OpAMP: secret, starting, offline, clones, requests', () => {
     }
   });
 
+  it('serves heartbeats from what it last wrote, yet a forgotten agent registers again and an agent marked offline comes back', async () => {
+    const hub = await startHub({ heartbeatSeconds: 1 });
+    try {
+      const uid = uuidv7();
+      const id = uidToString(uid);
+      await post(hub, nrdotFull(uid, 1));
+      for (let seq = 2; seq <= 4; seq++) assert.equal((await post(hub, message({ uid, seq, capabilities: NRDOT_CAPS }))).reply!.flags & FULL, 0n);
+      await until('heartbeat 4 written', async () => ((await hub.store.getAgent(id))?.lastSequenceNum === 4 ? true : undefined));
+
+      // Marked offline meanwhile (by the sweep of whichever replica leads): its next heartbeat brings it back.
+      await hub.store.upsertAgent(id, { status: 'offline', offlineSinceMs: Date.now() }, Date.now());
+      assert.equal((await post(hub, message({ uid, seq: 5, capabilities: NRDOT_CAPS }))).reply!.flags & FULL, 0n);
+      await until('online again', async () => ((await hub.store.getAgent(id))?.status === 'online' ? true : undefined));
+
+      // Forgotten (fleet agent forget, on any replica): its next heartbeat is from an unknown agent.
+      await hub.store.forgetAgent(id);
+      await hub.store.notify(`agent:${id}`);
+      const after = await post(hub, message({ uid, seq: 6, capabilities: NRDOT_CAPS }));
+      assert.notEqual(after.reply!.flags & FULL, 0n, 'asked for its full state');
+      await post(hub, nrdotFull(uid, 7));
+      assert.equal((await hub.store.getAgent(id))?.description?.identifying['host.id'], 'h-1', 'registered again');
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('relays a request to an agent within a poll and stores its answer', async () => {
     const hub = await startHub();
     try {

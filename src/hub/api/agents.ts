@@ -62,6 +62,8 @@ export function agentRoutes(app: FastifyInstance, ctx: HubContext): void {
   }, async (req) => {
     const agent = await resolveAgent(store, req.params.id);
     if (!(await store.forgetAgent(agent.instanceUid))) throw notFound(`no agent "${req.params.id}"`);
+    // Every replica drops its copy: the agent's next message registers it anew.
+    await store.notify(`${NOTIFY_AGENT_PREFIX}${agent.instanceUid}`);
     await store.appendJournal({ timeMs: ctx.now(), actor: req.actor, action: 'agent.forget', target: agent.instanceUid, details: { host: agent.hostName, labels: agent.labels } });
     ctx.log.info({ instance_uid: agent.instanceUid, actor: req.actor }, `agent ${agent.instanceUid} (${agent.hostName ?? 'no host name'}) forgotten (${req.actor})`);
     return { forgotten: agent.instanceUid };

@@ -41,6 +41,8 @@ export const SERVER_CAPABILITIES = BigInt(
 );
 const REPORT_FULL_STATE = BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
 const REQUEST_UID = BigInt(AgentToServerFlags.AgentToServerFlags_RequestInstanceUid);
+/** How long a replica trusts its own copy of an agent's record before reading it again. */
+const RECORD_TTL_MS = 5 * 60_000;
 
 /** Notification payloads (store.notify / onNotify), documented in README.md. */
 export const NOTIFY_ALL_AGENTS = 'agents:*';
@@ -79,6 +81,8 @@ export class FleetEngine implements OpampHandlers {
   private readonly seen: SeenBatcher;
   private readonly clones = new CloneTracker();
   private readonly ws = new Map<string, OpampConnection>();
+  /** Agents' records as this replica last wrote them, so that a heartbeat costs no read (see record()). */
+  private readonly records = new Map<string, { rec: AgentRecord; atMs: number }>();
   private readonly connUid = new Map<number, string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
@@ -140,7 +144,7 @@ export class FleetEngine implements OpampHandlers {
     else if (uidBytes.length !== 16) throw new BadRequestError(`instance_uid is ${uidBytes.length} bytes; OpAMP requires 16`);
     let uid = uidToString(uidBytes);
     const seq = Number(msg.sequenceNum);
-    let rec = assigned ? null : this.seen.overlay(await store.getAgent(uid));
+    let rec = assigned ? null : await this.record(uid, Number(msg.sequenceNum), msg.agentDescription !== undefined);
 
     if (!assigned) {
       const newUid = await this.cloneCheck(uid, rec, msg, seq, now, conn);
@@ -156,6 +160,7 @@ export class FleetEngine implements OpampHandlers {
 
     if (msg.agentDisconnect) {
       this.seen.drop(uid);
+      this.records.delete(uid);
       if (rec) await store.upsertAgent(uid, { status: 'offline', offlineSinceMs: now, lastSeenMs: now, lastSequenceNum: seq, replica: null }, now);
       this.unbind(conn);
       return reply;
@@ -191,9 +196,34 @@ export class FleetEngine implements OpampHandlers {
       this.seen.drop(uid);
       await store.upsertAgent(uid, { ...patch, lastSeenMs: now, lastSequenceNum: seq, observedIntervalSeconds: observed }, now);
     }
+    this.remember({ ...agent, ...patch, lastSeenMs: now, lastSequenceNum: seq, observedIntervalSeconds: observed, status: 'online', offlineSinceMs: null }, now);
     if (conn.transport === 'ws' && this.relay.hasMore(uid)) setImmediate(() => void this.push(uid));
     this.metrics.pendingMessages = this.relay.backlog;
     return reply;
+  }
+
+  /**
+   * The agent's record for a message with this sequence number. A heartbeat that follows what this
+   * replica last saw of the agent is served from memory: no read per heartbeat. The database is read
+   * when this replica has no record of it, or an older one than `RECORD_TTL_MS`, or the message does
+   * not follow it (the agent was served by another replica meanwhile), or it is a full report.
+   * What others change meanwhile cannot be lost: heartbeats are written as partial updates (which
+   * also bring an agent marked offline back online), a forgotten agent is dropped by its
+   * notification (and by the TTL if that is lost), and whatever else is stale only makes the hub
+   * send a config or offer once more.
+   */
+  private async record(uid: string, seq: number, full: boolean): Promise<AgentRecord | null> {
+    const now = this.ctx.now();
+    const cached = this.records.get(uid);
+    if (cached && !full && now - cached.atMs < RECORD_TTL_MS && seq === cached.rec.lastSequenceNum + 1) return this.seen.overlay(cached.rec);
+    this.records.delete(uid);
+    return this.seen.overlay(await this.ctx.store.getAgent(uid));
+  }
+
+  /** Keeps what the heartbeat path reads: not the effective config or KPIs, the bulk of a record. */
+  private remember(rec: AgentRecord, now: number): void {
+    const previous = this.records.get(rec.instanceUid);
+    this.records.set(rec.instanceUid, { rec: { ...rec, effectiveConfig: null, kpis: null }, atMs: previous && now - previous.atMs < RECORD_TTL_MS ? previous.atMs : now });
   }
 
   onConnectionClose(conn: OpampConnection): void {
@@ -305,6 +335,7 @@ export class FleetEngine implements OpampHandlers {
       for (const uid of [...this.ws.keys()]) void this.push(uid);
     } else if (payload.startsWith(NOTIFY_AGENT_PREFIX)) {
       const uid = payload.slice(NOTIFY_AGENT_PREFIX.length);
+      this.records.delete(uid);
       this.relay.notified(uid);
       if (this.ws.has(uid)) void this.push(uid);
     }
