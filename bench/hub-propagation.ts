@@ -1,7 +1,8 @@
 /**
  * Config propagation as an operator sees it: the real `nrdot-plus-ctl fleet config apply FILE --name
  * bench --selector role=db` against the hub, then the hub's own view (`GET /api/v1/agents`, polled
- * every 250 ms) until every selected agent reports APPLIED with a hash other than the one it had.
+ * every 250 ms, `?selector=role=db`) until every selected agent's `config_status` is APPLIED with the
+ * benchmark's config among its `configs` (the hub computes APPLIED: reported hash = desired hash).
  * The workers' records of when each agent applied it are gathered too: they are the lower bound.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -14,37 +15,32 @@ import type { Applied } from './hub-sim.js';
 
 /** A small valid fragment: balanced's CPU threshold, merged over the defaults by the agent. */
 const FRAGMENT = 'profiles:\n  balanced:\n    thresholds:\n      cpu_threshold_percent: 7.5\n';
+const NAME = 'bench';
+const SELECTOR = 'role=db';
 
 interface AgentView {
   uid: string;
   role: string | null;
   status: string | null;
-  hash: string | null;
+  /** Names of the fleet configs that select it. */
+  configs: string[];
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
-/** One agent of the API's answer, whatever the exact casing of the remote config status fields. */
+/** One agent of `GET /api/v1/agents` (as `fleet agents --json` prints it). */
 export function agentView(a: unknown): AgentView | null {
   if (!isRecord(a)) return null;
-  const uid = str(a.instance_uid) ?? str(a.instanceUid);
+  const uid = str(a.instance_uid);
   if (!uid) return null;
   const labels = isRecord(a.labels) ? a.labels : {};
-  let status: string | null = null;
-  let hash: string | null = null;
-  for (const key of ['remote_config_status', 'remoteConfigStatus', 'config_status']) {
-    const v = a[key];
-    if (isRecord(v)) {
-      status ??= str(v.status) ?? str(v.state);
-      hash ??= str(v.hash) ?? str(v.last_remote_config_hash) ?? str(v.config_hash);
-    } else if (typeof v === 'string') status ??= v;
-  }
-  return { uid, role: str(labels.role), status, hash };
+  const configs = Array.isArray(a.configs) ? a.configs.map((c) => (isRecord(c) ? str(c.name) : null)).filter((n): n is string => n !== null) : [];
+  return { uid, role: str(labels.role), status: str(a.config_status), configs };
 }
 
-export async function agentsView(hub: Hub): Promise<AgentView[]> {
-  const res = await fetch(`${hub.url}/api/v1/agents`, { headers: { authorization: `Bearer ${hub.token}` } });
+export async function agentsView(hub: Hub, selector: string): Promise<AgentView[]> {
+  const res = await fetch(`${hub.url}/api/v1/agents?selector=${encodeURIComponent(selector)}`, { headers: { authorization: `Bearer ${hub.token}` } });
   if (!res.ok) throw new Error(`GET /api/v1/agents: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
   const body = (await res.json()) as unknown;
   const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.agents) ? body.agents : null;
@@ -68,13 +64,14 @@ export async function measurePropagation(hub: Hub, gatherApplied: () => Promise<
     api_poll_ms_mean: NaN,
     error: null,
   };
-  const before = new Map((await agentsView(hub)).map((a) => [a.uid, a.hash]));
+  const already = (await agentsView(hub, SELECTOR)).filter((a) => a.configs.includes(NAME)).length;
+  if (already) throw new Error(`${already} agents already have the config "${NAME}"`);
   const file = join(scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-hubcfg-'))), 'bench.yaml');
   writeFileSync(file, FRAGMENT);
   await gatherApplied(); // what was applied before is not this
   const t0Wall = Date.now();
   const t0 = performance.now();
-  const cli = ctl(hub, ['fleet', 'config', 'apply', file, '--name', 'bench', '--selector', 'role=db']).then((r) => {
+  const cli = ctl(hub, ['fleet', 'config', 'apply', file, '--name', NAME, '--selector', SELECTOR]).then((r) => {
     result.cli_s = (performance.now() - t0) / 1000;
     result.cli_code = r.code;
     if (r.code !== 0) result.error = `fleet config apply exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`;
@@ -83,11 +80,10 @@ export async function measurePropagation(hub: Hub, gatherApplied: () => Promise<
   let pollMs = 0;
   for (let next = t0; ; ) {
     const p0 = performance.now();
-    const view = await agentsView(hub);
+    const view = await agentsView(hub, SELECTOR);
     pollMs += performance.now() - p0;
     result.api_polls++;
-    const db = view.filter((a) => a.role === 'db');
-    result.applied_in_hub_view = db.filter((a) => a.status === 'APPLIED' && a.hash && a.hash !== before.get(a.uid)).length;
+    result.applied_in_hub_view = view.filter((a) => a.role === 'db' && a.status === 'APPLIED' && a.configs.includes(NAME)).length;
     if (result.applied_in_hub_view >= selected) {
       result.hub_view_s = (performance.now() - t0) / 1000;
       break;

@@ -142,6 +142,7 @@ test("the KPI request is an OTLP ExportMetricsServiceRequest with the agent's me
     'nrdot.agent.memory.rss',
     'nrdot.estimated.cost_per_hour',
     'nrdot.hub.datapoints',
+    'nrdot.hub.shadow.cost_per_hour',
     'nrdot.hub.visibility',
     'nrdot.optimization.reduction',
     'nrdot.process.coverage.critical',

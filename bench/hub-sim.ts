@@ -226,6 +226,8 @@ export class SimAgent {
   }
 }
 
+const SHADOWS = ['emergency', 'minimal', 'aggressive', 'conservative'];
+
 function gauge(name: string, unit: string, integer: boolean, value: number, attributes?: Record<string, string>): Metric {
   return { name, unit, description: '', kind: 'gauge', monotonic: false, integer, points: [{ attributes: attributes ?? {}, value }] };
 }
@@ -272,6 +274,16 @@ export function kpiRequest(agent: SimAgent, timestampS: number, random: () => nu
       ],
     },
     gauge('nrdot.hub.visibility', '1', false, 0.7 + 0.1 * random()),
+    {
+      // The default shadow profiles: every built-in one but the active one.
+      name: 'nrdot.hub.shadow.cost_per_hour',
+      unit: '{USD}/h',
+      description: '',
+      kind: 'gauge',
+      monotonic: false,
+      integer: false,
+      points: SHADOWS.map((p, i) => ({ attributes: { 'nrdot.profile': p }, value: costBaseline * (0.15 + 0.2 * i) })),
+    },
   ];
   const resource: ResourceSeries = {
     kind: 'self',
