@@ -168,7 +168,7 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
-export async function startHub(o: { database: string | null; heartbeatS: number; token: string; extraEnv?: Record<string, string> }): Promise<Hub> {
+export async function startHub(o: { database: string | null; heartbeatS: number; token: string; nodeFlags?: string[]; extraEnv?: Record<string, string> }): Promise<Hub> {
   if (!existsSync(HUB_BIN)) throw new Error(`${HUB_BIN} does not exist: the hub is not on this branch yet`);
   const dataDir = scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-hub-')));
   const port = await freePort();
@@ -182,7 +182,7 @@ export async function startHub(o: { database: string | null; heartbeatS: number;
     ...(o.database ? { NRDOT_HUB_DATABASE: o.database } : {}),
     ...o.extraEnv,
   });
-  const [cmd, args] = guarded([process.execPath, HUB_BIN]);
+  const [cmd, args] = guarded([process.execPath, ...(o.nodeFlags ?? []), HUB_BIN]);
   const child = track(spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }), 'nrdot-plus-hub');
   const log = tail(child);
   const url = `http://127.0.0.1:${port}`;

@@ -105,27 +105,31 @@ test('a remote config is applied and reported APPLIED with its hash in a message
   assert.equal(again.next.now, false);
 });
 
-test('an unanswered or refused message is carried again; a reply for another UID is dropped', () => {
-  const agent = new SimAgent(agentSpec(2), 30);
-  agent.nextMessage();
-  agent.failed();
-  assert.ok(decodeAgentToServer(agent.nextMessage()).agentDescription, 'the full state is sent again');
+test('an unanswered or refused message goes out again as it was, after the backoff or the hub\'s retry time', () => {
+  const agent = new SimAgent(agentSpec(2), 30, 0.1, () => 0.5);
+  const first = agent.nextMessage();
+  assert.deepEqual(agent.failed().delayMs, 500);
+  assert.deepEqual(agent.failed().delayMs, 750, 'exponential backoff');
+  assert.equal(agent.nextMessage(), first, 'the same bytes: same sequence number, full state');
   const r = agent.onReply(
     reply(agent, {
       errorResponse: {
-        $typeName: 'opamp.proto.ServerErrorResponse',
         type: OPAMP.Unavailable,
         errorMessage: 'busy',
-        Details: { case: 'retryInfo', value: { $typeName: 'opamp.proto.RetryInfo', retryAfterNanoseconds: 7_000_000_000n } },
+        Details: { case: 'retryInfo', value: { retryAfterNanoseconds: 7_000_000_000n } },
       },
     }),
     0,
   );
   assert.deepEqual([r.problem, r.next.delayMs], ['unavailable', 7000]);
-  assert.ok(decodeAgentToServer(agent.nextMessage()).agentDescription, 'refused: sent again');
+  assert.equal(agent.nextMessage(), first, 'refused: sent again');
   const other = encodeServerToAgent(create(ServerToAgentSchema, { instanceUid: new Uint8Array(16) }));
   assert.equal(agent.onReply(other, 0).problem, 'wrong_uid');
   assert.equal(agent.onReply(new Uint8Array([0xff, 0xff, 0xff]), 0).problem, 'bad_reply');
+  assert.equal(agent.onReply(reply(agent), 0).problem, null);
+  const next = decodeAgentToServer(agent.nextMessage());
+  assert.deepEqual([next.sequenceNum, next.agentDescription], [2n, undefined], 'answered: the next message is a new one');
+  assert.equal(agent.failed().delayMs, 500, 'the backoff starts again after an answer');
 });
 
 test("the KPI request is an OTLP ExportMetricsServiceRequest with the agent's metrics and UID", () => {

@@ -97,8 +97,10 @@ export class SimAgent {
   heartbeatS: number;
   kpiUrl: string | null = null;
   kpiHeaders: Record<string, string> = {};
-  /** The message in flight, kept for a retry when the hub did not answer it. */
-  private inFlight: { full: boolean; status: boolean } | null = null;
+  /** The message not yet answered: sent again as it is (same sequence number), as opamp-go retries a request. */
+  private pending: { body: Uint8Array; heartbeat: boolean } | null = null;
+  /** Failed attempts in a row, for the backoff. */
+  private failures = 0;
 
   constructor(
     readonly spec: AgentSpec,
@@ -118,11 +120,13 @@ export class SimAgent {
 
   /** Whether the next message is a heartbeat (for latency by type). */
   get nextIsHeartbeat(): boolean {
-    return !this.needFull && !this.statusPending;
+    return this.pending ? this.pending.heartbeat : !this.needFull && !this.statusPending;
   }
 
-  /** The next AgentToServer, encoded. Unchanged parts are left out, as the protocol allows. */
+  /** The next AgentToServer, encoded: the unanswered one again, or a new one where unchanged parts are left out, as the protocol allows. */
   nextMessage(): Uint8Array {
+    if (this.pending) return this.pending.body;
+    const heartbeat = this.nextIsHeartbeat;
     this.seq++;
     const msg: AgentToServer = create(AgentToServerSchema, { instanceUid: this.uid, sequenceNum: this.seq, capabilities: BigInt(CAPABILITIES) });
     const full = this.needFull;
@@ -153,18 +157,20 @@ export class SimAgent {
         msg.remoteConfigStatus = { $typeName: 'opamp.proto.RemoteConfigStatus', lastRemoteConfigHash: this.appliedHash, status: OPAMP.APPLIED, errorMessage: '' };
       }
     }
-    this.inFlight = { full, status };
     this.needFull = false;
     this.statusPending = false;
-    return encodeAgentToServer(msg);
+    this.pending = { body: encodeAgentToServer(msg), heartbeat };
+    return this.pending.body;
   }
 
-  /** The message in flight got no answer: what it carried goes out again with the next one. */
-  failed(): Next {
-    if (this.inFlight?.full) this.needFull = true;
-    if (this.inFlight?.status) this.statusPending = true;
-    this.inFlight = null;
-    return { now: false, delayMs: this.pollDelayMs() };
+  /**
+   * The message got no usable answer: it goes out again after `retryAfterMs` (the hub's Retry-After or
+   * retry_info) or opamp-go's exponential backoff (0.5 s x 1.5^n, +-50%, at most 60 s).
+   */
+  failed(retryAfterMs?: number): Next {
+    this.failures++;
+    const backoff = Math.min(60_000, 500 * 1.5 ** (this.failures - 1)) * (0.5 + this.random());
+    return { now: false, delayMs: retryAfterMs ?? backoff };
   }
 
   /**
@@ -183,16 +189,18 @@ export class SimAgent {
       return { next: this.failed(), problem: 'wrong_uid', applied: null, fullStateAsked: false };
     }
     const err = reply.errorResponse;
-    if (err) {
-      // The hub did not take the message: what it carried goes out again.
-      const next = this.failed();
-      if (err.type === OPAMP.Unavailable) {
-        const retryNs = err.Details.case === 'retryInfo' ? err.Details.value.retryAfterNanoseconds : 0n;
-        return { next: { now: false, delayMs: retryNs > 0n ? Number(retryNs / 1_000_000n) : 5000 }, problem: 'unavailable', applied: null, fullStateAsked: false };
-      }
-      return { next, problem: 'server_error', applied: null, fullStateAsked: false };
+    if (err?.type === OPAMP.Unavailable) {
+      // Not taken: the same message goes out again when the hub says.
+      const retryNs = err.Details.case === 'retryInfo' ? err.Details.value.retryAfterNanoseconds : 0n;
+      return { next: this.failed(retryNs > 0n ? Number(retryNs / 1_000_000n) : undefined), problem: 'unavailable', applied: null, fullStateAsked: false };
     }
-    this.inFlight = null;
+    this.pending = null;
+    this.failures = 0;
+    if (err) {
+      // BAD_REQUEST: sending the same again would not help; the next poll tells everything.
+      this.needFull = true;
+      return { next: { now: false, delayMs: this.pollDelayMs() }, problem: 'server_error', applied: null, fullStateAsked: false };
+    }
     const newUid = reply.agentIdentification?.newInstanceUid;
     if (newUid && newUid.length === 16) {
       this.uid = new Uint8Array(newUid);

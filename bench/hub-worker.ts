@@ -131,8 +131,7 @@ function run(init: WorkerInit): void {
         delayMs = agent.failed().delayMs;
       } else if (answer.status === 429 || answer.status === 503) {
         unavailable();
-        agent.failed();
-        delayMs = (answer.retryAfterS ?? 5) * 1000;
+        delayMs = agent.failed(answer.retryAfterS === null ? undefined : answer.retryAfterS * 1000).delayMs;
       } else if (answer.status !== 200) {
         error(`http_${answer.status}`);
         delayMs = agent.failed().delayMs;
@@ -153,12 +152,20 @@ function run(init: WorkerInit): void {
 
     const exportKpis = async (): Promise<void> => {
       kpiTimer = setTimeout(exportKpis, init.kpiIntervalS * 1000);
-      if (!agent.kpiUrl) return;
-      const body = kpiRequest(agent, Date.now() / 1000);
-      const answer = await post(new URL(agent.kpiUrl), body, { ...agent.kpiHeaders, 'content-type': 'application/x-protobuf' }, pool, 'otlp', init.timeoutMs);
-      if (!answer) return;
-      if (answer.status === 429 || answer.status === 503) unavailable();
-      else if (answer.status < 200 || answer.status > 299) error(`otlp_http_${answer.status}`);
+      if (agent.kpiUrl) await sendKpis(kpiRequest(agent, Date.now() / 1000), 0);
+    };
+    /** The agent's queue sends a batch again until it is taken (here at most 5 attempts, then it is counted lost). */
+    const sendKpis = async (body: Uint8Array, attempt: number): Promise<void> => {
+      const answer = await post(new URL(agent.kpiUrl!), body, { ...agent.kpiHeaders, 'content-type': 'application/x-protobuf' }, pool, 'otlp', init.timeoutMs);
+      let retryMs: number | null = null;
+      if (!answer) retryMs = 1000 * 2 ** attempt;
+      else if (answer.status === 429 || answer.status === 503) {
+        unavailable();
+        retryMs = (answer.retryAfterS ?? 2 ** attempt) * 1000;
+      } else if (answer.status < 200 || answer.status > 299) error(`otlp_http_${answer.status}`);
+      if (retryMs === null) return;
+      if (attempt >= 4) error('otlp_batch_lost');
+      else setTimeout(() => void sendKpis(body, attempt + 1), retryMs);
     };
 
     setTimeout(() => void poll(), (i / init.count) * init.spreadMs);

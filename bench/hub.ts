@@ -1,7 +1,7 @@
 /**
  * The hub under a simulated fleet: `npm run bench:hub` (= npm run build && node dist/bench/hub.js)
  * `[--agents N[,N...]] [--db sqlite|postgres|both] [--heartbeat S] [--duration S] [--warmup S]
- *  [--workers N] [--no-propagation] [--json]`.
+ *  [--workers N] [--no-propagation] [--hub-node-flags=FLAGS] [--json]`.
  *
  * Per scenario (agents x database): a PostgreSQL in a temporary directory when asked, the real
  * `bin/nrdot-plus-hub` on 127.0.0.1 with a temporary data dir and NRDOT_HUB_TOKEN, and load workers
@@ -39,6 +39,8 @@ interface Options {
   warmup: number;
   workers: number | null;
   propagation: boolean;
+  /** Extra node flags for the hub (a CPU profile, V8's memory flags). */
+  hubNodeFlags: string[];
   json: boolean;
 }
 
@@ -127,7 +129,7 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
   const nWorkers = o.workers ?? Math.min(4, Math.max(1, Math.ceil(agents / 2500)));
   progress(`${agents} agents on ${db}: starting ${db === 'postgres' ? 'PostgreSQL and ' : ''}the hub`);
   const pg = db === 'postgres' ? await startPostgres() : null;
-  const hub = await startHub({ database: pg?.url ?? null, heartbeatS: o.heartbeat, token: randomBytes(16).toString('hex') });
+  const hub = await startHub({ database: pg?.url ?? null, heartbeatS: o.heartbeat, token: randomBytes(16).toString('hex'), nodeFlags: o.hubNodeFlags });
   const workers: Worker[] = [];
   try {
     const per = Math.ceil(agents / nWorkers);
@@ -263,6 +265,7 @@ function parseOptions(): Options {
         warmup: { type: 'string' },
         workers: { type: 'string' },
         'no-propagation': { type: 'boolean', default: false },
+        'hub-node-flags': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     }).values;
@@ -281,6 +284,7 @@ function parseOptions(): Options {
     warmup: values.warmup === '0' ? 0 : positive(values.warmup, heartbeat, '--warmup'),
     workers: values.workers === undefined ? null : positive(values.workers, 1, '--workers'),
     propagation: !values['no-propagation'],
+    hubNodeFlags: (values['hub-node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     json: values.json,
   };
 }
