@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { hasSetpriv } from './agent-process.js';
 import { isLive, killAndWait, scratchDir, sleep, track } from './children.js';
 
@@ -96,6 +97,8 @@ function tail(child: ChildProcess): () => string {
 
 export interface Postgres {
   url: string;
+  /** Runs a query on a connection of its own (statement statistics). */
+  query(sql: string): Promise<Array<Record<string, unknown>>>;
   /** The postmaster (its backends are its children). */
   pid: number;
   stop(): Promise<void>;
@@ -118,7 +121,7 @@ export function postgresUnavailable(): string | null {
  * initdb + postgres in a temporary directory on 127.0.0.1 (as the postgres user when we are root),
  * trust authentication, Debian's defaults otherwise (fsync on, 128 MB shared buffers).
  */
-export async function startPostgres(maxConnections = 200): Promise<Postgres> {
+export async function startPostgres(maxConnections = 200, statementStats = false): Promise<Postgres> {
   const why = postgresUnavailable();
   if (why) throw new Error(why);
   const dir = scratchDir(mkdtempSync(join(os.tmpdir(), 'nrdot-bench-pg-')));
@@ -132,7 +135,7 @@ export async function startPostgres(maxConnections = 200): Promise<Postgres> {
   }
   execFileSync(join(PG_BIN, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], { ...as, cwd: dir, stdio: 'ignore' });
   const port = await freePort();
-  const [cmd, args] = guarded([join(PG_BIN, 'postgres'), '-D', pgdata, '-p', String(port), '-k', pgdata, '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${maxConnections}`]);
+  const [cmd, args] = guarded([join(PG_BIN, 'postgres'), '-D', pgdata, '-p', String(port), '-k', pgdata, '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${maxConnections}`, ...(statementStats ? ['-c', 'shared_preload_libraries=pg_stat_statements'] : [])]);
   const child = track(spawn(cmd, args, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }), 'postgres');
   const log = tail(child);
   for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
@@ -143,8 +146,18 @@ export async function startPostgres(maxConnections = 200): Promise<Postgres> {
       if (Date.now() > deadline || !isLive(child.pid!)) throw new Error(`PostgreSQL did not start:\n${log()}`);
     }
   }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url,
+    async query(sql: string) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows as Array<Record<string, unknown>>;
+      } finally {
+        await client.end();
+      }
+    },
     pid: child.pid!,
     async stop() {
       if (!isLive(child.pid!)) return;

@@ -98,7 +98,7 @@ export class SimAgent {
   kpiUrl: string | null = null;
   kpiHeaders: Record<string, string> = {};
   /** The message not yet answered: sent again as it is (same sequence number), as opamp-go retries a request. */
-  private pending: { body: Uint8Array; heartbeat: boolean } | null = null;
+  private pending: { body: Uint8Array; heartbeat: boolean; attempts: number } | null = null;
   /** Failed attempts in a row, for the backoff. */
   private failures = 0;
 
@@ -125,7 +125,10 @@ export class SimAgent {
 
   /** The next AgentToServer, encoded: the unanswered one again, or a new one where unchanged parts are left out, as the protocol allows. */
   nextMessage(): Uint8Array {
-    if (this.pending) return this.pending.body;
+    if (this.pending) {
+      this.pending.attempts++;
+      return this.pending.body;
+    }
     const heartbeat = this.nextIsHeartbeat;
     this.seq++;
     const msg: AgentToServer = create(AgentToServerSchema, { instanceUid: this.uid, sequenceNum: this.seq, capabilities: BigInt(CAPABILITIES) });
@@ -159,7 +162,7 @@ export class SimAgent {
     }
     this.needFull = false;
     this.statusPending = false;
-    this.pending = { body: encodeAgentToServer(msg), heartbeat };
+    this.pending = { body: encodeAgentToServer(msg), heartbeat, attempts: 1 };
     return this.pending.body;
   }
 
@@ -177,7 +180,7 @@ export class SimAgent {
    * The hub's answer. Returns what to do next, what went wrong (if anything) and the config applied
    * (if one arrived). `nowMs` is the time the reply was read.
    */
-  onReply(body: Uint8Array, nowMs: number): { next: Next; problem: ReplyProblem | null; applied: Applied | null; fullStateAsked: boolean } {
+  onReply(body: Uint8Array, nowMs: number): { next: Next; problem: ReplyProblem | null; applied: Applied | null; fullStateAsked: boolean; retried?: boolean } {
     let reply: ServerToAgent;
     try {
       reply = decodeServerToAgent(body);
@@ -194,6 +197,7 @@ export class SimAgent {
       const retryNs = err.Details.case === 'retryInfo' ? err.Details.value.retryAfterNanoseconds : 0n;
       return { next: this.failed(retryNs > 0n ? Number(retryNs / 1_000_000n) : undefined), problem: 'unavailable', applied: null, fullStateAsked: false };
     }
+    const retried = (this.pending?.attempts ?? 1) > 1;
     this.pending = null;
     this.failures = 0;
     if (err) {
@@ -225,7 +229,7 @@ export class SimAgent {
       applied = { uid: this.uidText, role: this.spec.role, hash: Buffer.from(this.appliedHash).toString('hex'), atMs: nowMs };
     }
     const now = this.needFull || this.statusPending;
-    return { next: { now, delayMs: now ? 0 : this.pollDelayMs() }, problem: null, applied, fullStateAsked };
+    return { next: { now, delayMs: now ? 0 : this.pollDelayMs() }, problem: null, applied, fullStateAsked, retried };
   }
 
   /** The hash of the config in force, hex ('' before any). */

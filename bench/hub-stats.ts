@@ -97,4 +97,6 @@ export interface WindowStats {
   unavailable: number;
   /** ReportFullState flags received (a hub that lost track of an agent asks for everything again). */
   fullStateRequests: number;
+  /** Of them, on a heartbeat sent once, in sequence: the hub lost track without a cause on the agent's side. */
+  fullStateUnprovoked: number;
 }

@@ -50,7 +50,7 @@ type Message = ({ type: 'init' } & WorkerInit) | { type: 'reset' } | { type: 're
 function newWindow(): WindowStats & { sent: Record<RequestType, number>; hist: Record<RequestType, Histogram> } {
   const hist = Object.fromEntries(REQUEST_TYPES.map((t) => [t, new Histogram()])) as Record<RequestType, Histogram>;
   const sent = Object.fromEntries(REQUEST_TYPES.map((t) => [t, 0])) as Record<RequestType, number>;
-  return { hist, sent, latency: {} as WindowStats['latency'], errors: {}, unavailable: 0, fullStateRequests: 0 };
+  return { hist, sent, latency: {} as WindowStats['latency'], errors: {}, unavailable: 0, fullStateRequests: 0, fullStateUnprovoked: 0 };
 }
 
 let window = newWindow();
@@ -124,6 +124,7 @@ function run(init: WorkerInit): void {
     const poll = async (): Promise<void> => {
       started.add(agent);
       const type: RequestType = agent.nextIsHeartbeat ? 'opamp_heartbeat' : 'opamp_status';
+      const wasFull = !agent.nextIsHeartbeat;
       const body = agent.nextMessage();
       const answer = await post(opampUrl, body, { ...init.headers, 'content-type': OPAMP_CONTENT_TYPE }, pool, type, init.timeoutMs);
       let delayMs: number;
@@ -140,6 +141,7 @@ function run(init: WorkerInit): void {
         if (r.problem === 'unavailable') unavailable();
         else if (r.problem) error(r.problem);
         if (r.fullStateAsked) window.fullStateRequests++;
+        if (r.fullStateAsked && !r.retried && !wasFull) window.fullStateUnprovoked++;
         if (r.applied) applied.push(r.applied);
         delayMs = r.next.delayMs;
         if (agent.kpiUrl && !kpiTimer) {
@@ -183,6 +185,7 @@ function report(): WorkerReport {
       errors: { ...w.errors },
       unavailable: w.unavailable,
       fullStateRequests: w.fullStateRequests,
+      fullStateUnprovoked: w.fullStateUnprovoked,
     },
     total: { errors: addCounters({}, total.errors), unavailable: total.unavailable, sent: total.sent, answered: total.answered },
     inFlight,

@@ -1,7 +1,7 @@
 /**
  * The hub under a simulated fleet: `npm run bench:hub` (= npm run build && node dist/bench/hub.js)
  * `[--agents N[,N...]] [--db sqlite|postgres|both] [--heartbeat S] [--duration S] [--warmup S]
- *  [--workers N] [--no-propagation] [--hub-node-flags=FLAGS] [--json]`.
+ *  [--workers N] [--no-propagation] [--propagation-view hub|workers] [--pg-stats] [--hub-node-flags=FLAGS] [--json]`.
  *
  * Per scenario (agents x database): a PostgreSQL in a temporary directory when asked, the real
  * `bin/nrdot-plus-hub` on 127.0.0.1 with a temporary data dir and NRDOT_HUB_TOKEN, and load workers
@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import { cleanUpOnExit, isStopping, killAndWait, killEverything, removeScratch, sleep, track } from './children.js';
 import { agentSpec, type Applied } from './hub-sim.js';
 import { machineTicks, memoryOf, processTicks, REPO, startHub, startPostgres, treeTicks, type Hub, type Postgres } from './hub-procs.js';
-import { measurePropagation } from './hub-propagation.js';
-import { judge, mergeLatency, printScenario, type CpuShares, type ScenarioResult } from './hub-report.js';
-import { addCounters, Histogram, REQUEST_TYPES, type RequestType } from './hub-stats.js';
+import { measurePropagation, type PropagationView } from './hub-propagation.js';
+import { judge, mergeLatency, printScenario, type CpuShares, type Phase, type ScenarioResult } from './hub-report.js';
+import { addCounters, Histogram, REQUEST_TYPES, type Counters, type RequestType } from './hub-stats.js';
 import type { WorkerInit, WorkerReport } from './hub-worker.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -39,6 +39,9 @@ interface Options {
   warmup: number;
   workers: number | null;
   propagation: boolean;
+  propagationView: PropagationView;
+  /** PostgreSQL's statements by total time over the window (pg_stat_statements). */
+  pgStats: boolean;
   /** Extra node flags for the hub (a CPU profile, V8's memory flags). */
   hubNodeFlags: string[];
   json: boolean;
@@ -128,7 +131,7 @@ async function gather(workers: Worker[]): Promise<WorkerReport[]> {
 async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres', clockTicks: number): Promise<ScenarioResult> {
   const nWorkers = o.workers ?? Math.min(4, Math.max(1, Math.ceil(agents / 2500)));
   progress(`${agents} agents on ${db}: starting ${db === 'postgres' ? 'PostgreSQL and ' : ''}the hub`);
-  const pg = db === 'postgres' ? await startPostgres() : null;
+  const pg = db === 'postgres' ? await startPostgres(200, o.pgStats) : null;
   const hub = await startHub({ database: pg?.url ?? null, heartbeatS: o.heartbeat, token: randomBytes(16).toString('hex'), nodeFlags: o.hubNodeFlags });
   const workers: Worker[] = [];
   try {
@@ -139,6 +142,7 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
       if (count <= 0) break;
       workers.push(await Worker.start({ hubUrl: hub.url, first, count, defaultHeartbeatS: o.heartbeat, kpiIntervalS: KPI_INTERVAL_S, spreadMs: o.heartbeat * 1000, timeoutMs: 15_000, headers: {} }));
     }
+    const t0 = performance.now();
     // Every agent has sent its first message once the spread is over; then the warm-up.
     for (const deadline = Date.now() + (o.heartbeat * 2 + 60) * 1000; ; await sleep(1000)) {
       const started = (await gather(workers)).reduce((s, r) => s + r.started, 0);
@@ -149,6 +153,8 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
     progress(`all ${agents} agents started; warming up for ${o.warmup} s`);
     await sleep(o.warmup * 1000);
 
+    if (pg && o.pgStats) await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()');
+    const arrival = phase(await gather(workers), (performance.now() - t0) / 1000);
     await Promise.all(workers.map((w) => w.ask({ type: 'reset' }, 'reset')));
     const load0 = os.loadavg()[0]!;
     const before = cpuSample(hub, pg, workers);
@@ -160,38 +166,27 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
     }
     const after = cpuSample(hub, pg, workers);
     const window = await gather(workers);
+    await Promise.all(workers.map((w) => w.ask({ type: 'reset' }, 'reset')));
     const load1 = os.loadavg()[0]!;
     const cpu = shares(before, after, clockTicks, pg !== null);
+    const statements = pg && o.pgStats ? await statementStats(pg, (after.atMs - before.atMs) / 1000) : null;
 
     let propagation: ScenarioResult['propagation'] = null;
     let cpuPropagation: CpuShares | null = null;
+    const p0 = cpuSample(hub, pg, workers);
     if (o.propagation) {
       const selected = Array.from({ length: agents }, (_, i) => agentSpec(i)).filter((s) => s.role === 'db').length;
       progress(`config propagation: fleet config apply --selector role=db (${selected} agents)`);
-      const p0 = cpuSample(hub, pg, workers);
       const applied = async (): Promise<Applied[]> => (await gather(workers)).flatMap((r) => r.applied);
-      propagation = await measurePropagation(hub, applied, selected, o.heartbeat);
+      propagation = await measurePropagation(hub, applied, selected, o.heartbeat, o.propagationView);
       cpuPropagation = shares(p0, cpuSample(hub, pg, workers), clockTicks, pg !== null);
     }
 
     const final = await gather(workers);
+    const propagationPhase = o.propagation ? phase(final, (performance.now() - p0.atMs) / 1000) : null;
     const mem = memoryOf(hub.pid);
-    const hists = Object.fromEntries(REQUEST_TYPES.map((t) => [t, new Histogram()])) as Record<RequestType, Histogram>;
-    const sent = Object.fromEntries(REQUEST_TYPES.map((t) => [t, 0])) as Record<RequestType, number>;
-    const errorsWindow = {};
-    const errorsTotal = {};
     const heartbeats: Record<string, number> = {};
-    for (const r of window) {
-      for (const t of REQUEST_TYPES) {
-        hists[t].merge(r.window.latency[t]);
-        sent[t] += r.window.sent[t];
-      }
-      addCounters(errorsWindow, r.window.errors);
-    }
-    for (const r of final) {
-      addCounters(errorsTotal, r.total.errors);
-      addCounters(heartbeats, r.heartbeats);
-    }
+    for (const r of final) addCounters(heartbeats, r.heartbeats);
     const partial: Omit<ScenarioResult, 'targets'> = {
       agents,
       db,
@@ -204,18 +199,17 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
       cpu_propagation: cpuPropagation,
       hub_peak_rss_bytes: mem.hwm,
       hub_rss_bytes_end: mem.rss,
-      latency: mergeLatency(hists),
-      sent,
-      errors_window: errorsWindow,
-      unavailable_window: window.reduce((s, r) => s + r.window.unavailable, 0),
-      full_state_requests_window: window.reduce((s, r) => s + r.window.fullStateRequests, 0),
-      errors_total: errorsTotal,
-      unavailable_total: final.reduce((s, r) => s + r.total.unavailable, 0),
+      arrival,
+      window: phase(window, (after.atMs - before.atMs) / 1000),
+      propagation_phase: propagationPhase,
       sent_total: final.reduce((s, r) => s + r.total.sent, 0),
+      errors_total: final.reduce((c, r) => addCounters(c, r.total.errors), {} as Counters),
+      unavailable_total: final.reduce((s, r) => s + r.total.unavailable, 0),
       in_flight_at_end: final.reduce((s, r) => s + r.inFlight, 0),
       heartbeats_offered: heartbeats,
       propagation,
       hub_problems: hubProblems(hub.log()),
+      pg_statements: statements,
     };
     return { ...partial, targets: judge(partial) };
   } finally {
@@ -223,6 +217,43 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
     await hub.stop();
     await pg?.stop();
   }
+}
+
+/** What the workers reported for one phase (since their last reset). */
+function phase(reports: WorkerReport[], seconds: number): Phase {
+  const hists = Object.fromEntries(REQUEST_TYPES.map((t) => [t, new Histogram()])) as Record<RequestType, Histogram>;
+  const sent = Object.fromEntries(REQUEST_TYPES.map((t) => [t, 0])) as Record<RequestType, number>;
+  const errors: Counters = {};
+  for (const r of reports) {
+    for (const t of REQUEST_TYPES) {
+      hists[t].merge(r.window.latency[t]);
+      sent[t] += r.window.sent[t];
+    }
+    addCounters(errors, r.window.errors);
+  }
+  return {
+    seconds: round(seconds, 1),
+    sent,
+    latency: mergeLatency(hists),
+    errors,
+    unavailable: reports.reduce((s, r) => s + r.window.unavailable, 0),
+    full_state_requests: reports.reduce((s, r) => s + r.window.fullStateRequests, 0),
+    full_state_unprovoked: reports.reduce((s, r) => s + r.window.fullStateUnprovoked, 0),
+  };
+}
+
+/** The statements that took PostgreSQL's time in the window: calls per second, mean ms, share of the total. */
+async function statementStats(pg: Postgres, windowS: number): Promise<ScenarioResult['pg_statements']> {
+  const rows = await pg.query(
+    "SELECT calls, total_exec_time, query FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 12",
+  );
+  const total = rows.reduce((s, r) => s + Number(r.total_exec_time), 0);
+  return rows.map((r) => ({
+    calls_per_s: round(Number(r.calls) / windowS, 1),
+    mean_ms: round(Number(r.total_exec_time) / Number(r.calls), 3),
+    share_of_top: round(Number(r.total_exec_time) / total, 3),
+    query: String(r.query).replace(/\s+/g, ' ').slice(0, 160),
+  }));
 }
 
 /** Warnings and errors in the hub's JSON log lines (pino levels 40 and up), from the tail kept. */
@@ -266,6 +297,8 @@ function parseOptions(): Options {
         workers: { type: 'string' },
         'no-propagation': { type: 'boolean', default: false },
         'hub-node-flags': { type: 'string' },
+        'pg-stats': { type: 'boolean', default: false },
+        'propagation-view': { type: 'string', default: 'hub' },
         json: { type: 'boolean', default: false },
       },
     }).values;
@@ -284,6 +317,8 @@ function parseOptions(): Options {
     warmup: values.warmup === '0' ? 0 : positive(values.warmup, heartbeat, '--warmup'),
     workers: values.workers === undefined ? null : positive(values.workers, 1, '--workers'),
     propagation: !values['no-propagation'],
+    pgStats: values['pg-stats'],
+    propagationView: values['propagation-view'] === 'workers' ? 'workers' : values['propagation-view'] === 'hub' ? 'hub' : fail(`--propagation-view must be hub or workers, got ${values['propagation-view']}`),
     hubNodeFlags: (values['hub-node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     json: values.json,
   };
