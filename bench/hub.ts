@@ -1,7 +1,7 @@
 /**
  * The hub under a simulated fleet: `npm run bench:hub` (= npm run build && node dist/bench/hub.js)
  * `[--agents N[,N...]] [--db sqlite|postgres|both] [--heartbeat S] [--duration S] [--warmup S]
- *  [--workers N] [--no-propagation] [--propagation-view hub|workers] [--pg-stats] [--hub-node-flags=FLAGS] [--json]`.
+ *  [--workers N] [--no-propagation] [--propagation-view hub|workers|auto] [--pg-stats] [--hub-node-flags=FLAGS] [--json]`.
  *
  * Per scenario (agents x database): a PostgreSQL in a temporary directory when asked, the real
  * `bin/nrdot-plus-hub` on 127.0.0.1 with a temporary data dir and NRDOT_HUB_TOKEN, and load workers
@@ -39,7 +39,8 @@ interface Options {
   warmup: number;
   workers: number | null;
   propagation: boolean;
-  propagationView: PropagationView;
+  /** null: the hub's view below 5,000 agents, the workers' records then the hub's view from 5,000. */
+  propagationView: PropagationView | null;
   /** PostgreSQL's statements by total time over the window (pg_stat_statements). */
   pgStats: boolean;
   /** Extra node flags for the hub (a CPU profile, V8's memory flags). */
@@ -178,7 +179,9 @@ async function runScenario(o: Options, agents: number, db: 'sqlite' | 'postgres'
       const selected = Array.from({ length: agents }, (_, i) => agentSpec(i)).filter((s) => s.role === 'db').length;
       progress(`config propagation: fleet config apply --selector role=db (${selected} agents)`);
       const applied = async (): Promise<Applied[]> => (await gather(workers)).flatMap((r) => r.applied);
-      propagation = await measurePropagation(hub, applied, selected, o.heartbeat, o.propagationView);
+      // Polling the view of a large fleet every 250 ms is load of its own on the hub (bench/README.md).
+      const view = o.propagationView ?? (agents < 5000 ? 'hub' : 'workers');
+      propagation = await measurePropagation(hub, applied, selected, o.heartbeat, view);
       cpuPropagation = shares(p0, cpuSample(hub, pg, workers), clockTicks, pg !== null);
     }
 
@@ -284,6 +287,12 @@ function positive(value: string | undefined, fallback: number, flag: string): nu
   return n;
 }
 
+function propagationView(v: string): PropagationView | null {
+  if (v === 'hub' || v === 'workers') return v;
+  if (v === 'auto') return null;
+  fail(`--propagation-view must be hub, workers or auto, got ${v}`);
+}
+
 function parseOptions(): Options {
   let values;
   try {
@@ -298,7 +307,7 @@ function parseOptions(): Options {
         'no-propagation': { type: 'boolean', default: false },
         'hub-node-flags': { type: 'string' },
         'pg-stats': { type: 'boolean', default: false },
-        'propagation-view': { type: 'string', default: 'hub' },
+        'propagation-view': { type: 'string', default: 'auto' },
         json: { type: 'boolean', default: false },
       },
     }).values;
@@ -318,7 +327,7 @@ function parseOptions(): Options {
     workers: values.workers === undefined ? null : positive(values.workers, 1, '--workers'),
     propagation: !values['no-propagation'],
     pgStats: values['pg-stats'],
-    propagationView: values['propagation-view'] === 'workers' ? 'workers' : values['propagation-view'] === 'hub' ? 'hub' : fail(`--propagation-view must be hub or workers, got ${values['propagation-view']}`),
+    propagationView: propagationView(values['propagation-view']),
     hubNodeFlags: (values['hub-node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     json: values.json,
   };
