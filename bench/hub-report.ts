@@ -36,6 +36,8 @@ export interface Phase {
   full_state_requests: number;
   /** ReportFullState on a message sent once, in sequence: nothing the agent did explains it. */
   full_state_unprovoked: number;
+  /** Agents given a new instance UID (taken for clones): none of them is one. */
+  new_uids: number;
 }
 
 export interface Propagation {
@@ -159,7 +161,7 @@ export function printScenario(r: ScenarioResult): void {
   const total = (p: Phase): number => p.sent.opamp_heartbeat + p.sent.opamp_status + p.sent.otlp;
   row('requests in the window: OpAMP heartbeat / status / OTLP', `${w.sent.opamp_heartbeat} / ${w.sent.opamp_status} / ${w.sent.otlp} (${(total(w) / w.seconds).toFixed(1)}/s)`);
   const problems = (p: Phase): string =>
-    `${total(p)} requests, errors ${counters(p.errors)}, UNAVAILABLE ${p.unavailable}, ReportFullState ${p.full_state_requests} (${p.full_state_unprovoked} unprovoked), p99 ${ms(p.latency.all.p99_ms)}`;
+    `${total(p)} requests, errors ${counters(p.errors)}, UNAVAILABLE ${p.unavailable}, ReportFullState ${p.full_state_requests} (${p.full_state_unprovoked} unprovoked), new UIDs ${p.new_uids}, p99 ${ms(p.latency.all.p99_ms)}`;
   row(`arrival (${r.arrival.seconds} s: first messages over one heartbeat, warm-up)`, problems(r.arrival));
   row(`window (${w.seconds} s)`, problems(w));
   if (r.propagation_phase) row(`propagation (${r.propagation_phase.seconds} s)`, problems(r.propagation_phase));

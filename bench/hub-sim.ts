@@ -180,7 +180,7 @@ export class SimAgent {
    * The hub's answer. Returns what to do next, what went wrong (if anything) and the config applied
    * (if one arrived). `nowMs` is the time the reply was read.
    */
-  onReply(body: Uint8Array, nowMs: number): { next: Next; problem: ReplyProblem | null; applied: Applied | null; fullStateAsked: boolean; retried?: boolean } {
+  onReply(body: Uint8Array, nowMs: number): { next: Next; problem: ReplyProblem | null; applied: Applied | null; fullStateAsked: boolean; retried?: boolean; newUid?: boolean } {
     let reply: ServerToAgent;
     try {
       reply = decodeServerToAgent(body);
@@ -229,7 +229,7 @@ export class SimAgent {
       applied = { uid: this.uidText, role: this.spec.role, hash: Buffer.from(this.appliedHash).toString('hex'), atMs: nowMs };
     }
     const now = this.needFull || this.statusPending;
-    return { next: { now, delayMs: now ? 0 : this.pollDelayMs() }, problem: null, applied, fullStateAsked, retried };
+    return { next: { now, delayMs: now ? 0 : this.pollDelayMs() }, problem: null, applied, fullStateAsked, retried, newUid: newUid !== undefined && newUid.length === 16 };
   }
 
   /** The hash of the config in force, hex ('' before any). */

@@ -99,4 +99,6 @@ export interface WindowStats {
   fullStateRequests: number;
   /** Of them, on a heartbeat sent once, in sequence: the hub lost track without a cause on the agent's side. */
   fullStateUnprovoked: number;
+  /** New instance UIDs the hub gave (it took the agent for a clone); none expected here. */
+  newUids: number;
 }

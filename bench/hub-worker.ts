@@ -50,7 +50,7 @@ type Message = ({ type: 'init' } & WorkerInit) | { type: 'reset' } | { type: 're
 function newWindow(): WindowStats & { sent: Record<RequestType, number>; hist: Record<RequestType, Histogram> } {
   const hist = Object.fromEntries(REQUEST_TYPES.map((t) => [t, new Histogram()])) as Record<RequestType, Histogram>;
   const sent = Object.fromEntries(REQUEST_TYPES.map((t) => [t, 0])) as Record<RequestType, number>;
-  return { hist, sent, latency: {} as WindowStats['latency'], errors: {}, unavailable: 0, fullStateRequests: 0, fullStateUnprovoked: 0 };
+  return { hist, sent, latency: {} as WindowStats['latency'], errors: {}, unavailable: 0, fullStateRequests: 0, fullStateUnprovoked: 0, newUids: 0 };
 }
 
 let window = newWindow();
@@ -142,6 +142,7 @@ function run(init: WorkerInit): void {
         else if (r.problem) error(r.problem);
         if (r.fullStateAsked) window.fullStateRequests++;
         if (r.fullStateAsked && !r.retried && !wasFull) window.fullStateUnprovoked++;
+        if (r.newUid) window.newUids++;
         if (r.applied) applied.push(r.applied);
         delayMs = r.next.delayMs;
         if (agent.kpiUrl && !kpiTimer) {
@@ -186,6 +187,7 @@ function report(): WorkerReport {
       unavailable: w.unavailable,
       fullStateRequests: w.fullStateRequests,
       fullStateUnprovoked: w.fullStateUnprovoked,
+      newUids: w.newUids,
     },
     total: { errors: addCounters({}, total.errors), unavailable: total.unavailable, sent: total.sent, answered: total.answered },
     inFlight,

@@ -242,6 +242,7 @@ function phase(reports: WorkerReport[], seconds: number): Phase {
     unavailable: reports.reduce((s, r) => s + r.window.unavailable, 0),
     full_state_requests: reports.reduce((s, r) => s + r.window.fullStateRequests, 0),
     full_state_unprovoked: reports.reduce((s, r) => s + r.window.fullStateUnprovoked, 0),
+    new_uids: reports.reduce((s, r) => s + r.window.newUids, 0),
   };
 }
 
