@@ -2,6 +2,7 @@
 import { formatPercent } from '../command/words.js';
 import { bold, formatReduction, formatUsd, keyValues, red, yellow } from './style.js';
 import { formatTable } from './table.js';
+import type { AgentChange } from '../hub/api/dry-run.js';
 
 export interface KpisView {
   time: string | null;
@@ -64,17 +65,8 @@ export interface ConfigView {
   agents?: number;
 }
 
-export interface AgentChangeView {
-  instance_uid: string;
-  host: string | null;
-  labels: Record<string, string>;
-  status: string;
-  configs_added: string[];
-  configs_changed: string[];
-  configs_removed: string[];
-  pin_before: string | null;
-  pin_after: string | null;
-}
+/** One agent a change reaches, as the hub's API answers a dry run (the hub's own type: one shape on both sides). */
+export type AgentChangeView = AgentChange;
 
 export interface PlanView {
   agents: AgentChangeView[];
