@@ -24,6 +24,7 @@ import { registerOtlp } from '../src/hub/otlp/ingest.js';
 import type { HubSettings } from '../src/hub/settings.js';
 import { openHubStore } from '../src/hub/store/index.js';
 import type { HubStore } from '../src/hub/store/types.js';
+import { defaultHubSettings } from '../src/hub/config.js';
 
 export interface TestHub {
   url: string;
@@ -35,23 +36,8 @@ export interface TestHub {
 }
 
 export function testSettings(dataDir: string, over: Partial<HubSettings> = {}): HubSettings {
-  return {
-    listen: '127.0.0.1:0',
-    dataDir,
-    database: null,
-    tls: null,
-    insecurePlaintext: false,
-    publicUrl: null,
-    heartbeatSeconds: 30,
-    phaseHeartbeatSeconds: 5,
-    watchHeartbeatSeconds: 2,
-    retention: { minuteMs: 35 * 86_400_000, hourMs: 400 * 86_400_000 },
-    agentSecret: null,
-    adminToken: null,
-    allowExporters: false,
-    maxBodyBytes: 1024 * 1024,
-    ...over,
-  };
+  // The hub's defaults, on a free port, with a 1 MiB body bound that the size tests reach quickly.
+  return { ...defaultHubSettings(), listen: '127.0.0.1:0', dataDir, maxBodyBytes: 1024 * 1024, ...over };
 }
 
 let replicas = 0;

@@ -32,12 +32,13 @@ export function prometheusName(m: Metric): string {
   return name;
 }
 
-function escape(value: string): string {
+/** A label value as the exposition format writes it (backslash, quote and newline escaped). */
+export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function labelText(labels: Array<[string, string]>): string {
-  return labels.length === 0 ? '' : `{${labels.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+  return labels.length === 0 ? '' : `{${labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
 }
 
 interface Family {

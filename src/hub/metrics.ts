@@ -4,6 +4,7 @@
  * parts of the hub add (the OpAMP transport's counters) through addCollector.
  */
 import type { HubStore } from './store/types.js';
+import { escapeLabelValue } from '../export/prometheus.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 /** Latency buckets (seconds): OpAMP polls answer in milliseconds, API listings in tens of them. */
@@ -11,7 +12,6 @@ const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** A scrape reads the registry at most this often (a fleet of 10,000 agents is a large read). */
 const AGENTS_CACHE_MS = 5000;
 
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 interface Histogram {
   counts: number[];
@@ -62,18 +62,18 @@ export class HubMetrics {
     const out: string[] = [];
     const byStatus = await this.agentsByStatus();
     out.push('# HELP nrdot_hub_agents Agents in the registry by status.', '# TYPE nrdot_hub_agents gauge');
-    for (const [status, n] of Object.entries(byStatus)) out.push(`nrdot_hub_agents{status="${escapeLabel(status)}"} ${n}`);
+    for (const [status, n] of Object.entries(byStatus)) out.push(`nrdot_hub_agents{status="${escapeLabelValue(status)}"} ${n}`);
     out.push('# HELP nrdot_hub_agent_requests_pending Requests to agents (top, explain, journal) not yet answered.', '# TYPE nrdot_hub_agent_requests_pending gauge');
     out.push(`nrdot_hub_agent_requests_pending ${await this.store.pendingRequestCount()}`);
     out.push('# HELP nrdot_hub_http_requests_total HTTP requests answered, by method, route and status.', '# TYPE nrdot_hub_http_requests_total counter');
     for (const [key, n] of this.requests) {
       const [method, route, status] = key.split('\u0000') as [string, string, string];
-      out.push(`nrdot_hub_http_requests_total{method="${method}",route="${escapeLabel(route)}",status="${status}"} ${n}`);
+      out.push(`nrdot_hub_http_requests_total{method="${method}",route="${escapeLabelValue(route)}",status="${status}"} ${n}`);
     }
     out.push('# HELP nrdot_hub_http_request_duration_seconds Time to answer HTTP requests, by method and route.', '# TYPE nrdot_hub_http_request_duration_seconds histogram');
     for (const [key, h] of this.latency) {
       const [method, route] = key.split('\u0000') as [string, string];
-      const labels = `method="${method}",route="${escapeLabel(route)}"`;
+      const labels = `method="${method}",route="${escapeLabelValue(route)}"`;
       BUCKETS.forEach((b, i) => out.push(`nrdot_hub_http_request_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`));
       out.push(`nrdot_hub_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
       out.push(`nrdot_hub_http_request_duration_seconds_sum{${labels}} ${Number(h.sum.toPrecision(12))}`);
